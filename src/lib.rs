@@ -1,0 +1,9 @@
+//! `zt`: the library behind the `kubectl zt` plugins.
+//!
+//! The modules follow the data flow of `render`: [`tenant`] loads and validates the tenant
+//! repository, [`talos`] holds the secrets bundle and the typed machine configs, [`render`] turns
+//! both into an in-memory output tree and writes or diffs it. [`yaml`] is the only place YAML is
+//! read or written; [`diag`] is how bad input is reported.
+
+pub mod diag;
+pub mod yaml;
