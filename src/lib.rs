@@ -6,4 +6,6 @@
 //! read or written; [`diag`] is how bad input is reported.
 
 pub mod diag;
+pub mod fsio;
+pub mod talos;
 pub mod yaml;

@@ -1,0 +1,73 @@
+//! File writes that never leave a half-written file behind and never widen permissions.
+
+use std::fs;
+use std::io::{self, Write};
+use std::path::Path;
+
+/// Unix mode for files holding secrets (keys, tokens, kubeconfigs): owner read/write only.
+pub const SECRET_MODE: u32 = 0o600;
+/// Unix mode for everything else we write.
+pub const PUBLIC_MODE: u32 = 0o644;
+
+/// Writes `bytes` to `path` atomically: a temporary file in the same directory is written,
+/// given `mode`, synced and renamed over the target. With `overwrite == false` an existing
+/// target is left alone and the call fails with `AlreadyExists`.
+pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32, overwrite: bool) -> io::Result<()> {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(".zt-tmp-");
+    #[cfg(unix)]
+    builder.permissions(permissions(mode));
+    let mut tmp = builder.tempfile_in(dir)?;
+    tmp.write_all(bytes)?;
+    tmp.as_file().sync_all()?;
+    set_mode(tmp.path(), mode)?;
+    if overwrite {
+        tmp.persist(path).map_err(|e| e.error)?;
+    } else {
+        tmp.persist_noclobber(path).map_err(|e| e.error)?;
+    }
+    Ok(())
+}
+
+#[cfg(unix)]
+fn permissions(mode: u32) -> fs::Permissions {
+    use std::os::unix::fs::PermissionsExt;
+    fs::Permissions::from_mode(mode)
+}
+
+
+/// Sets the Unix mode of `path` explicitly, independent of the umask.
+#[cfg(unix)]
+pub fn set_mode(path: &Path, mode: u32) -> io::Result<()> {
+    fs::set_permissions(path, permissions(mode))
+}
+
+#[cfg(not(unix))]
+pub fn set_mode(_path: &Path, _mode: u32) -> io::Result<()> {
+    Ok(())
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn writes_with_mode_and_refuses_to_clobber() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("secret.yaml");
+        write_atomic(&p, b"a", SECRET_MODE, false).unwrap();
+        assert_eq!(fs::metadata(&p).unwrap().permissions().mode() & 0o777, 0o600);
+        let err = write_atomic(&p, b"b", SECRET_MODE, false).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::AlreadyExists);
+        assert_eq!(fs::read(&p).unwrap(), b"a");
+        write_atomic(&p, b"c", SECRET_MODE, true).unwrap();
+        assert_eq!(fs::read(&p).unwrap(), b"c");
+        let leftovers: Vec<_> = fs::read_dir(dir.path()).unwrap().collect();
+        assert_eq!(leftovers.len(), 1, "temporary files must not remain");
+    }
+}

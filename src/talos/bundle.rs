@@ -1,0 +1,1 @@
+//! The Talos secrets bundle (`talosctl gen secrets` format).

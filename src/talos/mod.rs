@@ -1,0 +1,4 @@
+//! Talos: the secrets bundle and its PKI, the typed machine config and talosconfig.
+
+pub mod bundle;
+pub mod pki;

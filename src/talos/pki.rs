@@ -1,0 +1,1 @@
+//! Talos PKI: certificate authorities, key formats and the talosconfig admin certificate.
