@@ -6,6 +6,11 @@
 //! read or written; [`diag`] is how bad input is reported.
 
 pub mod diag;
+pub mod examples;
 pub mod fsio;
+pub mod render;
+pub mod secret;
+pub mod source;
 pub mod talos;
+pub mod tenant;
 pub mod yaml;

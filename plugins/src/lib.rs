@@ -1,1 +1,107 @@
+//! The `kubectl zt` command line: flags ([`args`]), commands ([`commands`]), and how results
+//! reach the user ([`messages`]). Every plugin executable is a one-line `main` over [`run`].
 
+pub mod args;
+pub mod commands;
+pub mod complete;
+pub mod messages;
+
+use std::ffi::OsString;
+use std::process::ExitCode;
+
+use clap::Parser;
+use zt::diag::{Diagnostic, Diagnostics};
+use zt::render::RenderError;
+
+use args::{Cli, Command};
+use messages::{Outcome, Printer};
+
+/// Why a command failed.
+#[derive(Debug)]
+pub enum CommandError {
+    /// Bad input files: printed as `file:line:col` lines.
+    Input(Diagnostics),
+    Other(anyhow::Error),
+}
+
+impl From<Diagnostics> for CommandError {
+    fn from(d: Diagnostics) -> Self {
+        CommandError::Input(d)
+    }
+}
+
+impl From<Diagnostic> for CommandError {
+    fn from(d: Diagnostic) -> Self {
+        CommandError::Input(d.into())
+    }
+}
+
+impl From<anyhow::Error> for CommandError {
+    fn from(e: anyhow::Error) -> Self {
+        CommandError::Other(e)
+    }
+}
+
+impl From<RenderError> for CommandError {
+    fn from(e: RenderError) -> Self {
+        match e {
+            RenderError::Input(d) => CommandError::Input(d),
+            other => CommandError::Other(other.into()),
+        }
+    }
+}
+
+/// Which executable is running: `kubectl-zt` (all commands) or a per-command plugin.
+#[derive(Debug, Clone, Copy)]
+pub enum Plugin {
+    All,
+    /// `kubectl-zt-<name>`: the command name is implied.
+    Command(&'static str),
+}
+
+/// Runs the plugin with the process arguments.
+pub fn main(plugin: Plugin) -> ExitCode {
+    run(plugin, std::env::args_os())
+}
+
+/// Runs the plugin with `argv` (argv[0] included).
+pub fn run(plugin: Plugin, argv: impl IntoIterator<Item = OsString>) -> ExitCode {
+    let mut argv: Vec<OsString> = argv.into_iter().collect();
+    // kubectl runs a per-command plugin without the command name; put it back so one parser
+    // (and one set of help texts) serves every executable.
+    if let Plugin::Command(name) = plugin {
+        argv.insert(1.min(argv.len()), name.into());
+    }
+    if argv.is_empty() {
+        argv.push("kubectl-zt".into());
+    }
+    let cli = match Cli::try_parse_from(argv) {
+        Ok(cli) => cli,
+        Err(e) => {
+            // Help and version go to stdout with 0; usage errors to stderr with 2.
+            let _ = e.print();
+            return ExitCode::from(e.exit_code().clamp(0, 255) as u8);
+        }
+    };
+    let printer = Printer {
+        quiet: cli.global.quiet,
+        verbose: cli.global.verbose,
+    };
+    let result = match &cli.command {
+        Command::Render(a) => commands::render::run(a, printer),
+        Command::Validate(a) => commands::validate::run(a, printer),
+        Command::Secrets(c) => commands::secrets::run(c, printer),
+        Command::Completion(a) => commands::completion::run(a),
+    };
+    match result {
+        Ok(outcome) => outcome.exit_code(),
+        Err(CommandError::Input(d)) => {
+            messages::print_diagnostics(&d, "the input");
+            Outcome::Differences.exit_code()
+        }
+        Err(CommandError::Other(e)) => {
+            messages::print_error(&e);
+            ExitCode::from(messages::FAILURE)
+        }
+    }
+}

@@ -13,6 +13,7 @@
 //!
 //! Errors never carry a source snippet: the text being parsed may hold secrets.
 
+pub mod decode;
 pub mod scalar;
 pub mod tree;
 

@@ -1,1 +1,27 @@
+//! Helpers shared by the integration tests: golden-file comparison, the example inputs, and
+//! (later) the in-process test doubles for the Kubernetes API and Talos.
 
+pub mod golden;
+
+use std::path::{Path, PathBuf};
+
+/// The workspace root (where `examples/`, `golden/` and `tests/` live).
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .nth(2)
+        .map(Path::to_path_buf)
+        .unwrap_or_default()
+}
+
+/// `../shared` next to the workspace, when this machine has it (CI does). Conformance tests
+/// that need upstream schemas or fixtures skip without it.
+pub fn shared_dir() -> Option<PathBuf> {
+    let dir = workspace_root().join("../shared");
+    dir.is_dir().then(|| dir.canonicalize().unwrap_or(dir))
+}
+
+/// Whether `make golden` asked for expected files to be rewritten.
+pub fn updating_golden() -> bool {
+    std::env::var_os("ZT_UPDATE_GOLDEN").is_some()
+}

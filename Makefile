@@ -1,0 +1,53 @@
+# kubectl zt — build, test and try it.
+#   make demo    render the built-in example (no set-up needed)
+#   make test    the whole test suite (what CI runs)
+#   make golden  regenerate golden files after an intended output change; review the git diff
+#   make bench   benchmarks (performance targets live here, not in tests)
+#   make install put the kubectl plugins on PATH (PREFIX, default ~/.local)
+#   make lint    rustfmt + clippy, warnings are errors
+
+PREFIX ?= $(HOME)/.local
+CARGO ?= cargo
+DEMO_OUT ?= out/example
+PLUGINS := kubectl-zt kubectl-zt-render kubectl-zt-secrets kubectl-zt-validate
+COMPLETERS := kubectl_complete-zt kubectl_complete-zt-render kubectl_complete-zt-secrets kubectl_complete-zt-validate
+
+.PHONY: build demo test golden bench install lint clean
+
+build:
+	$(CARGO) build --release --workspace --bins
+
+demo:
+	$(CARGO) run --quiet --release -p zt-plugins --bin kubectl-zt -- render --example --out $(DEMO_OUT)
+	@echo
+	@echo "Rendered the built-in example into $(DEMO_OUT)/ — try: less $(DEMO_OUT)/talos/cp01-main.yaml"
+
+test:
+	@if $(CARGO) nextest --version >/dev/null 2>&1; then \
+		$(CARGO) nextest run --workspace --no-fail-fast; \
+	else \
+		$(CARGO) test --workspace --no-fail-fast; \
+	fi
+	$(CARGO) test --workspace --doc
+
+golden:
+	ZT_UPDATE_GOLDEN=1 $(CARGO) test --workspace --no-fail-fast -- golden
+	@git status --short -- golden tests/testdata || true
+
+bench:
+	$(CARGO) bench -p zt --bench render
+
+install:
+	$(CARGO) build --release -p zt-plugins --bins
+	install -d $(PREFIX)/bin
+	for p in $(PLUGINS) kubectl_complete-zt; do install -m 0755 target/release/$$p $(PREFIX)/bin/$$p; done
+	for c in $(filter-out kubectl_complete-zt,$(COMPLETERS)); do ln -sf kubectl_complete-zt $(PREFIX)/bin/$$c; done
+	@echo "installed into $(PREFIX)/bin; make sure it is on PATH, then: kubectl zt --help"
+
+lint:
+	$(CARGO) fmt --all --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+clean:
+	$(CARGO) clean
+	rm -rf out

@@ -1,0 +1,6 @@
+//! One module per command: turn parsed flags into library calls and print the result.
+
+pub mod completion;
+pub mod render;
+pub mod secrets;
+pub mod validate;

@@ -1,0 +1,76 @@
+//! How the plugins talk to people: exit codes, errors, warnings and progress, in one place.
+
+use std::process::ExitCode;
+
+use zt::diag::Diagnostics;
+
+/// Success.
+pub const OK: u8 = 0;
+/// Failure, or differences found (`--check`).
+pub const FAILURE: u8 = 1;
+/// Usage error (clap uses the same code).
+pub const USAGE: u8 = 2;
+
+/// The outcome of a command.
+#[derive(Debug)]
+pub enum Outcome {
+    Success,
+    /// The command ran and found what the user asked about (differences): exit 1, no error line.
+    Differences,
+}
+
+impl Outcome {
+    pub fn exit_code(&self) -> ExitCode {
+        match self {
+            Outcome::Success => ExitCode::from(OK),
+            Outcome::Differences => ExitCode::from(FAILURE),
+        }
+    }
+}
+
+/// Output verbosity chosen by `-q` / `-v`.
+#[derive(Debug, Clone, Copy)]
+pub struct Printer {
+    pub quiet: bool,
+    pub verbose: u8,
+}
+
+impl Printer {
+    pub fn warn(&self, msg: &str) {
+        eprintln!("warning: {msg}");
+    }
+
+    /// A progress or detail line on stderr, hidden with `-q`.
+    pub fn info(&self, msg: &str) {
+        if !self.quiet {
+            eprintln!("{msg}");
+        }
+    }
+
+    /// Detail shown only with `-v`.
+    pub fn detail(&self, msg: &str) {
+        if self.verbose > 0 {
+            eprintln!("{msg}");
+        }
+    }
+}
+
+/// Input problems: one `file:line:col: field: message` line each, then a summary.
+pub fn print_diagnostics(d: &Diagnostics, what: &str) {
+    for line in d.iter() {
+        eprintln!("{line}");
+    }
+    let n = d.len();
+    eprintln!(
+        "error: {n} problem{} in {what}; nothing was written",
+        if n == 1 { "" } else { "s" }
+    );
+}
+
+/// Any other failure, with its chain of causes.
+pub fn print_error(err: &anyhow::Error) {
+    eprintln!("error: {err}");
+    for cause in err.chain().skip(1) {
+        eprintln!("  caused by: {cause}");
+    }
+}

@@ -1,0 +1,228 @@
+//! The Talos stage: one machine config per node and a talosconfig.
+
+use std::path::{Path, PathBuf};
+
+use minijinja::Environment;
+use minijinja::value::Serde;
+
+use super::context::{
+    CertPair, InlineManifest, MachineCtx, TalosCtx, TalosSecrets, TalosconfigCtx, VersionCtx,
+    cluster_ctx, node_ctx,
+};
+use super::output::OutputTree;
+use super::templates::template_error;
+use super::RenderError;
+use crate::diag::{Diagnostic, Pos};
+use crate::source::RepoFiles;
+use crate::talos::config::{MachineConfig, TalosConfig};
+use crate::tenant::model::{Cni, EnvValues, Role};
+use crate::yaml;
+
+/// Where the platform repository keeps the Cilium manifest Talos applies at bootstrap.
+pub const CILIUM_MANIFEST: &str = "bootstrap/talos/templates/cilium-bootstrap.yaml";
+/// The inline manifest's name in the machine config.
+pub const CILIUM_INLINE_NAME: &str = "cilium-bootstrap";
+
+pub const MACHINE_TEMPLATE: &str = "talos/machine.yaml";
+pub const TALOSCONFIG_TEMPLATE: &str = "talos/talosconfig.yaml";
+
+/// Everything the Talos stage needs besides the templates.
+pub struct TalosInputs<'a> {
+    pub values: &'a EnvValues,
+    pub secrets: &'a TalosSecrets,
+    /// The talosconfig admin client certificate (signed by the bundle's os CA).
+    pub admin: &'a CertPair,
+    /// A platform repository checkout, for the Cilium bootstrap manifest.
+    pub platform_repo: Option<&'a RepoFiles>,
+}
+
+/// Reads the Cilium manifest from the platform repo and checks it is a YAML stream of objects.
+pub fn cilium_manifest(platform_repo: &RepoFiles) -> Result<InlineManifest, RenderError> {
+    let path = platform_repo.display_path(Path::new(CILIUM_MANIFEST));
+    let contents = platform_repo.read(Path::new(CILIUM_MANIFEST))?.ok_or_else(|| {
+        RenderError::Input(
+            Diagnostic::file(
+                &path,
+                "the Cilium bootstrap manifest is missing from the platform repo (cluster.cni is cilium)",
+            )
+            .into(),
+        )
+    })?;
+    let docs: Vec<serde_json::Value> = yaml::from_str_multi(&contents).map_err(|e| {
+        RenderError::Input(Diagnostic::new(&path, e.pos, "", format!("invalid YAML: {}", e.message)).into())
+    })?;
+    if let Some(i) = docs
+        .iter()
+        .position(|d| d.get("apiVersion").is_none() || d.get("kind").is_none())
+    {
+        return Err(RenderError::Input(
+            Diagnostic::file(
+                &path,
+                format!("document {} is not a Kubernetes object (no apiVersion or kind)", i + 1),
+            )
+            .into(),
+        ));
+    }
+    Ok(InlineManifest {
+        name: CILIUM_INLINE_NAME.into(),
+        contents,
+    })
+}
+
+/// Renders `talos/<node>.yaml` for every node and `talos/talosconfig`.
+pub fn render(
+    env: &Environment<'_>,
+    inputs: &TalosInputs<'_>,
+    tree: &mut OutputTree,
+    warnings: &mut Vec<String>,
+) -> Result<(), RenderError> {
+    let v = inputs.values;
+    let inline = match (v.cluster.cni, inputs.platform_repo) {
+        (Cni::Cilium, Some(repo)) => vec![cilium_manifest(repo)?],
+        (Cni::Cilium, None) => {
+            warnings.push(format!(
+                "cluster.cni is cilium but no --platform-repo was given: the control plane gets no Cilium manifest ({CILIUM_MANIFEST}) and nodes stay NotReady until a CNI is installed"
+            ));
+            Vec::new()
+        }
+        _ => Vec::new(),
+    };
+    let cluster = cluster_ctx(v);
+    let talos = TalosCtx {
+        version: v.talos.version.to_string(),
+        installer_image: v.talos.installer_image.clone(),
+    };
+    let kubernetes = VersionCtx {
+        version: v.kubernetes.version.to_string(),
+    };
+    let worker_secrets = inputs.secrets.for_worker();
+    let machine_tmpl = env
+        .get_template(MACHINE_TEMPLATE)
+        .map_err(|e| template_error(MACHINE_TEMPLATE, &e))?;
+
+    for m in v.machines() {
+        let ctx = MachineCtx {
+            cluster: &cluster,
+            talos: &talos,
+            kubernetes: &kubernetes,
+            node: node_ctx(m),
+            secrets: match m.role {
+                Role::ControlPlane => inputs.secrets.clone(),
+                Role::Worker => worker_secrets.clone(),
+            },
+            inline_manifests: if m.role == Role::ControlPlane { &inline } else { &[] },
+        };
+        let text = machine_tmpl
+            .render(Serde(&ctx))
+            .map_err(|e| template_error(MACHINE_TEMPLATE, &e))?;
+        let out_path = PathBuf::from("talos").join(format!("{}.yaml", m.name));
+        let cfg: MachineConfig = yaml::from_str(&text).map_err(|e| RenderError::Output {
+            template: MACHINE_TEMPLATE.into(),
+            output: out_path.clone(),
+            pos: e.pos,
+            message: e.message,
+        })?;
+        check_machine(&cfg, m.role, &m.name, &out_path)?;
+        let bytes = yaml::to_string(&cfg).map_err(|e| RenderError::Output {
+            template: MACHINE_TEMPLATE.into(),
+            output: out_path.clone(),
+            pos: None,
+            message: e.message,
+        })?;
+        tree.insert(out_path, bytes.into_bytes(), true)?;
+    }
+
+    let tc_ctx = minijinja::context! {
+        cluster => Serde(&cluster),
+        secrets => Serde(inputs.secrets),
+        talosconfig => Serde(TalosconfigCtx {
+            endpoints: vec![v.controlplane.ip.to_string()],
+            nodes: vec![v.controlplane.ip.to_string()],
+            crt: inputs.admin.crt.clone(),
+            key: inputs.admin.key.clone(),
+        }),
+    };
+    let text = env
+        .get_template(TALOSCONFIG_TEMPLATE)
+        .and_then(|t| t.render(tc_ctx))
+        .map_err(|e| template_error(TALOSCONFIG_TEMPLATE, &e))?;
+    let out_path = PathBuf::from("talos/talosconfig");
+    let tc: TalosConfig = yaml::from_str(&text).map_err(|e| RenderError::Output {
+        template: TALOSCONFIG_TEMPLATE.into(),
+        output: out_path.clone(),
+        pos: e.pos,
+        message: e.message,
+    })?;
+    if !tc.contexts.contains_key(&tc.context) {
+        return Err(RenderError::Invariant {
+            output: out_path,
+            message: format!("context `{}` is not defined under contexts", tc.context),
+        });
+    }
+    let bytes = yaml::to_string(&tc).map_err(|e| RenderError::Output {
+        template: TALOSCONFIG_TEMPLATE.into(),
+        output: out_path.clone(),
+        pos: None,
+        message: e.message,
+    })?;
+    tree.insert(out_path, bytes.into_bytes(), true)?;
+    Ok(())
+}
+
+/// Checks what no template may get wrong, embedded or overridden: the node is what the tenant
+/// said it is, and a worker holds no CA private key.
+fn check_machine(cfg: &MachineConfig, role: Role, name: &str, out: &Path) -> Result<(), RenderError> {
+    let fail = |message: String| {
+        Err(RenderError::Invariant {
+            output: out.to_path_buf(),
+            message,
+        })
+    };
+    if cfg.version != "v1alpha1" {
+        return fail(format!("version must be v1alpha1, found `{}`", cfg.version));
+    }
+    if cfg.machine.machine_type != role.machine_type() {
+        return fail(format!(
+            "machine.type must be {} for this node, found `{}`",
+            role.machine_type(),
+            cfg.machine.machine_type
+        ));
+    }
+    if cfg.machine.network.hostname.as_deref() != Some(name) {
+        return fail(format!("machine.network.hostname must be `{name}`"));
+    }
+    let c = &cfg.cluster;
+    match role {
+        Role::Worker => {
+            let leaks = [
+                ("machine.ca.key", !cfg.machine.ca.key.is_empty()),
+                ("cluster.ca.key", !c.ca.key.is_empty()),
+                ("cluster.aggregatorCA", c.aggregator_ca.is_some()),
+                ("cluster.serviceAccount", c.service_account.is_some()),
+                ("cluster.etcd", c.etcd.is_some()),
+                ("cluster.secretboxEncryptionSecret", c.secretbox_encryption_secret.is_some()),
+            ];
+            if let Some((field, _)) = leaks.iter().find(|(_, leaked)| *leaked) {
+                return fail(format!("a worker must not carry {field} (a control-plane secret)"));
+            }
+        }
+        Role::ControlPlane => {
+            let missing = [
+                ("machine.ca.key", cfg.machine.ca.key.is_empty()),
+                ("cluster.ca.key", c.ca.key.is_empty()),
+                ("cluster.aggregatorCA", c.aggregator_ca.is_none()),
+                ("cluster.serviceAccount", c.service_account.is_none()),
+                ("cluster.etcd", c.etcd.is_none()),
+            ];
+            if let Some((field, _)) = missing.iter().find(|(_, m)| *m) {
+                return fail(format!("the control plane needs {field}"));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Position helper for messages about rendered output.
+pub fn describe_pos(pos: Option<Pos>) -> String {
+    pos.map(|p| format!(":{}:{}", p.line, p.col)).unwrap_or_default()
+}

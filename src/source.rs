@@ -1,0 +1,103 @@
+//! Files of a repository the render reads: a checkout on disk, or an example compiled into the
+//! binary (`render --example`). Messages name files by their display path either way.
+
+use std::path::{Path, PathBuf};
+
+use crate::diag::Diagnostic;
+
+#[derive(Debug, Clone)]
+enum Source {
+    Dir(PathBuf),
+    /// `(relative path, contents)` pairs, shown in messages under `display_root`.
+    Embedded {
+        display_root: &'static str,
+        files: &'static [(&'static str, &'static str)],
+    },
+}
+
+/// A read-only view of a repository's files.
+#[derive(Debug, Clone)]
+pub struct RepoFiles {
+    source: Source,
+}
+
+impl RepoFiles {
+    /// A directory on disk (not checked here).
+    pub fn dir(root: &Path) -> Self {
+        RepoFiles {
+            source: Source::Dir(root.to_path_buf()),
+        }
+    }
+
+    /// Files compiled into the binary.
+    pub fn embedded(
+        display_root: &'static str,
+        files: &'static [(&'static str, &'static str)],
+    ) -> Self {
+        RepoFiles {
+            source: Source::Embedded {
+                display_root,
+                files,
+            },
+        }
+    }
+
+    /// The directory on disk, if this is one.
+    pub fn root_dir(&self) -> Option<&Path> {
+        match &self.source {
+            Source::Dir(root) => Some(root),
+            Source::Embedded { .. } => None,
+        }
+    }
+
+    /// The path to show for a file of this repository.
+    pub fn display_path(&self, rel: &Path) -> PathBuf {
+        match &self.source {
+            Source::Dir(root) => root.join(rel),
+            Source::Embedded { display_root, .. } => Path::new(display_root).join(rel),
+        }
+    }
+
+    /// Reads a file; `Ok(None)` when it does not exist.
+    pub fn read(&self, rel: &Path) -> Result<Option<String>, Diagnostic> {
+        match &self.source {
+            Source::Dir(root) => {
+                let path = root.join(rel);
+                match std::fs::read_to_string(&path) {
+                    Ok(s) => Ok(Some(s)),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+                    Err(e) => Err(Diagnostic::file(&path, format!("cannot read: {e}"))),
+                }
+            }
+            Source::Embedded { files, .. } => Ok(files
+                .iter()
+                .find(|(p, _)| Path::new(p) == rel)
+                .map(|(_, c)| (*c).to_string())),
+        }
+    }
+
+    /// Names of the entries directly under `rel` that contain `child` (a relative path), sorted.
+    pub fn subdirs_with(&self, rel: &Path, child: &Path) -> Vec<String> {
+        let mut names: Vec<String> = match &self.source {
+            Source::Dir(root) => std::fs::read_dir(root.join(rel))
+                .into_iter()
+                .flatten()
+                .flatten()
+                .filter(|e| e.path().join(child).exists())
+                .filter_map(|e| e.file_name().into_string().ok())
+                .collect(),
+            Source::Embedded { files, .. } => files
+                .iter()
+                .filter_map(|(p, _)| {
+                    let rest = Path::new(p).strip_prefix(rel).ok()?;
+                    let mut comps = rest.components();
+                    let first = comps.next()?.as_os_str().to_str()?.to_string();
+                    (comps.as_path() == child).then_some(first)
+                })
+                .collect(),
+        };
+        names.sort();
+        names.dedup();
+        names
+    }
+}

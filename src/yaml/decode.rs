@@ -1,0 +1,285 @@
+//! Decoding a positioned YAML tree into a typed model while collecting every problem.
+//!
+//! serde stops at the first error; hand-written inputs (tenant values, tenant configs, service
+//! contracts) deserve all problems at once, each with its position, the dotted field path, and a
+//! suggestion for a misspelled key. A [`Decoder`] walks the tree, records diagnostics and returns
+//! `None` for fields it could not read, so callers keep going and report the rest.
+
+use std::path::{Path, PathBuf};
+
+use super::scalar::Resolved;
+use super::tree::{Node, NodeKind};
+use crate::diag::{Diagnostic, Diagnostics, Pos, suggest};
+
+pub struct Decoder {
+    file: PathBuf,
+    diags: Diagnostics,
+}
+
+/// A mapping whose keys were checked against the known ones.
+pub struct Fields<'n> {
+    node: &'n Node,
+    path: String,
+}
+
+impl<'n> Fields<'n> {
+    pub fn node(&self) -> &'n Node {
+        self.node
+    }
+
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// The value of `key`, or `None` when absent or explicitly null.
+    pub fn get(&self, key: &str) -> Option<&'n Node> {
+        self.node.get(key).filter(|n| !n.is_null())
+    }
+
+    /// The dotted path of a child field.
+    pub fn child(&self, key: &str) -> String {
+        join(&self.path, key)
+    }
+}
+
+/// `parent.key`, or `key` at the top level.
+pub fn join(parent: &str, key: &str) -> String {
+    if parent.is_empty() {
+        key.to_string()
+    } else {
+        format!("{parent}.{key}")
+    }
+}
+
+impl Decoder {
+    pub fn new(file: impl Into<PathBuf>) -> Self {
+        Decoder {
+            file: file.into(),
+            diags: Diagnostics::new(),
+        }
+    }
+
+    pub fn file(&self) -> &Path {
+        &self.file
+    }
+
+    /// Records a problem at `pos`.
+    pub fn error(&mut self, pos: Option<Pos>, field: &str, message: impl Into<String>) {
+        self.diags
+            .push(Diagnostic::new(&self.file, pos, field, message));
+    }
+
+    pub fn has_errors(&self) -> bool {
+        !self.diags.is_empty()
+    }
+
+    pub fn finish(self) -> Diagnostics {
+        self.diags
+    }
+
+    /// Checks that `node` is a mapping with only `known` keys; unknown keys are reported with
+    /// the nearest known key as a suggestion.
+    pub fn fields<'n>(&mut self, node: &'n Node, path: &str, known: &[&str]) -> Option<Fields<'n>> {
+        let NodeKind::Map(entries) = &node.kind else {
+            self.error(
+                Some(node.pos),
+                path,
+                format!("expected a mapping, found {}", node.describe()),
+            );
+            return None;
+        };
+        for e in entries {
+            let Some(k) = e.key.as_scalar() else {
+                self.error(Some(e.key.pos), path, "keys must be plain strings");
+                continue;
+            };
+            if !known.contains(&k.text.as_str()) {
+                let hint = match suggest(&k.text, known.iter().copied()) {
+                    Some(s) => format!("; did you mean `{s}`?"),
+                    None => format!("; known keys: {}", known.join(", ")),
+                };
+                self.error(
+                    Some(e.key.pos),
+                    &join(path, &k.text),
+                    format!("unknown key `{}`{hint}", k.text),
+                );
+            }
+        }
+        Some(Fields {
+            node,
+            path: path.to_string(),
+        })
+    }
+
+    /// A required field: reports its absence at the mapping's position.
+    pub fn required<'n>(&mut self, f: &Fields<'n>, key: &str) -> Option<&'n Node> {
+        let v = f.get(key);
+        if v.is_none() {
+            self.error(
+                Some(f.node.pos),
+                &f.child(key),
+                format!("required key `{key}` is missing"),
+            );
+        }
+        v
+    }
+
+    /// A string scalar. Unquoted values that YAML 1.1 reads as something else (`true`, `yes`,
+    /// `0755`, `1.0`) are errors: Kubernetes would read them as that other type, and the fix is
+    /// to quote them. The value itself is never echoed: it may be a secret.
+    pub fn string(&mut self, node: &Node, path: &str) -> Option<String> {
+        match &node.kind {
+            NodeKind::Scalar(s) => match s.resolve() {
+                Resolved::Str => Some(s.text.clone()),
+                other => {
+                    self.error(
+                        Some(node.pos),
+                        path,
+                        format!(
+                            "expected a string, found {} (YAML reads this unquoted value as {}); write it in quotes",
+                            other.describe(),
+                            other.describe()
+                        ),
+                    );
+                    None
+                }
+            },
+            _ => {
+                self.error(
+                    Some(node.pos),
+                    path,
+                    format!("expected a string, found {}", node.describe()),
+                );
+                None
+            }
+        }
+    }
+
+    pub fn opt_string(&mut self, f: &Fields<'_>, key: &str) -> Option<String> {
+        f.get(key).and_then(|n| self.string(n, &f.child(key)))
+    }
+
+    pub fn req_string(&mut self, f: &Fields<'_>, key: &str) -> Option<String> {
+        self.required(f, key)
+            .and_then(|n| self.string(n, &f.child(key)))
+    }
+
+    pub fn bool(&mut self, node: &Node, path: &str) -> Option<bool> {
+        match node.as_scalar().map(|s| s.resolve()) {
+            Some(Resolved::Bool(b)) => Some(b),
+            _ => {
+                self.error(
+                    Some(node.pos),
+                    path,
+                    format!("expected true or false, found {}", node.describe()),
+                );
+                None
+            }
+        }
+    }
+
+    pub fn opt_bool(&mut self, f: &Fields<'_>, key: &str) -> Option<bool> {
+        f.get(key).and_then(|n| self.bool(n, &f.child(key)))
+    }
+
+    /// An unsigned integer within `range`.
+    pub fn uint(&mut self, node: &Node, path: &str, range: std::ops::RangeInclusive<u64>) -> Option<u64> {
+        let value = match node.as_scalar().map(|s| (s.resolve(), s)) {
+            Some((Resolved::Int(i), _)) => u64::try_from(i).ok(),
+            _ => None,
+        };
+        match value {
+            Some(v) if range.contains(&v) => Some(v),
+            _ => {
+                self.error(
+                    Some(node.pos),
+                    path,
+                    format!(
+                        "expected a whole number from {} to {}, found {}",
+                        range.start(),
+                        range.end(),
+                        node.describe()
+                    ),
+                );
+                None
+            }
+        }
+    }
+
+    /// A list; `None` (with a diagnostic) when the node is not one.
+    pub fn seq<'n>(&mut self, node: &'n Node, path: &str) -> Option<&'n [Node]> {
+        match &node.kind {
+            NodeKind::Seq(items) => Some(items),
+            _ => {
+                self.error(
+                    Some(node.pos),
+                    path,
+                    format!("expected a list, found {}", node.describe()),
+                );
+                None
+            }
+        }
+    }
+
+    /// A mapping of string keys to string values (labels, annotations), in source order.
+    pub fn string_map(&mut self, node: &Node, path: &str) -> Option<Vec<(String, String, Pos)>> {
+        let NodeKind::Map(entries) = &node.kind else {
+            self.error(
+                Some(node.pos),
+                path,
+                format!("expected a mapping, found {}", node.describe()),
+            );
+            return None;
+        };
+        let mut out = Vec::with_capacity(entries.len());
+        let mut ok = true;
+        for e in entries {
+            let key = match e.key.as_scalar() {
+                Some(k) => k.text.clone(),
+                None => {
+                    self.error(Some(e.key.pos), path, "keys must be plain strings");
+                    ok = false;
+                    continue;
+                }
+            };
+            let field = format!("{path}[{key}]");
+            match self.string(&e.value, &field) {
+                Some(v) => out.push((key, v, e.value.pos)),
+                None => ok = false,
+            }
+        }
+        ok.then_some(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::yaml::parse_document;
+
+    #[test]
+    fn reports_every_problem_with_positions() {
+        let doc = parse_document("nmae: x\nport: yes\nlabels:\n  a: true\n  b: \"true\"\n").unwrap();
+        let mut d = Decoder::new("f.yaml");
+        let f = d.fields(&doc, "", &["name", "port", "labels"]).unwrap();
+        assert!(d.req_string(&f, "name").is_none());
+        let port = f.get("port").unwrap();
+        assert!(d.uint(port, "port", 1..=65535).is_none());
+        assert!(d.string_map(f.get("labels").unwrap(), "labels").is_none());
+        let out: Vec<String> = d.finish().sorted().iter().map(|x| x.to_string()).collect();
+        assert_eq!(out.len(), 4, "{out:#?}");
+        assert_eq!(out[0], "f.yaml:1:1: name: required key `name` is missing");
+        assert_eq!(out[1], "f.yaml:1:1: nmae: unknown key `nmae`; did you mean `name`?");
+        assert!(out[2].starts_with("f.yaml:2:7: port: expected a whole number"), "{}", out[2]);
+        assert!(out[3].starts_with("f.yaml:4:6: labels[a]: expected a string, found a boolean"), "{}", out[3]);
+    }
+
+    #[test]
+    fn quoted_true_is_accepted_as_string() {
+        let doc = parse_document("a: \"true\"\n").unwrap();
+        let mut d = Decoder::new("f.yaml");
+        let m = d.string_map(&doc, "labels").unwrap();
+        assert_eq!(m[0].1, "true");
+        assert!(!d.has_errors());
+    }
+}

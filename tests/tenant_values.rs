@@ -1,0 +1,90 @@
+//! Every accepted and rejected `talos-values.yaml` is a fixture in tests/testdata/talos-values:
+//! `valid-*.yaml` must load, `invalid-*.yaml` must fail with exactly the diagnostics in the
+//! matching `.err` file (regenerate with `make golden`, then read the diff).
+
+use std::fs;
+use std::path::Path;
+
+use zt::tenant::values;
+
+const DIR: &str = "tests/testdata/talos-values";
+
+fn fixtures(prefix: &str) -> Vec<std::path::PathBuf> {
+    let mut v: Vec<_> = fs::read_dir(DIR)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            let name = p.file_name().unwrap().to_string_lossy().into_owned();
+            name.starts_with(prefix) && name.ends_with(".yaml")
+        })
+        .collect();
+    v.sort();
+    assert!(!v.is_empty(), "no {prefix} fixtures");
+    v
+}
+
+#[test]
+fn valid_fixtures_load() {
+    for path in fixtures("valid-") {
+        let src = fs::read_to_string(&path).unwrap();
+        if let Err(d) = values::parse(&src, Path::new("talos-values.yaml"), "test") {
+            panic!("{} should load:\n{d}", path.display());
+        }
+    }
+}
+
+#[test]
+fn invalid_fixtures_fail_with_the_expected_diagnostics() {
+    let update = std::env::var_os("ZT_UPDATE_GOLDEN").is_some();
+    let mut failures = Vec::new();
+    for path in fixtures("invalid-") {
+        let src = fs::read_to_string(&path).unwrap();
+        let got = match values::parse(&src, Path::new("talos-values.yaml"), "test") {
+            Ok(_) => format!("<loaded without error>\n"),
+            Err(d) => format!("{d}\n"),
+        };
+        let err_path = path.with_extension("err");
+        if update {
+            fs::write(&err_path, &got).unwrap();
+            continue;
+        }
+        let want = fs::read_to_string(&err_path).unwrap_or_default();
+        if got != want {
+            failures.push(format!("{}:\n--- want\n{want}--- got\n{got}", path.display()));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn values_flow_into_the_model_with_defaults() {
+    let src = fs::read_to_string("tests/testdata/talos-values/valid-minimal.yaml").unwrap();
+    let v = values::parse(&src, Path::new("v.yaml"), "dev").unwrap();
+    assert_eq!(v.cluster.endpoint, "https://203.0.113.10:6443");
+    assert_eq!(v.cluster.pod_subnet.to_string(), "10.244.0.0/16");
+    assert_eq!(v.cluster.service_subnet.to_string(), "10.96.0.0/12");
+    assert_eq!(v.cluster.dns_domain, "cluster.local");
+    assert_eq!(v.cluster.cni, zt::tenant::model::Cni::Cilium);
+    assert!(!v.cluster.allow_scheduling_on_control_planes);
+    assert_eq!(v.controlplane.install_disk, "/dev/sda");
+    assert_eq!(v.talos.installer_image, "ghcr.io/siderolabs/installer:v1.11.5");
+    assert!(v.workers.is_empty());
+
+    let src = fs::read_to_string("tests/testdata/talos-values/valid-ipv6-and-taint-forms.yaml").unwrap();
+    let v = values::parse(&src, Path::new("v.yaml"), "dev").unwrap();
+    assert_eq!(v.cluster.endpoint, "https://[2001:db8::10]:6443");
+    assert_eq!(v.workers[0].labels["quoted-number"], "0755");
+    assert_eq!(v.workers[0].labels["single"], "yes");
+    assert_eq!(v.controlplane.taints[0].key, "node-role.kubernetes.io/control-plane");
+    assert_eq!(v.workers[0].taints[0].value, "gpu");
+}
+
+#[test]
+fn missing_environment_names_the_path_and_lists_what_exists() {
+    let err = zt::tenant::load_env(Path::new("examples/tenant-repo"), "prod").unwrap_err();
+    let msg = err.to_string();
+    assert!(msg.contains("examples/tenant-repo/environments/prod/talos-values.yaml"), "{msg}");
+    assert!(msg.contains("environments that exist: dev"), "{msg}");
+    let err = zt::tenant::load_env(Path::new("does/not/exist"), "dev").unwrap_err();
+    assert!(err.to_string().contains("tenant repository not found"), "{err}");
+}
