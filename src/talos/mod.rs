@@ -1,4 +1,6 @@
 //! Talos: the secrets bundle and its PKI, the typed machine config and talosconfig.
 
 pub mod bundle;
+pub mod der;
+pub mod pem;
 pub mod pki;
