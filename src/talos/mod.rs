@@ -2,5 +2,8 @@
 
 pub mod bundle;
 pub mod der;
+pub mod keys;
 pub mod pem;
 pub mod pki;
+#[cfg(test)]
+mod testdata;
