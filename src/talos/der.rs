@@ -10,7 +10,6 @@ use thiserror::Error;
 pub const TAG_INTEGER: u8 = 0x02;
 pub const TAG_BIT_STRING: u8 = 0x03;
 pub const TAG_OCTET_STRING: u8 = 0x04;
-pub const TAG_OID: u8 = 0x06;
 pub const TAG_SEQUENCE: u8 = 0x30;
 /// `[0]` constructed, context-specific (SEC1 `parameters`, PKCS#8 `attributes`).
 pub const TAG_CONTEXT_0: u8 = 0xa0;

@@ -1,7 +1,7 @@
 //! Talos: the secrets bundle and its PKI, the typed machine config and talosconfig.
 
 pub mod bundle;
-pub mod der;
+mod der;
 pub mod keys;
 pub mod pem;
 pub mod pki;
