@@ -2,4 +2,9 @@
 
 pub mod bundle;
 pub mod config;
+mod der;
+pub mod keys;
+pub mod pem;
 pub mod pki;
+#[cfg(test)]
+mod testdata;

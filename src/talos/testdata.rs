@@ -1,0 +1,75 @@
+//! Test access to real `talosctl gen config` output (fake keys) kept outside the project in
+//! `../shared/schemas/talos/v1.11/testdata`. CI has that tree; a fresh clone does not, so every
+//! caller treats `None` as "skip".
+
+use std::path::PathBuf;
+
+use super::bundle::{
+    CertAndKey, Certs, ClusterSecrets, KeyOnly, Secrets, SecretsBundle, TrustdInfo,
+};
+use crate::yaml::{self, Node};
+
+pub fn dir() -> Option<PathBuf> {
+    let candidates = [
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/schemas/talos/v1.11/testdata"),
+        PathBuf::from("/work/shared/schemas/talos/v1.11/testdata"),
+    ];
+    candidates.into_iter().find(|p| p.is_dir())
+}
+
+fn text(node: &Node, path: &[&str]) -> String {
+    let mut n = node;
+    for key in path {
+        n = n
+            .get(key)
+            .unwrap_or_else(|| panic!("testdata lacks {}", path.join(".")));
+    }
+    n.as_scalar()
+        .unwrap_or_else(|| panic!("testdata {} is not a scalar", path.join(".")))
+        .text
+        .clone()
+}
+
+/// The first document of a testdata machine config.
+pub fn machine_config(name: &str) -> Option<Node> {
+    let src = std::fs::read_to_string(dir()?.join(name)).ok()?;
+    yaml::parse_stream(&src).ok()?.into_iter().next()
+}
+
+/// The secrets bundle a `talosctl gen config` controlplane config was made from, read back out
+/// of the places Talos puts each value (see talos-api.md, "Where bundle values land").
+pub fn controlplane_bundle() -> Option<SecretsBundle> {
+    let doc = machine_config("base-controlplane.yaml")?;
+    let pair = |path: &[&str]| {
+        let mut crt = path.to_vec();
+        crt.push("crt");
+        let mut key = path.to_vec();
+        key.push("key");
+        CertAndKey {
+            crt: text(&doc, &crt),
+            key: text(&doc, &key),
+        }
+    };
+    Some(SecretsBundle {
+        cluster: ClusterSecrets {
+            id: text(&doc, &["cluster", "id"]),
+            secret: text(&doc, &["cluster", "secret"]),
+        },
+        secrets: Secrets {
+            bootstrap_token: text(&doc, &["cluster", "token"]),
+            secretbox_encryption_secret: text(&doc, &["cluster", "secretboxEncryptionSecret"]),
+        },
+        trustd_info: TrustdInfo {
+            token: text(&doc, &["machine", "token"]),
+        },
+        certs: Certs {
+            etcd: pair(&["cluster", "etcd", "ca"]),
+            k8s: pair(&["cluster", "ca"]),
+            k8s_aggregator: pair(&["cluster", "aggregatorCA"]),
+            k8s_service_account: KeyOnly {
+                key: text(&doc, &["cluster", "serviceAccount", "key"]),
+            },
+            os: pair(&["machine", "ca"]),
+        },
+    })
+}
