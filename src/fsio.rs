@@ -39,7 +39,6 @@ fn permissions(mode: u32) -> fs::Permissions {
     fs::Permissions::from_mode(mode)
 }
 
-
 /// Sets the Unix mode of `path` explicitly, independent of the umask.
 #[cfg(unix)]
 pub fn set_mode(path: &Path, mode: u32) -> io::Result<()> {
@@ -61,7 +60,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("secret.yaml");
         write_atomic(&p, b"a", SECRET_MODE, false).unwrap();
-        assert_eq!(fs::metadata(&p).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(
+            fs::metadata(&p).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
         let err = write_atomic(&p, b"b", SECRET_MODE, false).unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::AlreadyExists);
         assert_eq!(fs::read(&p).unwrap(), b"a");

@@ -35,8 +35,13 @@ fn render_case(tenant: &str, env: &str, platform: Option<&str>) -> BTreeMap<Path
 
 #[test]
 fn golden_dev_one_control_plane_two_workers_cilium() {
-    let files = render_case("examples/tenant-repo", "dev", Some("examples/platform-repo"));
-    golden::check_dir(&workspace_root().join("golden/dev"), &files).unwrap_or_else(|e| panic!("{e}"));
+    let files = render_case(
+        "examples/tenant-repo",
+        "dev",
+        Some("examples/platform-repo"),
+    );
+    golden::check_dir(&workspace_root().join("golden/dev"), &files)
+        .unwrap_or_else(|e| panic!("{e}"));
 }
 
 #[test]
@@ -48,7 +53,15 @@ fn golden_edge_flannel_taints_custom_disks() {
 
 #[test]
 fn same_inputs_give_the_same_bytes() {
-    let a = render_case("examples/tenant-repo", "dev", Some("examples/platform-repo"));
-    let b = render_case("examples/tenant-repo", "dev", Some("examples/platform-repo"));
+    let a = render_case(
+        "examples/tenant-repo",
+        "dev",
+        Some("examples/platform-repo"),
+    );
+    let b = render_case(
+        "examples/tenant-repo",
+        "dev",
+        Some("examples/platform-repo"),
+    );
     assert_eq!(a, b);
 }

@@ -20,12 +20,19 @@ fn values(repo: &str, env: &str) -> EnvValues {
     tenant::load_env(&workspace_root().join(repo), env).unwrap()
 }
 
-fn render_with(v: &EnvValues, platform: Option<&RepoFiles>, templates: &TemplateSource) -> Result<Rendered, RenderError> {
+fn render_with(
+    v: &EnvValues,
+    platform: Option<&RepoFiles>,
+    templates: &TemplateSource,
+) -> Result<Rendered, RenderError> {
     render::render_values(v, &bundle(), platform, templates)
 }
 
 fn doc(r: &Rendered, path: &str) -> Value {
-    let f = r.tree.get(Path::new(path)).unwrap_or_else(|| panic!("{path} not rendered"));
+    let f = r
+        .tree
+        .get(Path::new(path))
+        .unwrap_or_else(|| panic!("{path} not rendered"));
     zt::yaml::from_str(std::str::from_utf8(&f.bytes).unwrap()).unwrap()
 }
 
@@ -39,28 +46,61 @@ fn every_tenant_value_flows_into_the_machine_configs() {
     assert_eq!(w["machine"]["type"], "worker");
     assert_eq!(cp["machine"]["network"]["hostname"], "edge-cp");
     assert_eq!(w["machine"]["network"]["hostname"], "edge-storage");
-    assert_eq!(cp["machine"]["network"]["nameservers"], serde_json::json!(["1.1.1.1", "9.9.9.9"]));
+    assert_eq!(
+        cp["machine"]["network"]["nameservers"],
+        serde_json::json!(["1.1.1.1", "9.9.9.9"])
+    );
     assert_eq!(cp["machine"]["install"]["disk"], "/dev/nvme0n1");
     assert_eq!(w["machine"]["install"]["disk"], "/dev/nvme1n1");
     let installer = "factory.talos.dev/installer/376567988ad370138ad8b2698212367b8edcb69b5fd68c80be1f2ec7d603b4ba:v1.11.5";
     assert_eq!(w["machine"]["install"]["image"], installer);
-    assert_eq!(w["machine"]["kubelet"]["image"], "ghcr.io/siderolabs/kubelet:v1.33.6");
-    assert_eq!(w["machine"]["nodeLabels"]["workload.zerotouch.dev/databases"], "true");
+    assert_eq!(
+        w["machine"]["kubelet"]["image"],
+        "ghcr.io/siderolabs/kubelet:v1.33.6"
+    );
+    assert_eq!(
+        w["machine"]["nodeLabels"]["workload.zerotouch.dev/databases"],
+        "true"
+    );
     assert_eq!(w["machine"]["nodeLabels"]["workload-type"], "stateful");
-    assert_eq!(w["machine"]["nodeTaints"]["workload.zerotouch.dev/databases"], "true:NoSchedule");
-    assert_eq!(w["machine"]["nodeTaints"]["dedicated"], "storage:PreferNoSchedule");
+    assert_eq!(
+        w["machine"]["nodeTaints"]["workload.zerotouch.dev/databases"],
+        "true:NoSchedule"
+    );
+    assert_eq!(
+        w["machine"]["nodeTaints"]["dedicated"],
+        "storage:PreferNoSchedule"
+    );
     for d in [&cp, &w] {
         assert_eq!(d["cluster"]["clusterName"], "zerotouch-edge-01");
-        assert_eq!(d["cluster"]["controlPlane"]["endpoint"], "https://edge-api.example.com:6443");
-        assert_eq!(d["cluster"]["network"]["podSubnets"], serde_json::json!(["10.42.0.0/16"]));
-        assert_eq!(d["cluster"]["network"]["serviceSubnets"], serde_json::json!(["10.43.0.0/16"]));
+        assert_eq!(
+            d["cluster"]["controlPlane"]["endpoint"],
+            "https://edge-api.example.com:6443"
+        );
+        assert_eq!(
+            d["cluster"]["network"]["podSubnets"],
+            serde_json::json!(["10.42.0.0/16"])
+        );
+        assert_eq!(
+            d["cluster"]["network"]["serviceSubnets"],
+            serde_json::json!(["10.43.0.0/16"])
+        );
         assert_eq!(d["cluster"]["network"]["dnsDomain"], "edge.local");
         // flannel: Talos's default CNI, so no cni block at all.
         assert!(d["cluster"]["network"].get("cni").is_none());
-        assert_eq!(d["cluster"]["proxy"]["image"], "registry.k8s.io/kube-proxy:v1.33.6");
+        assert_eq!(
+            d["cluster"]["proxy"]["image"],
+            "registry.k8s.io/kube-proxy:v1.33.6"
+        );
     }
-    assert_eq!(cp["cluster"]["apiServer"]["certSANs"], serde_json::json!(["198.51.100.20", "edge-api.example.com"]));
-    assert_eq!(cp["cluster"]["apiServer"]["image"], "registry.k8s.io/kube-apiserver:v1.33.6");
+    assert_eq!(
+        cp["cluster"]["apiServer"]["certSANs"],
+        serde_json::json!(["198.51.100.20", "edge-api.example.com"])
+    );
+    assert_eq!(
+        cp["cluster"]["apiServer"]["image"],
+        "registry.k8s.io/kube-apiserver:v1.33.6"
+    );
     assert_eq!(cp["cluster"]["allowSchedulingOnControlPlanes"], true);
 }
 
@@ -72,18 +112,40 @@ fn cilium_disables_the_default_cni_and_inlines_the_platform_manifest() {
     let cp = doc(&r, "talos/cp01-main.yaml");
     assert_eq!(cp["cluster"]["network"]["cni"]["name"], "none");
     assert_eq!(cp["cluster"]["proxy"]["disabled"], true);
-    let manifest = fs::read_to_string(workspace_root().join("examples/platform-repo/bootstrap/talos/templates/cilium-bootstrap.yaml")).unwrap();
-    assert_eq!(cp["cluster"]["inlineManifests"][0]["name"], "cilium-bootstrap");
-    assert_eq!(cp["cluster"]["inlineManifests"][0]["contents"], manifest.as_str());
+    let manifest = fs::read_to_string(
+        workspace_root()
+            .join("examples/platform-repo/bootstrap/talos/templates/cilium-bootstrap.yaml"),
+    )
+    .unwrap();
+    assert_eq!(
+        cp["cluster"]["inlineManifests"][0]["name"],
+        "cilium-bootstrap"
+    );
+    assert_eq!(
+        cp["cluster"]["inlineManifests"][0]["contents"],
+        manifest.as_str()
+    );
     assert_eq!(cp["cluster"]["allowSchedulingOnControlPlanes"], false);
-    assert_eq!(cp["cluster"]["controlPlane"]["endpoint"], "https://203.0.113.10:6443");
+    assert_eq!(
+        cp["cluster"]["controlPlane"]["endpoint"],
+        "https://203.0.113.10:6443"
+    );
     let w = doc(&r, "talos/worker01.yaml");
-    assert!(w["cluster"].get("inlineManifests").is_none(), "workers get no inline manifests");
+    assert!(
+        w["cluster"].get("inlineManifests").is_none(),
+        "workers get no inline manifests"
+    );
     assert!(r.warnings.is_empty(), "{:?}", r.warnings);
 
     // Without the platform repo the render still works, and says what is missing.
     let r = render_with(&v, None, &TemplateSource::default()).unwrap();
-    assert!(r.warnings.iter().any(|w| w.contains("cilium-bootstrap.yaml")), "{:?}", r.warnings);
+    assert!(
+        r.warnings
+            .iter()
+            .any(|w| w.contains("cilium-bootstrap.yaml")),
+        "{:?}",
+        r.warnings
+    );
 }
 
 #[test]
@@ -98,12 +160,27 @@ fn bundle_values_land_where_talos_expects_them_and_workers_get_no_keys() {
     assert_eq!(cp["cluster"]["id"], b.cluster.id.as_str());
     assert_eq!(cp["cluster"]["secret"], b.cluster.secret.as_str());
     assert_eq!(cp["cluster"]["token"], b.secrets.bootstrap_token.as_str());
-    assert_eq!(cp["cluster"]["secretboxEncryptionSecret"], b.secrets.secretbox_encryption_secret.as_str());
+    assert_eq!(
+        cp["cluster"]["secretboxEncryptionSecret"],
+        b.secrets.secretbox_encryption_secret.as_str()
+    );
     assert_eq!(cp["cluster"]["ca"]["key"], b.certs.k8s.key.as_str());
-    assert_eq!(cp["cluster"]["aggregatorCA"]["key"], b.certs.k8s_aggregator.key.as_str());
-    assert_eq!(cp["cluster"]["serviceAccount"]["key"], b.certs.k8s_service_account.key.as_str());
-    assert_eq!(cp["cluster"]["etcd"]["ca"]["crt"], b.certs.etcd.crt.as_str());
-    assert_eq!(cp["cluster"]["etcd"]["ca"]["key"], b.certs.etcd.key.as_str());
+    assert_eq!(
+        cp["cluster"]["aggregatorCA"]["key"],
+        b.certs.k8s_aggregator.key.as_str()
+    );
+    assert_eq!(
+        cp["cluster"]["serviceAccount"]["key"],
+        b.certs.k8s_service_account.key.as_str()
+    );
+    assert_eq!(
+        cp["cluster"]["etcd"]["ca"]["crt"],
+        b.certs.etcd.crt.as_str()
+    );
+    assert_eq!(
+        cp["cluster"]["etcd"]["ca"]["key"],
+        b.certs.etcd.key.as_str()
+    );
 
     for w in ["talos/worker01.yaml", "talos/worker02.yaml"] {
         let w = doc(&r, w);
@@ -111,16 +188,38 @@ fn bundle_values_land_where_talos_expects_them_and_workers_get_no_keys() {
         assert_eq!(w["machine"]["ca"]["key"], "");
         assert_eq!(w["cluster"]["ca"]["key"], "");
         assert_eq!(w["cluster"]["token"], b.secrets.bootstrap_token.as_str());
-        for absent in ["aggregatorCA", "serviceAccount", "etcd", "secretboxEncryptionSecret", "apiServer"] {
-            assert!(w["cluster"].get(absent).is_none(), "worker carries cluster.{absent}");
+        for absent in [
+            "aggregatorCA",
+            "serviceAccount",
+            "etcd",
+            "secretboxEncryptionSecret",
+            "apiServer",
+        ] {
+            assert!(
+                w["cluster"].get(absent).is_none(),
+                "worker carries cluster.{absent}"
+            );
         }
         let text = serde_json::to_string(&w).unwrap();
-        for key in [&b.certs.os.key, &b.certs.k8s.key, &b.certs.etcd.key, &b.certs.k8s_aggregator.key, &b.certs.k8s_service_account.key] {
-            assert!(!text.contains(key.as_str()), "a CA private key reached a worker");
+        for key in [
+            &b.certs.os.key,
+            &b.certs.k8s.key,
+            &b.certs.etcd.key,
+            &b.certs.k8s_aggregator.key,
+            &b.certs.k8s_service_account.key,
+        ] {
+            assert!(
+                !text.contains(key.as_str()),
+                "a CA private key reached a worker"
+            );
         }
     }
     for (path, file) in r.tree.iter() {
-        assert!(file.secret, "{} holds secrets and must be written 0600", path.display());
+        assert!(
+            file.secret,
+            "{} holds secrets and must be written 0600",
+            path.display()
+        );
     }
 }
 
@@ -158,7 +257,9 @@ fn hostile_values_cannot_change_the_document_structure() {
         "multi\nline: [1]\n---\nkind: Secret",
     ];
     for (i, h) in hostile.iter().enumerate() {
-        v.workers[0].labels.insert(format!("k{i}"), (*h).to_string());
+        v.workers[0]
+            .labels
+            .insert(format!("k{i}"), (*h).to_string());
     }
     v.cluster.name = "evil\nmachine:\n  type: controlplane".into();
     let r = render_with(&v, None, &TemplateSource::default()).unwrap();
@@ -168,12 +269,29 @@ fn hostile_values_cannot_change_the_document_structure() {
     assert_eq!(docs.len(), 1, "a value started a new document");
     let w = &docs[0];
     for (i, h) in hostile.iter().enumerate() {
-        assert_eq!(w["machine"]["nodeLabels"][format!("k{i}")], *h, "label k{i} changed");
+        assert_eq!(
+            w["machine"]["nodeLabels"][format!("k{i}")],
+            *h,
+            "label k{i} changed"
+        );
     }
     assert_eq!(w["machine"]["type"], "worker");
-    assert_eq!(w["cluster"]["clusterName"], "evil\nmachine:\n  type: controlplane");
+    assert_eq!(
+        w["cluster"]["clusterName"],
+        "evil\nmachine:\n  type: controlplane"
+    );
     let keys: Vec<&String> = w.as_object().unwrap().keys().collect();
     assert_eq!(keys, ["version", "debug", "machine", "cluster"]);
+}
+
+/// `template` with `from` replaced; fails loudly when `from` is not in it, so a test can never
+/// silently exercise the unchanged template.
+fn edit(template: &str, from: &str, to: &str) -> String {
+    assert!(
+        template.contains(from),
+        "pattern `{from}` is not in the template"
+    );
+    template.replace(from, to)
 }
 
 fn override_dir(template: &str) -> tempfile::TempDir {
@@ -189,36 +307,100 @@ fn template_overrides_are_used_and_checked() {
     let embedded = zt::render::templates::EMBEDDED[0].1;
 
     // A working override is used.
-    let dir = override_dir(&embedded.replace("debug: false", "debug: true"));
-    let r = render_with(&v, None, &TemplateSource { override_dir: Some(dir.path().into()) }).unwrap();
+    let dir = override_dir(&edit(embedded, "debug: false", "debug: true"));
+    let r = render_with(
+        &v,
+        None,
+        &TemplateSource {
+            override_dir: Some(dir.path().into()),
+        },
+    )
+    .unwrap();
     assert_eq!(doc(&r, "talos/worker01.yaml")["debug"], true);
 
     // A typo in a field name is caught by the typed model.
-    let dir = override_dir(&embedded.replace("stableHostname:", "stableHostnme:"));
-    let err = render_with(&v, None, &TemplateSource { override_dir: Some(dir.path().into()) }).unwrap_err();
+    let dir = override_dir(&edit(embedded, "stableHostname:", "stableHostnme:"));
+    let err = render_with(
+        &v,
+        None,
+        &TemplateSource {
+            override_dir: Some(dir.path().into()),
+        },
+    )
+    .unwrap_err();
     let msg = err.to_string();
-    assert!(msg.contains("talos/machine.yaml") && msg.contains("stableHostnme"), "{msg}");
+    assert!(
+        msg.contains("talos/machine.yaml") && msg.contains("stableHostnme"),
+        "{msg}"
+    );
 
     // A syntax error names the template and the line.
     let dir = override_dir("version: {{ oops\n");
-    let err = render_with(&v, None, &TemplateSource { override_dir: Some(dir.path().into()) }).unwrap_err();
-    assert!(matches!(err, RenderError::Template { line: Some(1), .. }), "{err}");
+    let err = render_with(
+        &v,
+        None,
+        &TemplateSource {
+            override_dir: Some(dir.path().into()),
+        },
+    )
+    .unwrap_err();
+    assert!(
+        matches!(err, RenderError::Template { line: Some(1), .. }),
+        "{err}"
+    );
 
     // An undefined variable is an error, not an empty string.
-    let dir = override_dir(&embedded.replace("{{ node.install_disk }}", "{{ node.instal_disk }}"));
-    let err = render_with(&v, None, &TemplateSource { override_dir: Some(dir.path().into()) }).unwrap_err();
+    let dir = override_dir(&edit(
+        embedded,
+        "{{ node.install_disk }}",
+        "{{ node.instal_disk }}",
+    ));
+    let err = render_with(
+        &v,
+        None,
+        &TemplateSource {
+            override_dir: Some(dir.path().into()),
+        },
+    )
+    .unwrap_err();
     assert!(matches!(err, RenderError::Template { .. }), "{err}");
 
     // A template that hands a worker the control-plane secrets is refused.
-    let dir = override_dir(&embedded.replace("{%- if node.controlplane %}\n  secretboxEncryptionSecret", "{%- if true %}\n  secretboxEncryptionSecret"));
-    let err = render_with(&v, None, &TemplateSource { override_dir: Some(dir.path().into()) }).unwrap_err();
-    assert!(matches!(err, RenderError::Invariant { .. } | RenderError::Output { .. }), "{err}");
+    let dir = override_dir(&edit(
+        embedded,
+        "{% if node.controlplane %}\n  secretboxEncryptionSecret",
+        "{% if true %}\n  secretboxEncryptionSecret",
+    ));
+    let err = render_with(
+        &v,
+        None,
+        &TemplateSource {
+            override_dir: Some(dir.path().into()),
+        },
+    )
+    .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            RenderError::Invariant { .. } | RenderError::Output { .. }
+        ),
+        "{err}"
+    );
 }
 
 #[test]
 fn a_missing_cilium_manifest_is_an_error_naming_the_file() {
     let v = values("examples/tenant-repo", "dev");
     let empty = tempfile::tempdir().unwrap();
-    let err = render_with(&v, Some(&RepoFiles::dir(empty.path())), &TemplateSource::default()).unwrap_err();
-    assert!(err.to_string().contains("bootstrap/talos/templates/cilium-bootstrap.yaml"), "{err}");
+    let err = render_with(
+        &v,
+        Some(&RepoFiles::dir(empty.path())),
+        &TemplateSource::default(),
+    )
+    .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("bootstrap/talos/templates/cilium-bootstrap.yaml"),
+        "{err}"
+    );
 }

@@ -40,7 +40,7 @@ fn invalid_fixtures_fail_with_the_expected_diagnostics() {
     for path in fixtures("invalid-") {
         let src = fs::read_to_string(&path).unwrap();
         let got = match values::parse(&src, Path::new("talos-values.yaml"), "test") {
-            Ok(_) => format!("<loaded without error>\n"),
+            Ok(_) => "<loaded without error>\n".to_string(),
             Err(d) => format!("{d}\n"),
         };
         let err_path = path.with_extension("err");
@@ -50,7 +50,10 @@ fn invalid_fixtures_fail_with_the_expected_diagnostics() {
         }
         let want = fs::read_to_string(&err_path).unwrap_or_default();
         if got != want {
-            failures.push(format!("{}:\n--- want\n{want}--- got\n{got}", path.display()));
+            failures.push(format!(
+                "{}:\n--- want\n{want}--- got\n{got}",
+                path.display()
+            ));
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
@@ -67,15 +70,22 @@ fn values_flow_into_the_model_with_defaults() {
     assert_eq!(v.cluster.cni, zt::tenant::model::Cni::Cilium);
     assert!(!v.cluster.allow_scheduling_on_control_planes);
     assert_eq!(v.controlplane.install_disk, "/dev/sda");
-    assert_eq!(v.talos.installer_image, "ghcr.io/siderolabs/installer:v1.11.5");
+    assert_eq!(
+        v.talos.installer_image,
+        "ghcr.io/siderolabs/installer:v1.11.5"
+    );
     assert!(v.workers.is_empty());
 
-    let src = fs::read_to_string("tests/testdata/talos-values/valid-ipv6-and-taint-forms.yaml").unwrap();
+    let src =
+        fs::read_to_string("tests/testdata/talos-values/valid-ipv6-and-taint-forms.yaml").unwrap();
     let v = values::parse(&src, Path::new("v.yaml"), "dev").unwrap();
     assert_eq!(v.cluster.endpoint, "https://[2001:db8::10]:6443");
     assert_eq!(v.workers[0].labels["quoted-number"], "0755");
     assert_eq!(v.workers[0].labels["single"], "yes");
-    assert_eq!(v.controlplane.taints[0].key, "node-role.kubernetes.io/control-plane");
+    assert_eq!(
+        v.controlplane.taints[0].key,
+        "node-role.kubernetes.io/control-plane"
+    );
     assert_eq!(v.workers[0].taints[0].value, "gpu");
 }
 
@@ -83,8 +93,14 @@ fn values_flow_into_the_model_with_defaults() {
 fn missing_environment_names_the_path_and_lists_what_exists() {
     let err = zt::tenant::load_env(Path::new("examples/tenant-repo"), "prod").unwrap_err();
     let msg = err.to_string();
-    assert!(msg.contains("examples/tenant-repo/environments/prod/talos-values.yaml"), "{msg}");
+    assert!(
+        msg.contains("examples/tenant-repo/environments/prod/talos-values.yaml"),
+        "{msg}"
+    );
     assert!(msg.contains("environments that exist: dev"), "{msg}");
     let err = zt::tenant::load_env(Path::new("does/not/exist"), "dev").unwrap_err();
-    assert!(err.to_string().contains("tenant repository not found"), "{err}");
+    assert!(
+        err.to_string().contains("tenant repository not found"),
+        "{err}"
+    );
 }

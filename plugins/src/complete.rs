@@ -55,10 +55,10 @@ pub fn complete(prefix_command: Option<&str>, words: &[String]) -> (Vec<String>,
                     expecting_value_of = Some(arg);
                 }
             }
-        } else if !w.starts_with('-') {
-            if let Some(sub) = cmd.find_subcommand(w) {
-                cmd = sub;
-            }
+        } else if !w.starts_with('-')
+            && let Some(sub) = cmd.find_subcommand(w)
+        {
+            cmd = sub;
         }
     }
 
@@ -67,10 +67,17 @@ pub fn complete(prefix_command: Option<&str>, words: &[String]) -> (Vec<String>,
     }
     if current.starts_with('-') {
         let mut out = Vec::new();
-        for a in cmd.get_arguments().chain(root.get_arguments().filter(|a| a.is_global_set())) {
+        for a in cmd
+            .get_arguments()
+            .chain(root.get_arguments().filter(|a| a.is_global_set()))
+        {
             if let Some(long) = a.get_long() {
                 let flag = format!("--{long}");
-                if flag.starts_with(current) && !out.iter().any(|o: &String| o.starts_with(&format!("{flag}\t"))) {
+                if flag.starts_with(current)
+                    && !out
+                        .iter()
+                        .any(|o: &String| o.starts_with(&format!("{flag}\t")))
+                {
                     out.push(format!("{flag}\t{}", first_line(a.get_help())));
                 }
             }
@@ -92,7 +99,11 @@ pub fn complete(prefix_command: Option<&str>, words: &[String]) -> (Vec<String>,
     }
 }
 
-fn complete_value(arg: &clap::Arg, current: &str, tenant_repo: Option<&Path>) -> (Vec<String>, u32) {
+fn complete_value(
+    arg: &clap::Arg,
+    current: &str,
+    tenant_repo: Option<&Path>,
+) -> (Vec<String>, u32) {
     let values: Vec<String> = arg
         .get_possible_values()
         .iter()
@@ -126,7 +137,10 @@ fn find_long(cmd: &clap::Command, name: &str) -> Option<clap::Arg> {
 
 fn takes_value(arg: &clap::Arg) -> bool {
     arg.get_num_args().is_some_and(|n| n.takes_values())
-        || matches!(arg.get_action(), clap::ArgAction::Set | clap::ArgAction::Append)
+        || matches!(
+            arg.get_action(),
+            clap::ArgAction::Set | clap::ArgAction::Append
+        )
 }
 
 fn first_line(s: Option<&clap::builder::StyledStr>) -> String {
@@ -164,13 +178,21 @@ mod tests {
     fn names(words: &[&str]) -> (Vec<String>, u32) {
         let w: Vec<String> = words.iter().map(|s| s.to_string()).collect();
         let (c, d) = complete(None, &w);
-        (c.into_iter().map(|c| c.split('\t').next().unwrap().to_string()).collect(), d)
+        (
+            c.into_iter()
+                .map(|c| c.split('\t').next().unwrap().to_string())
+                .collect(),
+            d,
+        )
     }
 
     #[test]
     fn completes_subcommands_flags_and_values() {
         let (c, d) = names(&[""]);
-        assert!(c.contains(&"render".to_string()) && c.contains(&"secrets".to_string()), "{c:?}");
+        assert!(
+            c.contains(&"render".to_string()) && c.contains(&"secrets".to_string()),
+            "{c:?}"
+        );
         assert_eq!(d, directive::NO_FILE_COMP);
         let (c, _) = names(&["ren"]);
         assert_eq!(c, ["render"]);
@@ -192,7 +214,10 @@ mod tests {
         let (c, _) = names(&["render", "--tenant-repo", repo, "--env", ""]);
         assert_eq!(c, ["dev"]);
         let w = vec!["--env".to_string(), "d".to_string()];
-        let (c, _) = complete(Some("render"), &[vec![format!("--tenant-repo={repo}")], w].concat());
+        let (c, _) = complete(
+            Some("render"),
+            &[vec![format!("--tenant-repo={repo}")], w].concat(),
+        );
         assert_eq!(c, ["dev"]);
     }
 }

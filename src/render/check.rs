@@ -55,7 +55,9 @@ pub fn compare(tree: &OutputTree, out: &Path) -> Vec<Change> {
             .flatten()
             .filter(|e| e.file_type().is_file())
         {
-            let Ok(rel) = entry.path().strip_prefix(out) else { continue };
+            let Ok(rel) = entry.path().strip_prefix(out) else {
+                continue;
+            };
             if tree.get(rel).is_none() {
                 changes.push(Change {
                     path: rel.to_path_buf(),
@@ -104,13 +106,26 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path();
         fs::create_dir_all(out.join("talos")).unwrap();
-        fs::write(out.join("talos/cp.yaml"), "machine:\n  token: OLD-TOKEN\n  type: controlplane\n").unwrap();
+        fs::write(
+            out.join("talos/cp.yaml"),
+            "machine:\n  token: OLD-TOKEN\n  type: controlplane\n",
+        )
+        .unwrap();
         fs::write(out.join("talos/gone.yaml"), "x: 1\n").unwrap();
         let mut t = OutputTree::new();
-        t.insert("talos/cp.yaml", b"machine:\n  token: NEW-TOKEN\n  type: worker\n".to_vec(), true).unwrap();
-        t.insert("talos/new.yaml", b"y: 2\n".to_vec(), false).unwrap();
+        t.insert(
+            "talos/cp.yaml",
+            b"machine:\n  token: NEW-TOKEN\n  type: worker\n".to_vec(),
+            true,
+        )
+        .unwrap();
+        t.insert("talos/new.yaml", b"y: 2\n".to_vec(), false)
+            .unwrap();
         let changes = compare(&t, out);
-        let kinds: Vec<_> = changes.iter().map(|c| (c.path.display().to_string(), c.kind.clone())).collect();
+        let kinds: Vec<_> = changes
+            .iter()
+            .map(|c| (c.path.display().to_string(), c.kind.clone()))
+            .collect();
         assert_eq!(
             kinds,
             [
@@ -120,8 +135,14 @@ mod tests {
             ]
         );
         let diff = &changes[0].diff;
-        assert!(diff.contains("-  type: controlplane") && diff.contains("+  type: worker"), "{diff}");
-        assert!(!diff.contains("OLD-TOKEN") && !diff.contains("NEW-TOKEN"), "{diff}");
+        assert!(
+            diff.contains("-  type: controlplane") && diff.contains("+  type: worker"),
+            "{diff}"
+        );
+        assert!(
+            !diff.contains("OLD-TOKEN") && !diff.contains("NEW-TOKEN"),
+            "{diff}"
+        );
     }
 
     #[test]
@@ -130,9 +151,13 @@ mod tests {
         fs::create_dir_all(dir.path().join("s")).unwrap();
         fs::write(dir.path().join("s/a.yaml"), "password: one\n").unwrap();
         let mut t = OutputTree::new();
-        t.insert("s/a.yaml", b"password: two\n".to_vec(), true).unwrap();
+        t.insert("s/a.yaml", b"password: two\n".to_vec(), true)
+            .unwrap();
         let changes = compare(&t, dir.path());
         assert_eq!(changes.len(), 1);
-        assert_eq!(changes[0].diff, "s/a.yaml: secret values differ (not shown)\n");
+        assert_eq!(
+            changes[0].diff,
+            "s/a.yaml: secret values differ (not shown)\n"
+        );
     }
 }

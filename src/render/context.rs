@@ -121,7 +121,12 @@ fn endpoint_host(endpoint: &str) -> Option<String> {
     if let Some(v6) = authority.strip_prefix('[') {
         return v6.split(']').next().map(str::to_string);
     }
-    Some(authority.rsplit_once(':').map_or(authority, |(h, _)| h).to_string())
+    Some(
+        authority
+            .rsplit_once(':')
+            .map_or(authority, |(h, _)| h)
+            .to_string(),
+    )
 }
 
 /// Label every control plane carries in `talosctl gen config` output, kept so external load
@@ -131,10 +136,10 @@ const CP_DEFAULT_LABEL: &str = "node.kubernetes.io/exclude-from-external-load-ba
 pub fn cluster_ctx(v: &EnvValues) -> ClusterCtx {
     let cp_ip = v.controlplane.ip.to_string();
     let mut sans = vec![cp_ip];
-    if let Some(host) = endpoint_host(&v.cluster.endpoint) {
-        if !sans.contains(&host) {
-            sans.push(host);
-        }
+    if let Some(host) = endpoint_host(&v.cluster.endpoint)
+        && !sans.contains(&host)
+    {
+        sans.push(host);
     }
     ClusterCtx {
         name: v.cluster.name.clone(),
@@ -172,6 +177,10 @@ pub fn node_ctx(m: &Machine) -> NodeCtx {
             .map(|t| (t.key.clone(), format!("{}:{}", t.value, t.effect.as_str())))
             .collect(),
         nameservers: m.nameservers.iter().map(IpAddr::to_string).collect(),
-        cert_sans: if controlplane { vec![m.ip.to_string()] } else { Vec::new() },
+        cert_sans: if controlplane {
+            vec![m.ip.to_string()]
+        } else {
+            Vec::new()
+        },
     }
 }

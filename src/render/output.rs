@@ -53,7 +53,12 @@ impl OutputTree {
 
     /// Adds a file. A path that could escape the output directory (`..`, absolute) is refused,
     /// whatever the validation upstream let through.
-    pub fn insert(&mut self, path: impl Into<PathBuf>, bytes: Vec<u8>, secret: bool) -> Result<(), OutputError> {
+    pub fn insert(
+        &mut self,
+        path: impl Into<PathBuf>,
+        bytes: Vec<u8>,
+        secret: bool,
+    ) -> Result<(), OutputError> {
         let path = path.into();
         let safe = !path.as_os_str().is_empty()
             && path.components().all(|c| matches!(c, Component::Normal(_)));
@@ -111,7 +116,11 @@ impl OutputTree {
             if let Some(parent) = path.parent() {
                 fs::create_dir_all(parent).map_err(io_err(parent))?;
             }
-            let mode = if file.secret { SECRET_MODE } else { PUBLIC_MODE };
+            let mode = if file.secret {
+                SECRET_MODE
+            } else {
+                PUBLIC_MODE
+            };
             fsio::write_atomic(&path, &file.bytes, mode, true).map_err(io_err(&path))?;
         }
         let retired = tempfile::Builder::new()

@@ -23,14 +23,20 @@ fn redact_value(v: &mut Value, in_secret_data: bool) {
             let is_k8s_secret = map.get("kind").and_then(Value::as_str) == Some("Secret");
             for (k, child) in map.iter_mut() {
                 let data = is_k8s_secret && (k == "data" || k == "stringData");
-                if in_secret_data || (SECRET_KEYS.contains(&k.as_str()) && !child.is_object() && !child.is_array()) {
+                if in_secret_data
+                    || (SECRET_KEYS.contains(&k.as_str())
+                        && !child.is_object()
+                        && !child.is_array())
+                {
                     redact_leaves(child);
                 } else {
                     redact_value(child, data);
                 }
             }
         }
-        Value::Array(items) => items.iter_mut().for_each(|i| redact_value(i, in_secret_data)),
+        Value::Array(items) => items
+            .iter_mut()
+            .for_each(|i| redact_value(i, in_secret_data)),
         _ if in_secret_data => *v = Value::String(REDACTED.into()),
         _ => {}
     }

@@ -5,13 +5,13 @@ use std::path::{Path, PathBuf};
 use minijinja::Environment;
 use minijinja::value::Serde;
 
+use super::RenderError;
 use super::context::{
     CertPair, InlineManifest, MachineCtx, TalosCtx, TalosSecrets, TalosconfigCtx, VersionCtx,
     cluster_ctx, node_ctx,
 };
 use super::output::OutputTree;
 use super::templates::template_error;
-use super::RenderError;
 use crate::diag::{Diagnostic, Pos};
 use crate::source::RepoFiles;
 use crate::talos::config::{MachineConfig, TalosConfig};
@@ -49,7 +49,9 @@ pub fn cilium_manifest(platform_repo: &RepoFiles) -> Result<InlineManifest, Rend
         )
     })?;
     let docs: Vec<serde_json::Value> = yaml::from_str_multi(&contents).map_err(|e| {
-        RenderError::Input(Diagnostic::new(&path, e.pos, "", format!("invalid YAML: {}", e.message)).into())
+        RenderError::Input(
+            Diagnostic::new(&path, e.pos, "", format!("invalid YAML: {}", e.message)).into(),
+        )
     })?;
     if let Some(i) = docs
         .iter()
@@ -58,7 +60,10 @@ pub fn cilium_manifest(platform_repo: &RepoFiles) -> Result<InlineManifest, Rend
         return Err(RenderError::Input(
             Diagnostic::file(
                 &path,
-                format!("document {} is not a Kubernetes object (no apiVersion or kind)", i + 1),
+                format!(
+                    "document {} is not a Kubernetes object (no apiVersion or kind)",
+                    i + 1
+                ),
             )
             .into(),
         ));
@@ -110,7 +115,11 @@ pub fn render(
                 Role::ControlPlane => inputs.secrets.clone(),
                 Role::Worker => worker_secrets.clone(),
             },
-            inline_manifests: if m.role == Role::ControlPlane { &inline } else { &[] },
+            inline_manifests: if m.role == Role::ControlPlane {
+                &inline
+            } else {
+                &[]
+            },
         };
         let text = machine_tmpl
             .render(Serde(&ctx))
@@ -171,7 +180,12 @@ pub fn render(
 
 /// Checks what no template may get wrong, embedded or overridden: the node is what the tenant
 /// said it is, and a worker holds no CA private key.
-fn check_machine(cfg: &MachineConfig, role: Role, name: &str, out: &Path) -> Result<(), RenderError> {
+fn check_machine(
+    cfg: &MachineConfig,
+    role: Role,
+    name: &str,
+    out: &Path,
+) -> Result<(), RenderError> {
     let fail = |message: String| {
         Err(RenderError::Invariant {
             output: out.to_path_buf(),
@@ -200,10 +214,15 @@ fn check_machine(cfg: &MachineConfig, role: Role, name: &str, out: &Path) -> Res
                 ("cluster.aggregatorCA", c.aggregator_ca.is_some()),
                 ("cluster.serviceAccount", c.service_account.is_some()),
                 ("cluster.etcd", c.etcd.is_some()),
-                ("cluster.secretboxEncryptionSecret", c.secretbox_encryption_secret.is_some()),
+                (
+                    "cluster.secretboxEncryptionSecret",
+                    c.secretbox_encryption_secret.is_some(),
+                ),
             ];
             if let Some((field, _)) = leaks.iter().find(|(_, leaked)| *leaked) {
-                return fail(format!("a worker must not carry {field} (a control-plane secret)"));
+                return fail(format!(
+                    "a worker must not carry {field} (a control-plane secret)"
+                ));
             }
         }
         Role::ControlPlane => {
@@ -224,5 +243,6 @@ fn check_machine(cfg: &MachineConfig, role: Role, name: &str, out: &Path) -> Res
 
 /// Position helper for messages about rendered output.
 pub fn describe_pos(pos: Option<Pos>) -> String {
-    pos.map(|p| format!(":{}:{}", p.line, p.col)).unwrap_or_default()
+    pos.map(|p| format!(":{}:{}", p.line, p.col))
+        .unwrap_or_default()
 }

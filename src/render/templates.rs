@@ -39,26 +39,27 @@ impl TemplateSource {
         env.set_syntax(
             minijinja::syntax::SyntaxConfig::builder()
                 .trim_blocks(true)
+                .lstrip_blocks(true)
                 .keep_trailing_newline(true)
                 .build()
                 .map_err(|e| template_error("<syntax>", &e))?,
         );
-        if let Some(dir) = &self.override_dir {
-            if !dir.is_dir() {
-                return Err(RenderError::TemplateDir {
-                    dir: dir.clone(),
-                    message: "not a directory".into(),
-                });
-            }
+        if let Some(dir) = &self.override_dir
+            && !dir.is_dir()
+        {
+            return Err(RenderError::TemplateDir {
+                dir: dir.clone(),
+                message: "not a directory".into(),
+            });
         }
         for (name, embedded) in EMBEDDED {
             let source = match self.override_file(name) {
-                Some(path) => std::fs::read_to_string(&path).map_err(|e| {
-                    RenderError::TemplateDir {
+                Some(path) => {
+                    std::fs::read_to_string(&path).map_err(|e| RenderError::TemplateDir {
                         dir: path.clone(),
                         message: format!("cannot read: {e}"),
-                    }
-                })?,
+                    })?
+                }
                 None => (*embedded).to_string(),
             };
             env.add_template_owned(name.to_string(), source)

@@ -129,7 +129,11 @@ pub struct Cluster {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secretbox_encryption_secret: Option<String>,
     pub ca: CertAndKey,
-    #[serde(default, rename = "aggregatorCA", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        rename = "aggregatorCA",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub aggregator_ca: Option<CertAndKey>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service_account: Option<KeyOnly>,

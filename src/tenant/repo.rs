@@ -13,7 +13,9 @@ pub struct TenantRepo {
 
 /// Where an environment's Talos values live, relative to the repository root.
 pub fn values_path(env: &str) -> PathBuf {
-    Path::new("environments").join(env).join("talos-values.yaml")
+    Path::new("environments")
+        .join(env)
+        .join("talos-values.yaml")
 }
 
 impl TenantRepo {
@@ -56,7 +58,10 @@ impl TenantRepo {
         let rel = values_path(env);
         let shown = self.display_path(&rel);
         if env.is_empty() || env.contains(['/', '\\']) || env == "." || env == ".." {
-            return Err(Diagnostic::file(&shown, format!("`{env}` is not an environment name")));
+            return Err(Diagnostic::file(
+                &shown,
+                format!("`{env}` is not an environment name"),
+            ));
         }
         if let Some(src) = self.files.read(&rel)? {
             return Ok((shown, src));
@@ -67,6 +72,9 @@ impl TenantRepo {
         } else {
             format!("environments that exist: {}", envs.join(", "))
         };
-        Err(Diagnostic::file(&shown, format!("environment `{env}` not found; {known}")))
+        Err(Diagnostic::file(
+            &shown,
+            format!("environment `{env}` not found; {known}"),
+        ))
     }
 }

@@ -51,8 +51,7 @@ fn label_name(s: &str) -> bool {
         && b.len() <= 63
         && b[0].is_ascii_alphanumeric()
         && b[b.len() - 1].is_ascii_alphanumeric()
-        && b
-            .iter()
+        && b.iter()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.'))
 }
 
@@ -62,12 +61,12 @@ pub fn label_key(s: &str) -> Result<(), String> {
         Some((p, n)) => (Some(p), n),
         None => (None, s),
     };
-    if let Some(p) = prefix {
-        if dns1123_subdomain(p).is_err() {
-            return Err(format!(
-                "key prefix `{p}` must be a DNS-1123 subdomain (like `example.com`)"
-            ));
-        }
+    if let Some(p) = prefix
+        && dns1123_subdomain(p).is_err()
+    {
+        return Err(format!(
+            "key prefix `{p}` must be a DNS-1123 subdomain (like `example.com`)"
+        ));
     }
     if !label_name(name) {
         return Err("key name must be 1 to 63 characters of letters, digits, `-`, `_` or `.`, starting and ending with a letter or digit".into());
@@ -103,9 +102,11 @@ pub fn version(s: &str) -> Result<Version, String> {
     let body = s.strip_prefix('v').ok_or_else(expected)?;
     let parts: Vec<&str> = body.split('.').collect();
     if parts.len() != 3
-        || parts
-            .iter()
-            .any(|p| p.is_empty() || !p.bytes().all(|c| c.is_ascii_digit()) || (p.len() > 1 && p.starts_with('0')))
+        || parts.iter().any(|p| {
+            p.is_empty()
+                || !p.bytes().all(|c| c.is_ascii_digit())
+                || (p.len() > 1 && p.starts_with('0'))
+        })
     {
         return Err(expected());
     }
@@ -154,7 +155,8 @@ impl Cidr {
 }
 
 pub fn cidr(s: &str) -> Result<Cidr, String> {
-    let expected = || format!("expected a network in CIDR notation like 10.244.0.0/16, found `{s}`");
+    let expected =
+        || format!("expected a network in CIDR notation like 10.244.0.0/16, found `{s}`");
     let (a, p) = s.split_once('/').ok_or_else(expected)?;
     let addr: IpAddr = a.parse().map_err(|_| expected())?;
     let prefix: u8 = p.parse().map_err(|_| expected())?;
@@ -165,7 +167,9 @@ pub fn cidr(s: &str) -> Result<Cidr, String> {
     }
     let host_bits = width - u32::from(prefix);
     if host_bits > 0 && host_bits < 128 && bits & ((1u128 << host_bits) - 1) != 0 {
-        return Err(format!("`{s}` has host bits set; did you mean the network address?"));
+        return Err(format!(
+            "`{s}` has host bits set; did you mean the network address?"
+        ));
     }
     Ok(c)
 }
@@ -175,7 +179,10 @@ pub fn https_url(s: &str) -> Result<(), String> {
     let expected = || format!("expected an https URL like https://203.0.113.10:6443, found `{s}`");
     let rest = s.strip_prefix("https://").ok_or_else(expected)?;
     let authority = rest.split('/').next().unwrap_or_default();
-    if authority.is_empty() || s.chars().any(|c| c.is_whitespace() || c == '"' || c == '\'') {
+    if authority.is_empty()
+        || s.chars()
+            .any(|c| c.is_whitespace() || c == '"' || c == '\'')
+    {
         return Err(expected());
     }
     let host = if let Some(v6) = authority.strip_prefix('[') {
@@ -210,8 +217,14 @@ fn port(p: &str) -> Option<u16> {
 /// A container image reference, loosely: no whitespace, no quotes, not empty. The precise grammar
 /// lives with `deploy`; here we only keep the template from receiving something absurd.
 pub fn image_ref(s: &str) -> Result<(), String> {
-    if s.is_empty() || s.chars().any(|c| c.is_whitespace() || c.is_control() || c == '"' || c == '\'') {
-        Err(format!("expected a container image like ghcr.io/siderolabs/installer:v1.11.5, found `{}`", s.escape_debug()))
+    if s.is_empty()
+        || s.chars()
+            .any(|c| c.is_whitespace() || c.is_control() || c == '"' || c == '\'')
+    {
+        Err(format!(
+            "expected a container image like ghcr.io/siderolabs/installer:v1.11.5, found `{}`",
+            s.escape_debug()
+        ))
     } else {
         Ok(())
     }
@@ -224,7 +237,17 @@ mod tests {
     #[test]
     fn dns_labels() {
         assert!(dns1123_label("cp01-main").is_ok());
-        for bad in ["", "Cp01", "-a", "a-", "a_b", "a.b", "../etc", "a/b", &"a".repeat(64)] {
+        for bad in [
+            "",
+            "Cp01",
+            "-a",
+            "a-",
+            "a_b",
+            "a.b",
+            "../etc",
+            "a/b",
+            &"a".repeat(64),
+        ] {
             assert!(dns1123_label(bad).is_err(), "{bad}");
         }
         assert!(dns1123_label("../x").unwrap_err().contains("file name"));
@@ -249,8 +272,22 @@ mod tests {
 
     #[test]
     fn versions() {
-        assert_eq!(version("v1.11.5").unwrap(), Version { major: 1, minor: 11, patch: 5 });
-        for bad in ["1.11.5", "v1.11", "v1.11.5-rc1", "v01.1.1", "latest", "v1..1"] {
+        assert_eq!(
+            version("v1.11.5").unwrap(),
+            Version {
+                major: 1,
+                minor: 11,
+                patch: 5
+            }
+        );
+        for bad in [
+            "1.11.5",
+            "v1.11",
+            "v1.11.5-rc1",
+            "v01.1.1",
+            "latest",
+            "v1..1",
+        ] {
             assert!(version(bad).is_err(), "{bad}");
         }
     }
@@ -270,10 +307,22 @@ mod tests {
 
     #[test]
     fn urls() {
-        for ok in ["https://203.0.113.10:6443", "https://k8s.example.com:6443", "https://[2001:db8::1]:6443", "https://api.example.com"] {
+        for ok in [
+            "https://203.0.113.10:6443",
+            "https://k8s.example.com:6443",
+            "https://[2001:db8::1]:6443",
+            "https://api.example.com",
+        ] {
             assert!(https_url(ok).is_ok(), "{ok}");
         }
-        for bad in ["http://1.2.3.4:6443", "https://", "https://a b", "https://1.2.3.4:99999", "ftp://x", "https://[::1"] {
+        for bad in [
+            "http://1.2.3.4:6443",
+            "https://",
+            "https://a b",
+            "https://1.2.3.4:99999",
+            "ftp://x",
+            "https://[::1",
+        ] {
             assert!(https_url(bad).is_err(), "{bad}");
         }
     }

@@ -45,7 +45,12 @@ const TAINT_KEYS: &[&str] = &["key", "value", "effect"];
 /// Parses and validates one environment's values. `file` is only used in diagnostics.
 pub fn parse(src: &str, file: &Path, env: &str) -> Result<EnvValues, Diagnostics> {
     let doc = yaml::parse_document(src).map_err(|e| {
-        Diagnostics::from(Diagnostic::new(file, e.pos, "", format!("invalid YAML: {}", e.message)))
+        Diagnostics::from(Diagnostic::new(
+            file,
+            e.pos,
+            "",
+            format!("invalid YAML: {}", e.message),
+        ))
     })?;
     let mut d = Decoder::new(file);
     let Some(top) = d.fields(&doc, "", TOP_KEYS) else {
@@ -122,10 +127,18 @@ fn machine(d: &mut Decoder, node: &Node, path: &str, role: Role) -> Option<(Mach
     let install_disk = match f.get("install_disk") {
         None => Some(defaults::INSTALL_DISK.to_string()),
         Some(n) => d.string(n, &f.child("install_disk")).and_then(|disk| {
-            if disk.starts_with("/dev/") && disk.len() > 5 && !disk.contains("..") && !disk.chars().any(char::is_whitespace) {
+            if disk.starts_with("/dev/")
+                && disk.len() > 5
+                && !disk.contains("..")
+                && !disk.chars().any(char::is_whitespace)
+            {
                 Some(disk)
             } else {
-                d.error(Some(n.pos), &f.child("install_disk"), "expected a device path like /dev/sda or /dev/nvme0n1");
+                d.error(
+                    Some(n.pos),
+                    &f.child("install_disk"),
+                    "expected a device path like /dev/sda or /dev/nvme0n1",
+                );
                 None
             }
         }),
@@ -144,7 +157,9 @@ fn machine(d: &mut Decoder, node: &Node, path: &str, role: Role) -> Option<(Mach
             items
                 .iter()
                 .enumerate()
-                .filter_map(|(i, item)| ip_value(d, item, &format!("{}[{i}]", f.child("nameservers"))))
+                .filter_map(|(i, item)| {
+                    ip_value(d, item, &format!("{}[{i}]", f.child("nameservers")))
+                })
                 .collect::<Vec<_>>()
         }),
     };
@@ -168,7 +183,11 @@ fn machine(d: &mut Decoder, node: &Node, path: &str, role: Role) -> Option<(Mach
 }
 
 fn ip_field(d: &mut Decoder, f: &Fields<'_>, key: &str, required: bool) -> Option<IpAddr> {
-    let node = if required { d.required(f, key)? } else { f.get(key)? };
+    let node = if required {
+        d.required(f, key)?
+    } else {
+        f.get(key)?
+    };
     ip_value(d, node, &f.child(key))
 }
 
@@ -200,7 +219,11 @@ fn labels(d: &mut Decoder, node: &Node, path: &str) -> Option<BTreeMap<String, S
     for (k, v, vpos) in &entries {
         let field = format!("{path}[{k}]");
         if let Err(m) = rules::label_key(k) {
-            d.error(key_pos.get(k.as_str()).copied(), &field, format!("invalid label key: {m}"));
+            d.error(
+                key_pos.get(k.as_str()).copied(),
+                &field,
+                format!("invalid label key: {m}"),
+            );
             ok = false;
         }
         if let Err(m) = rules::label_value(v) {
@@ -234,11 +257,22 @@ fn taints(d: &mut Decoder, node: &Node, path: &str) -> Option<Vec<Taint>> {
                 let effect = d.req_string(&f, "effect").and_then(|e| {
                     let parsed = TaintEffect::parse(&e);
                     if parsed.is_none() {
-                        d.error(f.get("effect").map(|n| n.pos), &f.child("effect"), format!("expected one of {}, found `{e}`", TaintEffect::ALL.join(", ")));
+                        d.error(
+                            f.get("effect").map(|n| n.pos),
+                            &f.child("effect"),
+                            format!(
+                                "expected one of {}, found `{e}`",
+                                TaintEffect::ALL.join(", ")
+                            ),
+                        );
                     }
                     parsed
                 });
-                Some(Taint { key: key?, value, effect: effect? })
+                Some(Taint {
+                    key: key?,
+                    value,
+                    effect: effect?,
+                })
             })
         };
         match parsed {
@@ -251,7 +285,14 @@ fn taints(d: &mut Decoder, node: &Node, path: &str) -> Option<Vec<Taint>> {
                     ok = false;
                 } else if out.iter().any(|o: &Taint| o.key == t.key) {
                     // Talos keeps taints in a map keyed by taint key: one effect per key.
-                    d.error(Some(item.pos), &p, format!("duplicate taint key `{}`: Talos allows one taint per key", t.key));
+                    d.error(
+                        Some(item.pos),
+                        &p,
+                        format!(
+                            "duplicate taint key `{}`: Talos allows one taint per key",
+                            t.key
+                        ),
+                    );
                     ok = false;
                 } else {
                     out.push(t);
@@ -270,7 +311,11 @@ fn parse_taint_str(s: &str) -> Option<Taint> {
         Some((k, v)) => (k, v),
         None => (kv, ""),
     };
-    Some(Taint { key: key.to_string(), value: value.to_string(), effect })
+    Some(Taint {
+        key: key.to_string(),
+        value: value.to_string(),
+        effect,
+    })
 }
 
 fn talos(d: &mut Decoder, node: &Node) -> Option<Talos> {
@@ -290,26 +335,37 @@ fn talos(d: &mut Decoder, node: &Node) -> Option<Talos> {
         }
     });
     let installer_image = match f.get("installer_image") {
-        Some(n) => d.string(n, "talos.installer_image").and_then(|img| match rules::image_ref(&img) {
-            Ok(()) => Some(img),
-            Err(m) => {
-                d.error(Some(n.pos), "talos.installer_image", m);
-                None
-            }
-        }),
+        Some(n) => {
+            d.string(n, "talos.installer_image")
+                .and_then(|img| match rules::image_ref(&img) {
+                    Ok(()) => Some(img),
+                    Err(m) => {
+                        d.error(Some(n.pos), "talos.installer_image", m);
+                        None
+                    }
+                })
+        }
         None => version.map(|v| format!("{}:{v}", defaults::INSTALLER_REPOSITORY)),
     };
-    Some(Talos { version: version?, installer_image: installer_image? })
+    Some(Talos {
+        version: version?,
+        installer_image: installer_image?,
+    })
 }
 
 fn kubernetes(d: &mut Decoder, node: &Node, talos: Option<&Talos>) -> Option<Kubernetes> {
     let f = d.fields(node, "kubernetes", KUBERNETES_KEYS)?;
     let pos = f.get("version").map(|n| n.pos);
-    let version = d.req_string(&f, "version").and_then(|v| match rules::version(&v) {
-        Ok(ver) if ver.major == 1 && KUBERNETES_MINORS.contains(&ver.minor) => Some(ver),
-        Ok(ver) => {
-            let talos = talos.map_or_else(|| format!("v{}.{}", TALOS_MINOR.0, TALOS_MINOR.1), |t| t.version.to_string());
-            d.error(
+    let version = d
+        .req_string(&f, "version")
+        .and_then(|v| match rules::version(&v) {
+            Ok(ver) if ver.major == 1 && KUBERNETES_MINORS.contains(&ver.minor) => Some(ver),
+            Ok(ver) => {
+                let talos = talos.map_or_else(
+                    || format!("v{}.{}", TALOS_MINOR.0, TALOS_MINOR.1),
+                    |t| t.version.to_string(),
+                );
+                d.error(
                 pos,
                 "kubernetes.version",
                 format!(
@@ -318,33 +374,37 @@ fn kubernetes(d: &mut Decoder, node: &Node, talos: Option<&Talos>) -> Option<Kub
                     KUBERNETES_MINORS.end()
                 ),
             );
-            None
-        }
-        Err(m) => {
-            d.error(pos, "kubernetes.version", m);
-            None
-        }
-    });
+                None
+            }
+            Err(m) => {
+                d.error(pos, "kubernetes.version", m);
+                None
+            }
+        });
     Some(Kubernetes { version: version? })
 }
 
 fn cluster(d: &mut Decoder, node: &Node, controlplane: Option<&Machine>) -> Option<Cluster> {
     let f = d.fields(node, "cluster", CLUSTER_KEYS)?;
-    let name = d.req_string(&f, "name").and_then(|n| match rules::dns1123_label(&n) {
-        Ok(()) => Some(n),
-        Err(m) => {
-            d.error(f.get("name").map(|n| n.pos), "cluster.name", m);
-            None
-        }
-    });
-    let endpoint = match f.get("endpoint") {
-        Some(n) => d.string(n, "cluster.endpoint").and_then(|e| match rules::https_url(&e) {
-            Ok(()) => Some(e),
+    let name = d
+        .req_string(&f, "name")
+        .and_then(|n| match rules::dns1123_label(&n) {
+            Ok(()) => Some(n),
             Err(m) => {
-                d.error(Some(n.pos), "cluster.endpoint", m);
+                d.error(f.get("name").map(|n| n.pos), "cluster.name", m);
                 None
             }
-        }),
+        });
+    let endpoint = match f.get("endpoint") {
+        Some(n) => d
+            .string(n, "cluster.endpoint")
+            .and_then(|e| match rules::https_url(&e) {
+                Ok(()) => Some(e),
+                Err(m) => {
+                    d.error(Some(n.pos), "cluster.endpoint", m);
+                    None
+                }
+            }),
         None => controlplane.map(|cp| match cp.ip {
             IpAddr::V4(ip) => format!("https://{ip}:{}", defaults::API_PORT),
             IpAddr::V6(ip) => format!("https://[{ip}]:{}", defaults::API_PORT),
@@ -365,28 +425,42 @@ fn cluster(d: &mut Decoder, node: &Node, controlplane: Option<&Machine>) -> Opti
     };
     let pod_subnet = subnet("podSubnet", defaults::POD_SUBNET);
     let service_subnet = subnet("serviceSubnet", defaults::SERVICE_SUBNET);
-    if let (Some(p), Some(s)) = (pod_subnet, service_subnet) {
-        if p.overlaps(&s) {
-            let pos = f.get("serviceSubnet").or(f.get("podSubnet")).map_or(node.pos, |n| n.pos);
-            d.error(Some(pos), "cluster.serviceSubnet", format!("service subnet {s} overlaps pod subnet {p}"));
-        }
+    if let (Some(p), Some(s)) = (pod_subnet, service_subnet)
+        && p.overlaps(&s)
+    {
+        let pos = f
+            .get("serviceSubnet")
+            .or(f.get("podSubnet"))
+            .map_or(node.pos, |n| n.pos);
+        d.error(
+            Some(pos),
+            "cluster.serviceSubnet",
+            format!("service subnet {s} overlaps pod subnet {p}"),
+        );
     }
     let dns_domain = match f.get("dnsDomain") {
         None => Some(defaults::DNS_DOMAIN.to_string()),
-        Some(n) => d.string(n, "cluster.dnsDomain").and_then(|s| match rules::dns1123_subdomain(&s) {
-            Ok(()) => Some(s),
-            Err(m) => {
-                d.error(Some(n.pos), "cluster.dnsDomain", m);
-                None
-            }
-        }),
+        Some(n) => {
+            d.string(n, "cluster.dnsDomain")
+                .and_then(|s| match rules::dns1123_subdomain(&s) {
+                    Ok(()) => Some(s),
+                    Err(m) => {
+                        d.error(Some(n.pos), "cluster.dnsDomain", m);
+                        None
+                    }
+                })
+        }
     };
     let cni = match f.get("cni") {
         None => Some(Cni::Cilium),
         Some(n) => d.string(n, "cluster.cni").and_then(|s| {
             let c = Cni::parse(&s);
             if c.is_none() {
-                d.error(Some(n.pos), "cluster.cni", format!("expected one of {}, found `{s}`", Cni::ALL.join(", ")));
+                d.error(
+                    Some(n.pos),
+                    "cluster.cni",
+                    format!("expected one of {}, found `{s}`", Cni::ALL.join(", ")),
+                );
             }
             c
         }),
@@ -414,7 +488,10 @@ fn check_unique(d: &mut Decoder, machines: &[&(Machine, Located)]) {
             d.error(
                 Some(at.name_pos),
                 &format!("{}.name", at.path),
-                format!("duplicate node name `{}` (first used at line {})", m.name, first.line),
+                format!(
+                    "duplicate node name `{}` (first used at line {})",
+                    m.name, first.line
+                ),
             );
         } else {
             names.insert(&m.name, at.name_pos);
@@ -423,7 +500,10 @@ fn check_unique(d: &mut Decoder, machines: &[&(Machine, Located)]) {
             d.error(
                 Some(at.ip_pos),
                 &format!("{}.ip", at.path),
-                format!("{} is already the IP of `{other}` (line {})", m.ip, first.line),
+                format!(
+                    "{} is already the IP of `{other}` (line {})",
+                    m.ip, first.line
+                ),
             );
         } else {
             ips.insert(m.ip, (&m.name, at.ip_pos));

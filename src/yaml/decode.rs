@@ -183,7 +183,12 @@ impl Decoder {
     }
 
     /// An unsigned integer within `range`.
-    pub fn uint(&mut self, node: &Node, path: &str, range: std::ops::RangeInclusive<u64>) -> Option<u64> {
+    pub fn uint(
+        &mut self,
+        node: &Node,
+        path: &str,
+        range: std::ops::RangeInclusive<u64>,
+    ) -> Option<u64> {
         let value = match node.as_scalar().map(|s| (s.resolve(), s)) {
             Some((Resolved::Int(i), _)) => u64::try_from(i).ok(),
             _ => None,
@@ -259,7 +264,8 @@ mod tests {
 
     #[test]
     fn reports_every_problem_with_positions() {
-        let doc = parse_document("nmae: x\nport: yes\nlabels:\n  a: true\n  b: \"true\"\n").unwrap();
+        let doc =
+            parse_document("nmae: x\nport: yes\nlabels:\n  a: true\n  b: \"true\"\n").unwrap();
         let mut d = Decoder::new("f.yaml");
         let f = d.fields(&doc, "", &["name", "port", "labels"]).unwrap();
         assert!(d.req_string(&f, "name").is_none());
@@ -269,9 +275,20 @@ mod tests {
         let out: Vec<String> = d.finish().sorted().iter().map(|x| x.to_string()).collect();
         assert_eq!(out.len(), 4, "{out:#?}");
         assert_eq!(out[0], "f.yaml:1:1: name: required key `name` is missing");
-        assert_eq!(out[1], "f.yaml:1:1: nmae: unknown key `nmae`; did you mean `name`?");
-        assert!(out[2].starts_with("f.yaml:2:7: port: expected a whole number"), "{}", out[2]);
-        assert!(out[3].starts_with("f.yaml:4:6: labels[a]: expected a string, found a boolean"), "{}", out[3]);
+        assert_eq!(
+            out[1],
+            "f.yaml:1:1: nmae: unknown key `nmae`; did you mean `name`?"
+        );
+        assert!(
+            out[2].starts_with("f.yaml:2:7: port: expected a whole number"),
+            "{}",
+            out[2]
+        );
+        assert!(
+            out[3].starts_with("f.yaml:4:6: labels[a]: expected a string, found a boolean"),
+            "{}",
+            out[3]
+        );
     }
 
     #[test]

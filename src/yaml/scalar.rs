@@ -44,10 +44,10 @@ pub fn resolve_plain(text: &str) -> Resolved {
     if let Some(i) = parse_int(text) {
         return Resolved::Int(i);
     }
-    if looks_like_float(text) {
-        if let Ok(f) = text.replace('_', "").parse::<f64>() {
-            return Resolved::Float(f);
-        }
+    if looks_like_float(text)
+        && let Ok(f) = text.replace('_', "").parse::<f64>()
+    {
+        return Resolved::Float(f);
     }
     Resolved::Str
 }

@@ -212,19 +212,18 @@ impl Builder {
                 Some(k) => {
                     if let Some(ks) = k.as_scalar() {
                         let is_merge = ks.is_plain() && ks.text == "<<";
-                        if !is_merge {
-                            if let Some(first) = entries
+                        if !is_merge
+                            && let Some(first) = entries
                                 .iter()
                                 .find(|e| e.key.as_scalar().is_some_and(|s| s.text == ks.text))
-                            {
-                                return Err(YamlError::new(
-                                    Some(k.pos),
-                                    format!(
-                                        "duplicate key `{}` (first defined at line {})",
-                                        ks.text, first.key.pos.line
-                                    ),
-                                ));
-                            }
+                        {
+                            return Err(YamlError::new(
+                                Some(k.pos),
+                                format!(
+                                    "duplicate key `{}` (first defined at line {})",
+                                    ks.text, first.key.pos.line
+                                ),
+                            ));
                         }
                     }
                     entries.push(Entry {

@@ -8,16 +8,19 @@ use zt::source::RepoFiles;
 use zt::talos::bundle::SecretsBundle;
 use zt::tenant::TenantRepo;
 
+use crate::CommandError;
 use crate::args::RenderArgs;
 use crate::messages::{Outcome, Printer};
-use crate::CommandError;
 
 pub fn run(args: &RenderArgs, p: Printer) -> Result<Outcome, CommandError> {
     let (tenant, env, bundle, platform) = if args.example {
-        let bundle = SecretsBundle::parse(zt::examples::SECRETS, Path::new(zt::examples::SECRETS_PATH))?;
+        let bundle =
+            SecretsBundle::parse(zt::examples::SECRETS, Path::new(zt::examples::SECRETS_PATH))?;
         (
             TenantRepo::embedded(zt::examples::tenant_repo()),
-            args.env.clone().unwrap_or_else(|| zt::examples::ENV.to_string()),
+            args.env
+                .clone()
+                .unwrap_or_else(|| zt::examples::ENV.to_string()),
             bundle,
             Some(zt::examples::platform_repo()),
         )
@@ -32,7 +35,9 @@ pub fn run(args: &RenderArgs, p: Printer) -> Result<Outcome, CommandError> {
         let bundle = SecretsBundle::load(secrets)?;
         let platform = match &args.platform_repo {
             Some(dir) if !dir.is_dir() => {
-                return Err(anyhow::anyhow!("--platform-repo {}: not a directory", dir.display()).into());
+                return Err(
+                    anyhow::anyhow!("--platform-repo {}: not a directory", dir.display()).into(),
+                );
             }
             Some(dir) => Some(RepoFiles::dir(dir)),
             None => None,
@@ -67,7 +72,11 @@ pub fn run(args: &RenderArgs, p: Printer) -> Result<Outcome, CommandError> {
     Ok(Outcome::Success)
 }
 
-fn check_against(tree: &render::OutputTree, out: &Path, p: Printer) -> Result<Outcome, CommandError> {
+fn check_against(
+    tree: &render::OutputTree,
+    out: &Path,
+    p: Printer,
+) -> Result<Outcome, CommandError> {
     if !out.is_dir() {
         return Err(anyhow::anyhow!(
             "--check: {} does not exist; render into it first (without --check)",
@@ -77,7 +86,11 @@ fn check_against(tree: &render::OutputTree, out: &Path, p: Printer) -> Result<Ou
     }
     let changes = check::compare(tree, out);
     if changes.is_empty() {
-        p.info(&format!("{}: up to date ({} files)", out.display(), tree.len()));
+        p.info(&format!(
+            "{}: up to date ({} files)",
+            out.display(),
+            tree.len()
+        ));
         return Ok(Outcome::Success);
     }
     for c in &changes {

@@ -27,10 +27,10 @@ pub fn run(args: &ValidateArgs, p: Printer) -> Result<Outcome, CommandError> {
             }
         },
     };
-    if let Some(path) = &args.secrets {
-        if let Err(d) = SecretsBundle::load(path) {
-            problems.extend(d);
-        }
+    if let Some(path) = &args.secrets
+        && let Err(d) = SecretsBundle::load(path)
+    {
+        problems.extend(d);
     }
     if !problems.is_empty() {
         return Err(CommandError::Input(problems.sorted()));
@@ -38,8 +38,16 @@ pub fn run(args: &ValidateArgs, p: Printer) -> Result<Outcome, CommandError> {
     p.info(&format!(
         "{}: {} valid{}",
         args.tenant.tenant_repo.display(),
-        if checked.len() == 1 { format!("environment {} is", checked[0]) } else { format!("environments {} are", checked.join(", ")) },
-        if args.secrets.is_some() { "; secrets bundle is valid" } else { "" }
+        if checked.len() == 1 {
+            format!("environment {} is", checked[0])
+        } else {
+            format!("environments {} are", checked.join(", "))
+        },
+        if args.secrets.is_some() {
+            "; secrets bundle is valid"
+        } else {
+            ""
+        }
     ));
     Ok(Outcome::Success)
 }

@@ -1,0 +1,360 @@
+//! The plugins as users run them: through the real `kubectl` where it is installed (plugin
+//! dispatch, exit codes, stdout/stderr), and directly otherwise.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use zt_test_support::workspace_root;
+
+fn bin_dir() -> PathBuf {
+    Path::new(env!("CARGO_BIN_EXE_kubectl-zt"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+/// `kubectl-zt <args>` run directly.
+fn zt(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_kubectl-zt"))
+        .args(args)
+        .current_dir(workspace_root())
+        .env("KUBECONFIG", "/nonexistent/kubeconfig")
+        .output()
+        .unwrap()
+}
+
+fn kubectl_available() -> bool {
+    Command::new("kubectl")
+        .args(["version", "--client"])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// `kubectl zt <args>` with the freshly built plugins first on PATH.
+fn kubectl_zt(args: &[&str]) -> Option<Output> {
+    if !kubectl_available() {
+        eprintln!("kubectl not installed: skipping the kubectl dispatch check");
+        return None;
+    }
+    let path = format!(
+        "{}:{}",
+        bin_dir().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    Some(
+        Command::new("kubectl")
+            .arg("zt")
+            .args(args)
+            .current_dir(workspace_root())
+            .env("PATH", path)
+            .env("KUBECONFIG", "/nonexistent/kubeconfig")
+            .output()
+            .unwrap(),
+    )
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+#[cfg(unix)]
+fn mode(p: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    fs::metadata(p).unwrap().permissions().mode() & 0o777
+}
+
+#[test]
+fn kubectl_zt_render_example_writes_the_tree() {
+    let out = tempfile::tempdir().unwrap();
+    let dir = out.path().join("out");
+    let dir_s = dir.to_str().unwrap();
+    let o = kubectl_zt(&["render", "--example", "--out", dir_s])
+        .unwrap_or_else(|| zt(&["render", "--example", "--out", dir_s]));
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    for f in [
+        "talos/cp01-main.yaml",
+        "talos/worker01.yaml",
+        "talos/worker02.yaml",
+        "talos/talosconfig",
+    ] {
+        let p = dir.join(f);
+        assert!(p.is_file(), "{f} missing");
+        #[cfg(unix)]
+        assert_eq!(mode(&p), 0o600, "{f} holds keys");
+        assert!(text(&o.stdout).contains(f), "summary lists {f}");
+    }
+    // The example equals the dev golden output byte for byte.
+    for f in ["talos/cp01-main.yaml", "talos/talosconfig"] {
+        assert_eq!(
+            fs::read(dir.join(f)).unwrap(),
+            fs::read(workspace_root().join("golden/dev").join(f)).unwrap(),
+            "{f}"
+        );
+    }
+}
+
+#[test]
+fn kubectl_dispatches_each_command_plugin() {
+    let Some(o) = kubectl_zt(&["render", "--help"]) else {
+        return;
+    };
+    assert!(o.status.success());
+    assert!(
+        text(&o.stdout).contains("Render everything a ZeroTouch environment needs"),
+        "{}",
+        text(&o.stdout)
+    );
+    let o = kubectl_zt(&["validate", "--tenant-repo", "examples/tenant-repo"]).unwrap();
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let o = kubectl_zt(&["secrets", "gen", "--help"]).unwrap();
+    assert!(text(&o.stdout).contains("--force"));
+    let o = kubectl_zt(&["bogus-command"]).unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "usage errors exit 2: {}",
+        text(&o.stderr)
+    );
+}
+
+#[test]
+fn render_without_secrets_says_how_to_make_them() {
+    let o = zt(&[
+        "render",
+        "--tenant-repo",
+        "examples/tenant-repo",
+        "--env",
+        "dev",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        text(&o.stderr).contains("kubectl zt secrets gen"),
+        "{}",
+        text(&o.stderr)
+    );
+}
+
+#[test]
+fn bad_input_reports_every_problem_and_writes_nothing() {
+    let repo = tempfile::tempdir().unwrap();
+    let env_dir = repo.path().join("environments/dev");
+    fs::create_dir_all(&env_dir).unwrap();
+    fs::copy(
+        workspace_root().join("tests/testdata/talos-values/invalid-server-ip.yaml"),
+        env_dir.join("talos-values.yaml"),
+    )
+    .unwrap();
+    let out = repo.path().join("out");
+    let o = zt(&[
+        "render",
+        "--tenant-repo",
+        repo.path().to_str().unwrap(),
+        "--env",
+        "dev",
+        "--secrets",
+        "examples/example-secrets.yaml",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = text(&o.stderr);
+    assert!(
+        err.contains("talos-values.yaml:3:7: controlplane.ip: `SERVER_IP` is not an IP address"),
+        "{err}"
+    );
+    assert!(
+        err.contains("talos-values.yaml:6:9: workers[0].ip"),
+        "{err}"
+    );
+    assert!(err.contains("2 problems"), "{err}");
+    assert!(!out.exists(), "nothing may be written on error");
+
+    let o = zt(&[
+        "render",
+        "--tenant-repo",
+        repo.path().to_str().unwrap(),
+        "--env",
+        "prod",
+        "--secrets",
+        "examples/example-secrets.yaml",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        text(&o.stderr).contains("environments that exist: dev"),
+        "{}",
+        text(&o.stderr)
+    );
+}
+
+#[test]
+fn check_reports_drift_with_secrets_redacted() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let out_s = out.to_str().unwrap();
+    let args = [
+        "render",
+        "--tenant-repo",
+        "examples/tenant-repo",
+        "--env",
+        "dev",
+        "--secrets",
+        "examples/example-secrets.yaml",
+        "--platform-repo",
+        "examples/platform-repo",
+        "--out",
+        out_s,
+    ];
+    assert!(zt(&args).status.success());
+    let mut check = args.to_vec();
+    check.push("--check");
+    let o = zt(&check);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+
+    // Drift: a changed label, a changed key, a stray file.
+    let cp = out.join("talos/worker01.yaml");
+    let original = fs::read_to_string(&cp).unwrap();
+    let bundle =
+        fs::read_to_string(workspace_root().join("examples/example-secrets.yaml")).unwrap();
+    let token_line = bundle
+        .lines()
+        .find(|l| l.contains("bootstraptoken:"))
+        .unwrap();
+    let token = token_line.split(": ").nth(1).unwrap().trim();
+    assert!(original.contains(token));
+    fs::write(
+        &cp,
+        original
+            .replace(
+                "topology.kubernetes.io/zone: worker01",
+                "topology.kubernetes.io/zone: rack9",
+            )
+            .replace(token, "aaaaaa.bbbbbbbbbbbbbbbb"),
+    )
+    .unwrap();
+    fs::write(out.join("talos/stray.yaml"), "x: 1\n").unwrap();
+    let o = zt(&check);
+    assert_eq!(o.status.code(), Some(1));
+    let diff = text(&o.stdout);
+    assert!(
+        diff.contains("-    topology.kubernetes.io/zone: rack9")
+            && diff.contains("+    topology.kubernetes.io/zone: worker01"),
+        "{diff}"
+    );
+    assert!(
+        !diff.contains(token) && !diff.contains("aaaaaa.bbbbbbbbbbbbbbbb"),
+        "a token leaked into the diff:\n{diff}"
+    );
+    assert!(
+        diff.contains("talos/stray.yaml: not produced by this render"),
+        "{diff}"
+    );
+    assert!(
+        text(&o.stderr).contains("2 files differ"),
+        "{}",
+        text(&o.stderr)
+    );
+}
+
+#[test]
+fn secrets_gen_is_private_and_never_clobbers() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("secrets.yaml");
+    let p = path.to_str().unwrap();
+    let o = zt(&["secrets", "gen", "--out", p]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    #[cfg(unix)]
+    assert_eq!(mode(&path), 0o600);
+    let first = fs::read(&path).unwrap();
+    let o = zt(&["secrets", "gen", "--out", p]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o.stderr).contains("--force"), "{}", text(&o.stderr));
+    assert_eq!(fs::read(&path).unwrap(), first);
+    assert!(
+        zt(&["secrets", "gen", "--out", p, "--force"])
+            .status
+            .success()
+    );
+    assert_ne!(fs::read(&path).unwrap(), first, "a new bundle each time");
+    assert!(zt(&["secrets", "check", "--secrets", p]).status.success());
+    assert!(
+        zt(&[
+            "validate",
+            "--tenant-repo",
+            "examples/tenant-repo",
+            "--secrets",
+            p
+        ])
+        .status
+        .success()
+    );
+
+    // A damaged bundle is an error that names the field but never shows the value.
+    let text_bundle = fs::read_to_string(&path).unwrap();
+    let secret_line = text_bundle
+        .lines()
+        .find(|l| l.trim_start().starts_with("secret:"))
+        .unwrap();
+    let value = secret_line.split(": ").nth(1).unwrap().trim().to_string();
+    fs::write(&path, text_bundle.replace(&value, &format!("{value}!!"))).unwrap();
+    let o = zt(&["secrets", "check", "--secrets", p]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = text(&o.stderr);
+    assert!(err.contains("cluster.secret"), "{err}");
+    assert!(!err.contains(&value), "the secret value leaked: {err}");
+}
+
+#[test]
+fn validate_checks_every_environment() {
+    let o = zt(&["validate", "--tenant-repo", "examples/tenant-repo-flannel"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr).contains("environment edge is valid"),
+        "{}",
+        text(&o.stderr)
+    );
+    let repo = tempfile::tempdir().unwrap();
+    for (env, fixture) in [
+        ("a", "invalid-duplicates.yaml"),
+        ("b", "invalid-versions.yaml"),
+        ("c", "valid-minimal.yaml"),
+    ] {
+        let d = repo.path().join("environments").join(env);
+        fs::create_dir_all(&d).unwrap();
+        fs::copy(
+            workspace_root()
+                .join("tests/testdata/talos-values")
+                .join(fixture),
+            d.join("talos-values.yaml"),
+        )
+        .unwrap();
+    }
+    let o = zt(&["validate", "--tenant-repo", repo.path().to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = text(&o.stderr);
+    assert!(
+        err.contains("environments/a/talos-values.yaml:7:11")
+            && err.contains("environments/b/talos-values.yaml:7:12"),
+        "{err}"
+    );
+    assert!(err.contains("4 problems"), "{err}");
+}
+
+#[test]
+fn completion_scripts_and_the_kubectl_completer() {
+    let o = zt(&["completion", "bash"]);
+    assert!(o.status.success());
+    assert!(text(&o.stdout).contains("kubectl-zt"), "bash script");
+    let o = Command::new(bin_dir().join("kubectl_complete-zt"))
+        .args([
+            "render",
+            "--tenant-repo",
+            "examples/tenant-repo",
+            "--env",
+            "",
+        ])
+        .current_dir(workspace_root())
+        .output()
+        .unwrap();
+    assert_eq!(text(&o.stdout), "dev\n:4\n");
+}
