@@ -5,9 +5,13 @@
 //! both into an in-memory output tree and writes or diffs it. [`yaml`] is the only place YAML is
 //! read or written; [`diag`] is how bad input is reported.
 
+pub mod argocd;
+pub mod credentials;
 pub mod diag;
 pub mod examples;
 pub mod fsio;
+pub mod git;
+pub mod kind;
 pub mod render;
 pub mod secret;
 pub mod source;
