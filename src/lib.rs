@@ -6,6 +6,7 @@
 //! read or written; [`diag`] is how bad input is reported.
 
 pub mod argocd;
+pub mod bootstrap;
 pub mod credentials;
 pub mod diag;
 pub mod examples;
