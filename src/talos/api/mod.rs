@@ -310,9 +310,10 @@ impl TalosClient {
         let config = tls::mutual_config(ca, crt, key.pkcs8_der().to_vec())?;
         let node = node
             .map(|n| {
-                MetadataValue::try_from(n)
-                    .ok()
-                    .filter(|_| !n.is_empty())
+                // apid matches the value against node addresses and names: printable ASCII.
+                Some(n)
+                    .filter(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_graphic()))
+                    .and_then(|n| MetadataValue::try_from(n).ok())
                     .ok_or_else(|| TalosError::InvalidNode {
                         node: n.to_string(),
                     })

@@ -30,12 +30,18 @@ use rustls::{
     RootCertStore, SignatureScheme,
 };
 use thiserror::Error;
+use tokio::io::AsyncBufReadExt;
 use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 
 /// gRPC runs over HTTP/2; Go's gRPC servers (Talos apid) refuse a TLS client that does not
 /// offer it through ALPN.
 const ALPN_H2: &[u8] = b"h2";
+
+/// How long to wait for the server's first bytes after the handshake (see
+/// [`Connector::connect`]). A gRPC server sends them at once; one that does not costs this much
+/// per connection and nothing else.
+const FIRST_BYTES_WAIT: Duration = Duration::from_secs(1);
 
 fn provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
@@ -301,13 +307,29 @@ impl Connector {
                 .map_err(ConnectFailure::Tcp)?;
             // gRPC sends many small frames; Nagle's algorithm only adds latency.
             tcp.set_nodelay(true).map_err(ConnectFailure::Tcp)?;
-            tokio_rustls::TlsConnector::from(self.config.clone())
+            let classify = |e: io::Error| match tls_error_of_io(&e) {
+                Some(tls) => ConnectFailure::Tls(tls.clone()),
+                None => ConnectFailure::TlsIo(e),
+            };
+            let mut tls = tokio_rustls::TlsConnector::from(self.config.clone())
                 .connect(name, tcp)
                 .await
-                .map_err(|e| match tls_error_of_io(&e) {
-                    Some(tls) => ConnectFailure::Tls(tls.clone()),
-                    None => ConnectFailure::TlsIo(e),
-                })
+                .map_err(classify)?;
+            // In TLS 1.3 the client finishes its handshake before the server has checked the
+            // client certificate, so a refusal only arrives as an alert with the server's first
+            // bytes. gRPC servers speak first (HTTP/2 SETTINGS), so peek at those, without
+            // consuming them: a refused certificate is then reported here, typed, instead of
+            // as an opaque "transport error" from the first call (HTTP/2 keeps only the text
+            // of I/O errors).
+            match tokio::time::timeout(FIRST_BYTES_WAIT, tls.fill_buf()).await {
+                Ok(Ok([])) => Err(ConnectFailure::TlsIo(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "the server closed the connection right after the TLS handshake",
+                ))),
+                Ok(Err(e)) => Err(classify(e)),
+                // Data, or a server that waits for us to speak first: carry on.
+                Ok(Ok(_)) | Err(_) => Ok(tls),
+            }
         };
         match tokio::time::timeout(self.timeout, attempt).await {
             Ok(result) => result.map(TokioIo::new),
@@ -423,7 +445,11 @@ impl TlsFailure {
                 | AlertDescription::CertificateUnknown
                 | AlertDescription::UnsupportedCertificate
                 | AlertDescription::AccessDenied
-                | AlertDescription::HandshakeFailure),
+                | AlertDescription::HandshakeFailure
+                // A client certificate from another Talos cluster: every os CA is named
+                // `O=talos`, so the server finds an issuer by name and then the signature
+                // check fails.
+                | AlertDescription::DecryptError),
             ) => TlsFailure::ClientCertificateRefused {
                 alert: format!("TLS alert {alert:?}"),
             },
@@ -513,6 +539,10 @@ mod tests {
             ),
             (
                 rustls::Error::AlertReceived(AlertDescription::CertificateRequired),
+                "refused our client certificate",
+            ),
+            (
+                rustls::Error::AlertReceived(AlertDescription::DecryptError),
                 "refused our client certificate",
             ),
             (
