@@ -2,6 +2,7 @@
 //! the test doubles: an in-process Talos machine API ([`talos_api`]) and Kind-node stand-ins on
 //! the real Docker engine ([`docker`]).
 
+pub mod docker;
 pub mod golden;
 pub mod talos_api;
 
