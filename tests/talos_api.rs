@@ -70,7 +70,7 @@ fn bundle() -> SecretsBundle {
 #[tokio::test]
 async fn maintenance_apply_sends_the_config_intact_without_node_metadata() {
     let server = TalosTestServer::maintenance(&Identity::maintenance()).await;
-    let mut client = TalosClient::maintenance(&endpoint(&server), &[])
+    let client = TalosClient::maintenance(&endpoint(&server), &[])
         .await
         .unwrap();
     assert_eq!(client.mode(), ClientMode::Maintenance);
@@ -97,7 +97,7 @@ async fn maintenance_apply_sends_the_config_intact_without_node_metadata() {
 #[tokio::test]
 async fn maintenance_dry_run_changes_nothing() {
     let server = TalosTestServer::maintenance(&Identity::maintenance()).await;
-    let mut client = TalosClient::maintenance(&endpoint(&server), &[])
+    let client = TalosClient::maintenance(&endpoint(&server), &[])
         .await
         .unwrap();
     let report = client
@@ -119,7 +119,7 @@ async fn maintenance_dry_run_changes_nothing() {
 #[tokio::test]
 async fn maintenance_accepts_reboot_auto_try_and_refuses_no_reboot_and_staged() {
     let server = TalosTestServer::maintenance(&Identity::maintenance()).await;
-    let mut client = TalosClient::maintenance(&endpoint(&server), &[])
+    let client = TalosClient::maintenance(&endpoint(&server), &[])
         .await
         .unwrap();
     let config = machine_config("worker");
@@ -153,7 +153,7 @@ async fn maintenance_accepts_reboot_auto_try_and_refuses_no_reboot_and_staged() 
 #[tokio::test]
 async fn maintenance_refuses_a_bad_config_without_echoing_it() {
     let server = TalosTestServer::maintenance(&Identity::maintenance()).await;
-    let mut client = TalosClient::maintenance(&endpoint(&server), &[])
+    let client = TalosClient::maintenance(&endpoint(&server), &[])
         .await
         .unwrap();
     let bad_configs = [
@@ -178,7 +178,7 @@ async fn maintenance_refuses_a_bad_config_without_echoing_it() {
 #[tokio::test]
 async fn maintenance_node_answers_only_apply() {
     let server = TalosTestServer::maintenance(&Identity::maintenance()).await;
-    let mut client = TalosClient::maintenance(&endpoint(&server), &[])
+    let client = TalosClient::maintenance(&endpoint(&server), &[])
         .await
         .unwrap();
     let err = client.version().await.unwrap_err();
@@ -206,7 +206,7 @@ async fn pinning_accepts_the_node_certificate_and_refuses_another() {
     let other = Fingerprint::spki_of(&Identity::maintenance().cert_der).unwrap();
 
     for pins in [vec![spki], vec![whole], vec![other, spki]] {
-        let mut client = TalosClient::maintenance(&endpoint(&server), &pins)
+        let client = TalosClient::maintenance(&endpoint(&server), &pins)
             .await
             .unwrap_or_else(|e| panic!("{pins:?}: {e}"));
         client
@@ -237,7 +237,7 @@ async fn pinning_accepts_the_node_certificate_and_refuses_another() {
 async fn configured_version_targets_the_node_through_metadata() {
     let bundle = bundle();
     let server = TalosTestServer::configured(&bundle).await;
-    let mut client =
+    let client =
         TalosClient::configured(&endpoint(&server), &talosconfig(&bundle), Some("127.0.0.1"))
             .await
             .unwrap();
@@ -258,7 +258,7 @@ async fn configured_version_targets_the_node_through_metadata() {
 async fn configured_without_a_node_talks_to_the_endpoint_itself() {
     let bundle = bundle();
     let server = TalosTestServer::configured(&bundle).await;
-    let mut client = TalosClient::configured(&endpoint(&server), &talosconfig(&bundle), None)
+    let client = TalosClient::configured(&endpoint(&server), &talosconfig(&bundle), None)
         .await
         .unwrap();
     let version = client.version().await.unwrap();
@@ -270,7 +270,7 @@ async fn configured_without_a_node_talks_to_the_endpoint_itself() {
 async fn an_unknown_node_is_unavailable_and_worth_retrying() {
     let bundle = bundle();
     let server = TalosTestServer::configured(&bundle).await;
-    let mut client = TalosClient::configured(
+    let client = TalosClient::configured(
         &endpoint(&server),
         &talosconfig(&bundle),
         Some("203.0.113.99"),
@@ -301,7 +301,7 @@ async fn invalid_node_names_are_refused_before_connecting() {
 async fn bootstrap_runs_once_and_a_repeat_counts_as_done() {
     let bundle = bundle();
     let server = TalosTestServer::configured(&bundle).await;
-    let mut client =
+    let client =
         TalosClient::configured(&endpoint(&server), &talosconfig(&bundle), Some("127.0.0.1"))
             .await
             .unwrap();
@@ -332,7 +332,7 @@ async fn bootstrap_runs_once_and_a_repeat_counts_as_done() {
 async fn bootstrap_on_a_worker_fails_and_is_not_counted_as_done() {
     let bundle = bundle();
     let server = TalosTestServer::configured(&bundle).await;
-    let mut client = TalosClient::configured(&endpoint(&server), &talosconfig(&bundle), None)
+    let client = TalosClient::configured(&endpoint(&server), &talosconfig(&bundle), None)
         .await
         .unwrap();
     client
@@ -350,7 +350,7 @@ async fn bootstrap_on_a_worker_fails_and_is_not_counted_as_done() {
 async fn configured_nodes_accept_every_apply_mode() {
     let bundle = bundle();
     let server = TalosTestServer::configured(&bundle).await;
-    let mut client = TalosClient::configured(&endpoint(&server), &talosconfig(&bundle), None)
+    let client = TalosClient::configured(&endpoint(&server), &talosconfig(&bundle), None)
         .await
         .unwrap();
     for mode in [ApplyMode::NoReboot, ApplyMode::Staged, ApplyMode::Auto] {
@@ -367,7 +367,7 @@ async fn configured_nodes_accept_every_apply_mode() {
 async fn kubeconfig_is_reassembled_from_a_chunked_gzipped_tar() {
     let bundle = bundle();
     let server = TalosTestServer::configured(&bundle).await;
-    let mut client =
+    let client =
         TalosClient::configured(&endpoint(&server), &talosconfig(&bundle), Some("127.0.0.1"))
             .await
             .unwrap();
@@ -397,7 +397,7 @@ async fn kubeconfig_is_reassembled_from_a_chunked_gzipped_tar() {
 async fn a_node_error_in_reply_metadata_is_an_error() {
     let bundle = bundle();
     let server = TalosTestServer::configured(&bundle).await;
-    let mut client =
+    let client =
         TalosClient::configured(&endpoint(&server), &talosconfig(&bundle), Some("127.0.0.1"))
             .await
             .unwrap();
@@ -424,7 +424,7 @@ async fn an_empty_kubeconfig_archive_member_is_reported() {
     let bundle = bundle();
     let server = TalosTestServer::configured(&bundle).await;
     server.state().kubeconfig = Vec::new();
-    let mut client = TalosClient::configured(&endpoint(&server), &talosconfig(&bundle), None)
+    let client = TalosClient::configured(&endpoint(&server), &talosconfig(&bundle), None)
         .await
         .unwrap();
     match client.kubeconfig().await.unwrap_err() {
@@ -677,7 +677,7 @@ async fn rendered_configs_and_talosconfig_bootstrap_a_node() {
 
     let server = TalosTestServer::maintenance_then_configured(&bundle).await;
     let node = endpoint(&server);
-    let mut maintenance = TalosClient::maintenance(&node, &[]).await.unwrap();
+    let maintenance = TalosClient::maintenance(&node, &[]).await.unwrap();
     maintenance
         .apply_configuration(&cp_config, ApplyMode::Auto, false)
         .await
@@ -685,7 +685,7 @@ async fn rendered_configs_and_talosconfig_bootstrap_a_node() {
     assert_eq!(server.state().mode, NodeMode::Configured);
     assert_eq!(server.state().applied[0].data, cp_config);
 
-    let mut client = TalosClient::configured(&node, &talosconfig, Some("127.0.0.1"))
+    let client = TalosClient::configured(&node, &talosconfig, Some("127.0.0.1"))
         .await
         .unwrap();
     assert_eq!(client.version().await.unwrap().tag, TALOS_TAG);

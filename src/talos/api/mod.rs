@@ -38,7 +38,7 @@ use self::proto::machine::machine_service_client::MachineServiceClient;
 use self::proto::machine::{ApplyConfigurationRequest, BootstrapRequest};
 pub use self::tls::{Fingerprint, FingerprintError, TlsFailure, TlsSetupError};
 use crate::secret::SecretBytes;
-use crate::talos::config::TalosConfig;
+use crate::talos::config::{TalosConfig, TalosContext};
 use crate::talos::pki;
 
 /// apid's port (`constants.ApidPort`); the maintenance service listens on it too.
@@ -143,6 +143,31 @@ impl fmt::Debug for TalosEndpoint {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "TalosEndpoint({self})")
     }
+}
+
+/// The endpoints of the talosconfig's current context, in order: where `talosctl` would
+/// connect.
+pub fn context_endpoints(talosconfig: &TalosConfig) -> Result<Vec<TalosEndpoint>, TalosError> {
+    let context = current_context(talosconfig)?;
+    if context.endpoints.is_empty() {
+        return Err(TalosError::Talosconfig(format!(
+            "context {:?} has no endpoints",
+            talosconfig.context
+        )));
+    }
+    context.endpoints.iter().map(|e| e.parse()).collect()
+}
+
+fn current_context(talosconfig: &TalosConfig) -> Result<&TalosContext, TalosError> {
+    talosconfig
+        .contexts
+        .get(&talosconfig.context)
+        .ok_or_else(|| {
+            TalosError::Talosconfig(format!(
+                "the current context {:?} is not among its contexts",
+                talosconfig.context
+            ))
+        })
 }
 
 /// Time limits of a client.
@@ -292,15 +317,7 @@ impl TalosClient {
         node: Option<&str>,
         options: ClientOptions,
     ) -> Result<TalosClient, TalosError> {
-        let context = talosconfig
-            .contexts
-            .get(&talosconfig.context)
-            .ok_or_else(|| {
-                TalosError::Talosconfig(format!(
-                    "the current context {:?} is not among its contexts",
-                    talosconfig.context
-                ))
-            })?;
+        let context = current_context(talosconfig)?;
         let ca =
             pki::certificate_der_from_b64("ca", &context.ca).map_err(TalosError::Credentials)?;
         let crt =
@@ -424,7 +441,7 @@ impl TalosClient {
     /// Sends a machine config. `config` is never logged or put in an error; a node that rejects
     /// it answers `InvalidArgument` with its (scrubbed) reason.
     pub async fn apply_configuration(
-        &mut self,
+        &self,
         config: &[u8],
         mode: ApplyMode,
         dry_run: bool,
@@ -470,7 +487,7 @@ impl TalosClient {
 
     /// Bootstraps etcd on this (control-plane) node. Safe to repeat: a node that was already
     /// bootstrapped gives [`BootstrapOutcome::AlreadyBootstrapped`].
-    pub async fn bootstrap(&mut self) -> Result<BootstrapOutcome, TalosError> {
+    pub async fn bootstrap(&self) -> Result<BootstrapOutcome, TalosError> {
         let call = Call::Bootstrap;
         let request = self.request(BootstrapRequest {
             recover_etcd: false,
@@ -505,7 +522,7 @@ impl TalosClient {
 
     /// The node's Talos version. In maintenance mode nodes answer `Unimplemented`, so this is
     /// a readiness probe for configured nodes only.
-    pub async fn version(&mut self) -> Result<VersionReport, TalosError> {
+    pub async fn version(&self) -> Result<VersionReport, TalosError> {
         let call = Call::Version;
         let request = self.request(());
         let mut rpc = self.rpc.clone();
@@ -543,7 +560,7 @@ impl TalosClient {
 
     /// The cluster's admin kubeconfig: the streamed gzipped tar is reassembled and its
     /// `kubeconfig` file returned. Treat the bytes as a secret (write them 0600, never print).
-    pub async fn kubeconfig(&mut self) -> Result<SecretBytes, TalosError> {
+    pub async fn kubeconfig(&self) -> Result<SecretBytes, TalosError> {
         let call = Call::Kubeconfig;
         let request = self.request(());
         let mut rpc = self.rpc.clone();
@@ -634,6 +651,47 @@ mod tests {
                 "{bad:?}: {err}"
             );
         }
+    }
+
+    #[test]
+    fn context_endpoints_come_from_the_current_context() {
+        use std::collections::BTreeMap;
+        let ctx = |endpoints: &[&str]| TalosContext {
+            endpoints: endpoints.iter().map(|e| e.to_string()).collect(),
+            nodes: vec![],
+            ca: String::new(),
+            crt: String::new(),
+            key: String::new(),
+        };
+        let mut config = TalosConfig {
+            context: "dev".into(),
+            contexts: BTreeMap::from([
+                ("dev".into(), ctx(&["203.0.113.10", "203.0.113.11:50001"])),
+                ("other".into(), ctx(&["198.51.100.1"])),
+            ]),
+        };
+        let endpoints = context_endpoints(&config).unwrap();
+        let shown: Vec<_> = endpoints.iter().map(|e| e.to_string()).collect();
+        assert_eq!(shown, ["203.0.113.10:50000", "203.0.113.11:50001"]);
+
+        config.context = "missing".into();
+        assert!(matches!(
+            context_endpoints(&config),
+            Err(TalosError::Talosconfig(_))
+        ));
+        config.context = "dev".into();
+        config.contexts.insert("dev".into(), ctx(&[]));
+        assert!(matches!(
+            context_endpoints(&config),
+            Err(TalosError::Talosconfig(_))
+        ));
+        config
+            .contexts
+            .insert("dev".into(), ctx(&["not an endpoint"]));
+        assert!(matches!(
+            context_endpoints(&config),
+            Err(TalosError::InvalidEndpoint { .. })
+        ));
     }
 
     #[test]
