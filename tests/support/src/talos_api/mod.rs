@@ -265,6 +265,24 @@ impl TalosTestServer {
     pub fn state(&self) -> MutexGuard<'_, NodeState> {
         self.shared.state()
     }
+
+    /// The TLS handshakes the server refused, once there are at least `n`. The server notes a
+    /// refusal just after sending its alert, so the client can see the alert first: probe with
+    /// backoff (up to about 5 s) instead of assuming an order.
+    pub async fn refused_handshakes(&self, n: usize) -> Vec<String> {
+        let mut delay = std::time::Duration::from_millis(1);
+        for _ in 0..16 {
+            {
+                let state = self.state();
+                if state.refused_handshakes.len() >= n {
+                    return state.refused_handshakes.clone();
+                }
+            }
+            tokio::time::sleep(delay).await;
+            delay = (delay * 2).min(std::time::Duration::from_millis(500));
+        }
+        self.state().refused_handshakes.clone()
+    }
 }
 
 async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
