@@ -19,7 +19,6 @@ use crate::talos::pki::PkiError;
 /// The RPCs this client makes, for error messages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Call {
-    Connect,
     ApplyConfiguration,
     Bootstrap,
     Version,
@@ -29,7 +28,6 @@ pub enum Call {
 impl fmt::Display for Call {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
-            Call::Connect => "connect",
             Call::ApplyConfiguration => "ApplyConfiguration",
             Call::Bootstrap => "Bootstrap",
             Call::Version => "Version",
