@@ -1,4 +1,4 @@
-//! A string that must never be printed: passwords, tokens, keys.
+//! Values that must never be printed: passwords, tokens, keys, kubeconfigs.
 
 use std::fmt;
 
@@ -38,6 +38,41 @@ impl fmt::Display for SecretString {
     }
 }
 
+/// Secret bytes (a kubeconfig fetched from a node, a machine config with keys in it). `Debug`
+/// shows only the length; [`SecretBytes::expose`] is the only way to the bytes.
+#[derive(Clone, PartialEq, Eq, Default)]
+pub struct SecretBytes(Vec<u8>);
+
+impl SecretBytes {
+    pub fn new(value: impl Into<Vec<u8>>) -> Self {
+        SecretBytes(value.into())
+    }
+
+    /// The secret itself. Call only where the bytes are written to a secret file or sent to a
+    /// system that needs them.
+    pub fn expose(&self) -> &[u8] {
+        &self.0
+    }
+
+    pub fn into_exposed(self) -> Vec<u8> {
+        self.0
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl fmt::Debug for SecretBytes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{REDACTED} ({} bytes)", self.0.len())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -50,5 +85,13 @@ mod tests {
             "<redacted> <redacted> Some(<redacted>)"
         );
         assert_eq!(s.expose(), "hunter2");
+    }
+
+    #[test]
+    fn secret_bytes_debug_shows_only_the_length() {
+        let s = SecretBytes::new(b"apiVersion: v1\nusers: [token: abc]".to_vec());
+        assert_eq!(format!("{s:?}"), "<redacted> (34 bytes)");
+        assert_eq!(s.expose(), b"apiVersion: v1\nusers: [token: abc]");
+        assert_eq!(s.len(), 34);
     }
 }

@@ -254,12 +254,53 @@ pub struct TalosConfig {
     pub contexts: BTreeMap<String, TalosContext>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TalosContext {
     pub endpoints: Vec<String>,
     pub nodes: Vec<String>,
     pub ca: String,
     pub crt: String,
+    /// The admin key: full control of every node.
     pub key: String,
+}
+
+// By hand, so a talosconfig handed to the Talos client can be logged with `{:?}` safely.
+impl std::fmt::Debug for TalosContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TalosContext")
+            .field("endpoints", &self.endpoints)
+            .field("nodes", &self.nodes)
+            .field("ca", &"<certificate>")
+            .field("crt", &"<certificate>")
+            .field("key", &crate::secret::REDACTED)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn talosconfig_debug_never_shows_credentials() {
+        let config = TalosConfig {
+            context: "dev".into(),
+            contexts: BTreeMap::from([(
+                "dev".into(),
+                TalosContext {
+                    endpoints: vec!["203.0.113.10".into()],
+                    nodes: vec!["203.0.113.10".into()],
+                    ca: "Q0FDRVJU".into(),
+                    crt: "Q0xJRU5UQ0VSVA==".into(),
+                    key: "U0VDUkVUS0VZ".into(),
+                },
+            )]),
+        };
+        let shown = format!("{config:?}");
+        assert!(shown.contains("203.0.113.10"), "{shown}");
+        for secret in ["Q0FDRVJU", "Q0xJRU5UQ0VSVA==", "U0VDUkVUS0VZ"] {
+            assert!(!shown.contains(secret), "{shown}");
+        }
+    }
 }

@@ -1,5 +1,7 @@
-//! Talos: the secrets bundle and its PKI, the typed machine config and talosconfig.
+//! Talos: the secrets bundle and its PKI, the typed machine config and talosconfig, and the
+//! machine API client.
 
+pub mod api;
 pub mod bundle;
 pub mod config;
 mod der;

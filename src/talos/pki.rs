@@ -8,10 +8,10 @@
 
 use std::fmt;
 
-use rcgen::string::PrintableString;
+use rcgen::string::{Ia5String, PrintableString};
 use rcgen::{
     BasicConstraints, CertificateParams, DistinguishedName, DnType, DnValue,
-    ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, KeyUsagePurpose, SerialNumber,
+    ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, KeyUsagePurpose, SanType, SerialNumber,
 };
 use ring::rand::{SecureRandom, SystemRandom};
 use ring::{digest, hkdf, signature};
@@ -447,16 +447,19 @@ fn build_ca(
 // ---------------------------------------------------------------------------------------------
 // Derivation (deterministic: `render`)
 
-/// The talosconfig client certificate and key, base64 of PEM like every Talos credential.
+/// A certificate and its key, base64 of PEM like every Talos credential.
 #[derive(Clone, PartialEq, Eq)]
-pub struct ClientCert {
+pub struct IssuedCert {
     pub crt: String,
     pub key: String,
 }
 
-impl fmt::Debug for ClientCert {
+/// The talosconfig client certificate and key.
+pub type ClientCert = IssuedCert;
+
+impl fmt::Debug for IssuedCert {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ClientCert")
+        f.debug_struct("IssuedCert")
             .field("crt", &"<redacted>")
             .field("key", &"<redacted>")
             .finish()
@@ -480,6 +483,72 @@ fn expand<const N: usize>(prk: &hkdf::Prk, info: &[u8]) -> Result<[u8; N], PkiEr
     Ok(out)
 }
 
+/// The bundle's os CA, checked to be usable as an issuer.
+struct OsCa {
+    der: Vec<u8>,
+    info: CertInfo,
+    key: PrivateKey,
+    pair: KeyPair,
+}
+
+const OS_CRT: &str = "certs.os.crt";
+const OS_KEY: &str = "certs.os.key";
+
+fn load_os_ca(bundle: &SecretsBundle) -> Result<OsCa, PkiError> {
+    let ca_der = certificate_der_from_b64(OS_CRT, &bundle.certs.os.crt)?;
+    let ca = CertInfo::parse(&ca_der).map_err(|e| PkiError::invalid(OS_CRT, e.to_string()))?;
+    if ca.algorithm != Some(KeyAlgorithm::Ed25519) {
+        return Err(PkiError::invalid(
+            OS_CRT,
+            "the os CA must use an Ed25519 key",
+        ));
+    }
+    if !ca.is_ca {
+        return Err(PkiError::invalid(OS_CRT, "not a CA certificate"));
+    }
+    // rcgen re-encodes the issuer name from the CA's subject; it can only do that faithfully
+    // (and without panicking) when every RDN holds exactly one attribute.
+    if !ca.subject_single_valued {
+        return Err(PkiError::invalid(
+            OS_CRT,
+            "the os CA subject has multi-valued names, which are not supported",
+        ));
+    }
+    let ca_key = private_key_from_b64(OS_KEY, &bundle.certs.os.key)?;
+    if !ca.matches_key(&ca_key).map_err(|source| PkiError::Key {
+        field: OS_KEY,
+        source,
+    })? {
+        return Err(PkiError::invalid(
+            OS_KEY,
+            "does not match the public key of certs.os.crt",
+        ));
+    }
+    let pair = ca_key.key_pair().map_err(|source| PkiError::Key {
+        field: OS_KEY,
+        source,
+    })?;
+    Ok(OsCa {
+        der: ca_der,
+        info: ca,
+        key: ca_key,
+        pair,
+    })
+}
+
+/// Chain building compares names as bytes; refuse a certificate whose issuer rcgen re-encoded
+/// differently from the CA's subject.
+fn check_issuer(cert_der: &[u8], ca: &CertInfo, what: &'static str) -> Result<(), PkiError> {
+    let leaf = CertInfo::parse(cert_der).map_err(|e| PkiError::invalid(what, e.to_string()))?;
+    if leaf.issuer_raw != ca.subject_raw {
+        return Err(PkiError::invalid(
+            OS_CRT,
+            "the os CA subject cannot be reproduced as an issuer name",
+        ));
+    }
+    Ok(())
+}
+
 /// The talosconfig admin client certificate, signed by the bundle's os CA: Organization
 /// `os:admin`, CN `admin`, keyUsage digitalSignature, extKeyUsage clientAuth, an Ed25519 key.
 ///
@@ -492,38 +561,12 @@ fn expand<const N: usize>(prk: &hkdf::Prk, info: &[u8]) -> Result<[u8; N], PkiEr
 ///   that can verify it, and no clock is read);
 /// - Ed25519 signatures are deterministic (RFC 8032).
 pub fn admin_client_cert(bundle: &SecretsBundle) -> Result<ClientCert, PkiError> {
-    const CRT: &str = "certs.os.crt";
-    const KEY: &str = "certs.os.key";
-
-    let ca_der = certificate_der_from_b64(CRT, &bundle.certs.os.crt)?;
-    let ca = CertInfo::parse(&ca_der).map_err(|e| PkiError::invalid(CRT, e.to_string()))?;
-    if ca.algorithm != Some(KeyAlgorithm::Ed25519) {
-        return Err(PkiError::invalid(CRT, "the os CA must use an Ed25519 key"));
-    }
-    if !ca.is_ca {
-        return Err(PkiError::invalid(CRT, "not a CA certificate"));
-    }
-    // rcgen re-encodes the issuer name from the CA's subject; it can only do that faithfully
-    // (and without panicking) when every RDN holds exactly one attribute.
-    if !ca.subject_single_valued {
-        return Err(PkiError::invalid(
-            CRT,
-            "the os CA subject has multi-valued names, which are not supported",
-        ));
-    }
-    let ca_key = private_key_from_b64(KEY, &bundle.certs.os.key)?;
-    if !ca
-        .matches_key(&ca_key)
-        .map_err(|source| PkiError::Key { field: KEY, source })?
-    {
-        return Err(PkiError::invalid(
-            KEY,
-            "does not match the public key of certs.os.crt",
-        ));
-    }
-    let ca_pair = ca_key
-        .key_pair()
-        .map_err(|source| PkiError::Key { field: KEY, source })?;
+    let OsCa {
+        der: ca_der,
+        info: ca,
+        key: ca_key,
+        pair: ca_pair,
+    } = load_os_ca(bundle)?;
 
     // IKM = CA private key (PKCS#8 v1, i.e. the seed) || SHA-256(CA certificate). Binding the
     // certificate means a re-issued CA (same key, new window) also gets a new serial.
@@ -558,16 +601,7 @@ pub fn admin_client_cert(bundle: &SecretsBundle) -> Result<ClientCert, PkiError>
     let issuer = Issuer::from_ca_cert_der(&ca_der.as_slice().into(), &ca_pair)?;
     let cert = params.signed_by(&leaf_pair, &issuer)?;
 
-    // Chain building compares names as bytes; refuse to hand out a certificate whose issuer
-    // rcgen re-encoded differently from the CA's subject.
-    let leaf = CertInfo::parse(cert.der())
-        .map_err(|e| PkiError::invalid("admin certificate", e.to_string()))?;
-    if leaf.issuer_raw != ca.subject_raw {
-        return Err(PkiError::invalid(
-            CRT,
-            "the os CA subject cannot be reproduced as an issuer name",
-        ));
-    }
+    check_issuer(cert.der(), &ca, "admin certificate")?;
 
     Ok(ClientCert {
         crt: pemfmt::encode_b64(LABEL_CERTIFICATE, cert.der()),
@@ -577,6 +611,75 @@ pub fn admin_client_cert(bundle: &SecretsBundle) -> Result<ClientCert, PkiError>
                 field: "admin key",
                 source,
             })?,
+    })
+}
+
+/// A Talos API (apid) server certificate for `sans`, signed by the bundle's os CA: keyUsage
+/// digitalSignature, extKeyUsage serverAuth, a fresh Ed25519 key, valid from `now` for
+/// `validity`. Each entry of `sans` becomes an IP address SAN when it parses as one and a DNS
+/// name otherwise.
+///
+/// Real nodes issue their own; this one lets the in-process test server (and any local stand-in
+/// for a node) present exactly what a configured node presents, so the client's verification
+/// is exercised for real. It is *generation*: random key and serial, never used by `render`.
+pub fn issue_api_server_cert(
+    bundle: &SecretsBundle,
+    sans: &[&str],
+    now: OffsetDateTime,
+    validity: Duration,
+) -> Result<IssuedCert, PkiError> {
+    const FIELD: &str = "server certificate";
+    if sans.is_empty() {
+        return Err(PkiError::invalid(
+            FIELD,
+            "needs at least one address or name",
+        ));
+    }
+    let OsCa {
+        der: ca_der,
+        info: ca,
+        pair: ca_pair,
+        ..
+    } = load_os_ca(bundle)?;
+
+    let mut params = CertificateParams::default();
+    let mut dn = DistinguishedName::new();
+    dn.push(DnType::CommonName, sans[0]);
+    params.distinguished_name = dn;
+    params.subject_alt_names = sans
+        .iter()
+        .map(|san| match san.parse::<std::net::IpAddr>() {
+            Ok(ip) => Ok(SanType::IpAddress(ip)),
+            Err(_) => Ia5String::try_from(*san)
+                .map(SanType::DnsName)
+                .map_err(|_| PkiError::invalid(FIELD, format!("{san:?} is not a host name"))),
+        })
+        .collect::<Result<_, _>>()?;
+    let not_before = whole_seconds(now)?;
+    params.not_before = not_before;
+    params.not_after = not_before.checked_add(validity).ok_or(PkiError::Clock)?;
+    let mut serial = random_bytes::<16>(&SystemRandom::new())?;
+    serial[0] = (serial[0] & 0x7f) | 0x40;
+    params.serial_number = Some(SerialNumber::from_slice(&serial));
+    params.is_ca = IsCa::NoCa;
+    params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+    params.use_authority_key_identifier_extension = true;
+
+    let key = generate_ed25519_key()?;
+    let pair = key.key_pair().map_err(|source| PkiError::Key {
+        field: "server key",
+        source,
+    })?;
+    let issuer = Issuer::from_ca_cert_der(&ca_der.as_slice().into(), &ca_pair)?;
+    let cert = params.signed_by(&pair, &issuer)?;
+    check_issuer(cert.der(), &ca, FIELD)?;
+    Ok(IssuedCert {
+        crt: pemfmt::encode_b64(LABEL_CERTIFICATE, cert.der()),
+        key: key.to_talos_pem_b64().map_err(|source| PkiError::Key {
+            field: "server key",
+            source,
+        })?,
     })
 }
 
@@ -808,6 +911,73 @@ mod tests {
         };
         let err = admin_client_cert(&leaf).unwrap_err().to_string();
         assert!(err.contains("not a CA"), "{err}");
+    }
+
+    fn sans_of(crt_b64: &str) -> Vec<String> {
+        let der = certificate_der_from_b64("crt", crt_b64).unwrap();
+        let (_, cert) = x509_parser::parse_x509_certificate(&der).unwrap();
+        let san = cert.subject_alternative_name().unwrap().unwrap();
+        san.value
+            .general_names
+            .iter()
+            .map(|n| match n {
+                x509_parser::extensions::GeneralName::DNSName(d) => format!("dns:{d}"),
+                x509_parser::extensions::GeneralName::IPAddress(ip) => format!("ip:{ip:?}"),
+                other => format!("{other:?}"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn server_cert_is_an_apid_certificate_signed_by_the_os_ca() {
+        let bundle = bundle_with_os(fixed_os_ca(6));
+        let validity = Duration::hours(1);
+        let issued = issue_api_server_cert(
+            &bundle,
+            &["127.0.0.1", "::1", "cp01.example"],
+            now(),
+            validity,
+        )
+        .unwrap();
+        let ca = cert_of(&bundle.certs.os.crt);
+        let leaf = cert_of(&issued.crt);
+        assert!(leaf.is_signed_by(&ca));
+        assert_eq!(leaf.issuer_raw, ca.subject_raw);
+        assert!(leaf.server_auth && !leaf.client_auth);
+        assert!(leaf.digital_signature && !leaf.key_cert_sign && !leaf.is_ca);
+        assert_eq!((leaf.not_before, leaf.not_after), (now(), now() + validity));
+        assert_eq!(
+            sans_of(&issued.crt),
+            [
+                "ip:[127, 0, 0, 1]",
+                "ip:[0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]",
+                "dns:cp01.example"
+            ]
+        );
+        assert!(leaf.matches_key(&key_of(&issued.key)).unwrap());
+        assert!(!format!("{issued:?}").contains("LS0t"));
+
+        // Generation, not derivation: every call gets its own key and serial.
+        let again = issue_api_server_cert(&bundle, &["127.0.0.1"], now(), validity).unwrap();
+        assert_ne!(again.key, issued.key);
+        assert_ne!(cert_of(&again.crt).serial, leaf.serial);
+    }
+
+    #[test]
+    fn server_cert_refuses_bad_input() {
+        let good = bundle_with_os(fixed_os_ca(7));
+        let hour = Duration::hours(1);
+        let err = issue_api_server_cert(&good, &[], now(), hour).unwrap_err();
+        assert!(err.to_string().contains("at least one"), "{err}");
+        let err = issue_api_server_cert(&good, &["bad name ü"], now(), hour).unwrap_err();
+        assert!(err.to_string().contains("not a host name"), "{err}");
+        let mut wrong_key = good.clone();
+        wrong_key.certs.os.key = fixed_os_ca(8).key;
+        let err = issue_api_server_cert(&wrong_key, &["127.0.0.1"], now(), hour).unwrap_err();
+        assert!(
+            err.to_string().starts_with("certs.os.key: does not match"),
+            "{err}"
+        );
     }
 
     #[test]

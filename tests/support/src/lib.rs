@@ -1,7 +1,10 @@
 //! Helpers shared by the integration tests: golden-file comparison, the example inputs, and
-//! (later) the in-process test doubles for the Kubernetes API and Talos.
+//! the test doubles: an in-process Talos machine API ([`talos_api`]) and Kind-node stand-ins on
+//! the real Docker engine ([`docker`]).
 
+pub mod docker;
 pub mod golden;
+pub mod talos_api;
 
 use std::path::{Path, PathBuf};
 
