@@ -43,7 +43,8 @@ pub async fn resolve(
         }
     }
     let mut out = BTreeMap::new();
-    let mut missing = Vec::new();
+    // (apiVersion kind) → where it was first asked for, and how many more times.
+    let mut missing: Vec<(String, String, usize)> = Vec::new();
     for (av, kind, origin) in kinds {
         if out.contains_key(&(av.clone(), kind.clone())) {
             continue;
@@ -77,9 +78,10 @@ pub async fn resolve(
                 );
             }
             None => {
-                let entry = format!("{av} {kind} ({origin})");
-                if !missing.contains(&entry) {
-                    missing.push(entry);
+                let what = format!("{av} {kind}");
+                match missing.iter_mut().find(|(w, _, _)| w == &what) {
+                    Some((_, _, more)) => *more += 1,
+                    None => missing.push((what, origin.clone(), 0)),
                 }
             }
         }
@@ -87,6 +89,14 @@ pub async fn resolve(
     if missing.is_empty() {
         Ok(out)
     } else {
-        Err(KubeError::MissingKinds { kinds: missing })
+        Err(KubeError::MissingKinds {
+            kinds: missing
+                .into_iter()
+                .map(|(what, origin, more)| match more {
+                    0 => format!("{what} ({origin})"),
+                    n => format!("{what} ({origin} and {n} more)"),
+                })
+                .collect(),
+        })
     }
 }

@@ -74,7 +74,10 @@ pub async fn connect(access: &ClusterAccess) -> Result<Cluster, KubeError> {
         user: None,
     };
     let (config, shown) = if let Some(path) = &access.kubeconfig {
-        (from_files(std::slice::from_ref(path), &options).await?, path.clone())
+        (
+            from_files(std::slice::from_ref(path), &options).await?,
+            path.clone(),
+        )
     } else if let Some(list) = std::env::var_os("KUBECONFIG").filter(|v| !v.is_empty()) {
         let paths: Vec<PathBuf> = std::env::split_paths(&list)
             .filter(|p| !p.as_os_str().is_empty())

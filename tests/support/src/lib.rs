@@ -1,7 +1,8 @@
-//! Helpers shared by the integration tests: golden-file comparison, the example inputs, and
-//! (later) the in-process test doubles for the Kubernetes API and Talos.
+//! Helpers shared by the integration tests: golden-file comparison, the example inputs, and the
+//! in-process test doubles ([`kube_api`]: a Kubernetes API server).
 
 pub mod golden;
+pub mod kube_api;
 
 use std::path::{Path, PathBuf};
 
