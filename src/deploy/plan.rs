@@ -99,6 +99,8 @@ impl PlannedObject {
 /// A claim whose image changes.
 #[derive(Debug, Clone)]
 pub struct ImageChange {
+    /// Which document of the claims directory (in reading order).
+    pub document: usize,
     pub kind: String,
     pub name: String,
     pub file: PathBuf,
@@ -225,43 +227,43 @@ pub fn prepare(req: &Request<'_>) -> Result<Plan, Diagnostics> {
             origin: None,
         });
     }
-    let new_images: HashMap<(&Path, usize), &str> = changes
+    let edits = if req.write {
+        file_edits(&loaded.files, &changes, &mut problems)
+    } else {
+        Vec::new()
+    };
+    let new_images: HashMap<usize, &str> = changes
         .iter()
-        .map(|c| ((c.file.as_path(), c.site.span.start), c.to.as_str()))
+        .map(|c| (c.document, c.to.as_str()))
         .collect();
-    for doc in &loaded.documents {
+    for (i, doc) in loaded.documents.into_iter().enumerate() {
         let cluster_scoped = CLUSTER_SCOPED.contains(&doc.kind.as_str());
         let namespace = (!cluster_scoped).then(|| service.namespace.clone());
-        let mut value = doc.value.clone();
+        let origin = Some(doc.location());
+        let mut value = doc.value;
         if let (Some(ns), Some(meta)) = (&namespace, value.get_mut("metadata"))
             && let Some(meta) = meta.as_object_mut()
         {
             meta.insert("namespace".into(), Value::String(ns.clone()));
         }
-        if let Some(site) = &doc.image
-            && let Some(to) = new_images.get(&(doc.file.as_path(), site.span.start))
+        if let Some(to) = new_images.get(&i)
             && let Some(spec) = value.get_mut("spec").and_then(Value::as_object_mut)
         {
             spec.insert("image".into(), Value::String((*to).to_string()));
         }
         objects.push(PlannedObject {
             wave: Wave::of(&doc.api_version, &doc.kind),
-            api_version: doc.api_version.clone(),
-            kind: doc.kind.clone(),
-            name: doc.name.clone(),
+            api_version: doc.api_version,
+            kind: doc.kind,
+            name: doc.name,
             namespace,
             value,
-            origin: Some(doc.location()),
+            origin,
         });
     }
     // A stable sort keeps file order within a wave.
     objects.sort_by_key(|o| o.wave);
 
-    let edits = if req.write {
-        file_edits(&loaded.files, &changes, &mut problems)
-    } else {
-        Vec::new()
-    };
     problems.into_result()?;
     Ok(Plan {
         service,
@@ -325,7 +327,7 @@ fn select_and_rewrite(
 ) -> Vec<ImageChange> {
     let mut found = Vec::new();
     let mut candidates = Vec::new();
-    for doc in docs.iter().filter(|d| is_service_claim(d)) {
+    for (index, doc) in docs.iter().enumerate().filter(|(_, d)| is_service_claim(d)) {
         let Some(site) = &doc.image else {
             let what = if doc.value["spec"].get("image").is_some() {
                 "must be a string"
@@ -349,7 +351,7 @@ fn select_and_rewrite(
                     site.text,
                     doc.location()
                 ));
-                candidates.push((doc, site, current));
+                candidates.push((index, doc, site, current));
             }
             Err(e) => problems.push(Diagnostic::new(
                 &doc.file,
@@ -363,11 +365,11 @@ fn select_and_rewrite(
     let selected: Vec<_> = if names.is_empty() {
         candidates
             .into_iter()
-            .filter(|(_, _, r)| r.is_service(&service.name))
+            .filter(|(_, _, _, r)| r.is_service(&service.name))
             .collect()
     } else {
         for n in names {
-            if !candidates.iter().any(|(d, _, _)| &d.name == n) {
+            if !candidates.iter().any(|(_, d, _, _)| &d.name == n) {
                 problems.push(Diagnostic::file(
                     "--claim",
                     format!(
@@ -379,7 +381,7 @@ fn select_and_rewrite(
         }
         candidates
             .into_iter()
-            .filter(|(d, _, _)| names.contains(&d.name))
+            .filter(|(_, d, _, _)| names.contains(&d.name))
             .collect()
     };
 
@@ -399,7 +401,7 @@ fn select_and_rewrite(
     }
 
     let mut changes = Vec::with_capacity(selected.len());
-    for (doc, site, current) in selected {
+    for (document, doc, site, current) in selected {
         let to = image.apply_to(&current).to_string();
         if let Some(why) = xrd_pattern_problem(&to) {
             problems.push(Diagnostic::new(
@@ -414,6 +416,7 @@ fn select_and_rewrite(
             continue;
         }
         changes.push(ImageChange {
+            document,
             kind: doc.kind.clone(),
             name: doc.name.clone(),
             file: doc.file.clone(),
@@ -438,12 +441,16 @@ fn file_edits(
             value: c.to.clone(),
         });
     }
+    let texts: HashMap<&Path, &str> = files
+        .iter()
+        .map(|f| (f.path.as_path(), f.text.as_str()))
+        .collect();
     let mut out = Vec::with_capacity(by_file.len());
     for (path, edits) in by_file {
-        let Some(src) = files.iter().find(|f| f.path == path) else {
+        let Some(src) = texts.get(path) else {
             continue;
         };
-        match edit::apply(&src.text, &edits) {
+        match edit::apply(src, &edits) {
             Ok(text) => out.push(FileEdit {
                 path: path.to_path_buf(),
                 text,
