@@ -301,7 +301,7 @@ fn write_changes_only_the_image_values() {
     }
     let p = prepare_with(root.path(), "sha-abc123", &[], true).unwrap();
     let written = deploy::write_edits(&p).unwrap();
-    assert_eq!(written, [path.clone()]);
+    assert_eq!(written, std::slice::from_ref(&path));
     let after = fs::read_to_string(&path).unwrap();
     assert_eq!(
         after,
