@@ -472,3 +472,35 @@ async fn an_invalid_kubeconfig_is_reported_without_its_secrets() {
     assert!(err.to_string().contains("prod"), "{err}");
     assert!(api.requests().is_empty());
 }
+
+/// An https cluster builds a rustls client with the ring provider (no aws-lc-rs in the tree,
+/// no process-wide provider to install) and fails only because nothing listens.
+#[tokio::test]
+async fn an_https_cluster_gets_a_tls_client() {
+    let repo = service_repo(CONFIG, CLAIMS);
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let kubeconfig = repo.path().join("kubeconfig");
+    fs::write(
+        &kubeconfig,
+        format!("apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: https://127.0.0.1:{port}\n    insecure-skip-tls-verify: true\ncontexts:\n- name: c\n  context: {{cluster: c, user: u}}\ncurrent-context: c\nusers:\n- name: u\n  user:\n    token: not-printed-token\n"),
+    )
+    .unwrap();
+    let p = plan(repo.path(), "sha-abc123");
+    let access = ClusterAccess {
+        kubeconfig: Some(kubeconfig),
+        context: None,
+    };
+    let err = deploy::execute(&p, &access, &options(1_000), &Silent)
+        .await
+        .unwrap_err();
+    let msg = err.to_string();
+    assert!(
+        matches!(err, DeployError::Kube(KubeError::Unreachable { .. })),
+        "{msg}"
+    );
+    assert!(msg.contains(&format!("https://127.0.0.1:{port}")), "{msg}");
+    assert!(!msg.contains("not-printed-token"), "{msg}");
+}
