@@ -6,10 +6,15 @@
 //! read or written; [`diag`] is how bad input is reported. [`deploy`] points a service's claims
 //! at a new image and applies them through [`kube`].
 
+pub mod argocd;
+pub mod bootstrap;
+pub mod credentials;
 pub mod deploy;
 pub mod diag;
 pub mod examples;
 pub mod fsio;
+pub mod git;
+pub mod kind;
 pub mod kube;
 pub mod render;
 pub mod secret;

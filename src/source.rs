@@ -100,4 +100,29 @@ impl RepoFiles {
         names.dedup();
         names
     }
+
+    /// Names of the regular files directly under `rel`, sorted.
+    pub fn list_files(&self, rel: &Path) -> Vec<String> {
+        let mut names: Vec<String> = match &self.source {
+            Source::Dir(root) => std::fs::read_dir(root.join(rel))
+                .into_iter()
+                .flatten()
+                .flatten()
+                .filter(|e| e.path().is_file())
+                .filter_map(|e| e.file_name().into_string().ok())
+                .collect(),
+            Source::Embedded { files, .. } => files
+                .iter()
+                .filter_map(|(p, _)| {
+                    let rest = Path::new(p).strip_prefix(rel).ok()?;
+                    let mut comps = rest.components();
+                    let first = comps.next()?.as_os_str().to_str()?.to_string();
+                    comps.next().is_none().then_some(first)
+                })
+                .collect(),
+        };
+        names.sort();
+        names.dedup();
+        names
+    }
 }

@@ -42,7 +42,7 @@ pub struct GlobalArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Render Talos machine configs and talosconfig from the tenant repository
+    /// Render Talos configs, Argo CD Applications, Secrets and the preview Kind config
     #[command(long_about = RENDER_ABOUT)]
     Render(RenderArgs),
 
@@ -64,11 +64,21 @@ pub enum Command {
 }
 
 const RENDER_ABOUT: &str = "\
-Render everything a ZeroTouch environment needs from the tenant repository.
+Render everything a ZeroTouch environment needs.
 
-Reads environments/<ENV>/talos-values.yaml and the secrets bundle, and writes:
-  OUT/talos/<node>.yaml    one Talos machine config per node (mode 0600: holds keys)
-  OUT/talos/talosconfig    talosctl client config with an admin certificate (mode 0600)
+Production (default) reads the tenant repository (environments/<ENV>/talos-values.yaml,
+tenants/, repositories/), the secrets bundle and credentials from environment variables:
+  OUT/talos/<node>.yaml, OUT/talos/talosconfig   Talos machine configs, talosctl config (0600)
+  OUT/argocd/root.yaml                          the root Application (app-of-apps)
+  OUT/argocd/tenants/<tenant>.yaml              one Application per tenant
+  OUT/argocd/repositories/<name>.yaml           repository ExternalSecrets, validated
+  OUT/secrets/<name>.yaml                       Secrets from environment variables (0600)
+Preview (--mode preview) reads only environment variables and the platform repo checkout:
+  OUT/kind/cluster.yaml, OUT/argocd/root.yaml, OUT/secrets/<name>.yaml
+
+Environment variables (values never printed): BOT_GITHUB_USERNAME, BOT_GITHUB_TOKEN,
+TENANTS_REPO_NAME (production), AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN
+(required in preview), OPENAI_API_KEY and ANTHROPIC_API_KEY (optional).
 
 Every value is validated first; all problems are reported at once as file:line:col, and nothing
 is written unless everything is valid. The same inputs always give the same bytes.
@@ -77,7 +87,9 @@ Examples:
   kubectl zt secrets gen --out secrets.yaml
   kubectl zt render --tenant-repo ./tenants --env dev --secrets secrets.yaml --out ./out
   kubectl zt render --env dev --secrets secrets.yaml --out ./out --check   # CI: exit 1 on drift
-  kubectl zt render --example --out ./example-out                          # no set-up needed";
+  kubectl zt render --example --out ./example-out                          # no set-up needed
+  kubectl zt render --mode preview --platform-repo . --out ./preview
+  kubectl zt render --env dev -o yaml --include-secrets | kubectl apply -f -";
 
 const VALIDATE_ABOUT: &str = "\
 Check the tenant repository without rendering: every environment (or just --env), with every
@@ -104,16 +116,35 @@ pub struct TenantArgs {
     pub tenant_repo: PathBuf,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RenderMode {
+    /// Bare-metal Talos from the tenant repository: Talos, Argo CD (root + tenants), Secrets
+    Production,
+    /// Kind in CI from environment variables: Kind config, Argo CD root on the preview overlay,
+    /// Secrets; no tenants
+    Preview,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    /// One multi-document YAML stream on stdout, in apply order
+    Yaml,
+}
+
 #[derive(Debug, Args)]
 pub struct RenderArgs {
     #[command(flatten)]
     pub tenant: TenantArgs,
 
-    /// The environment to render (a directory under environments/)
-    #[arg(long, value_name = "ENV", required_unless_present = "example")]
+    /// What to render
+    #[arg(long, value_enum, default_value_t = RenderMode::Production)]
+    pub mode: RenderMode,
+
+    /// The environment to render (a directory under environments/); production only
+    #[arg(long, value_name = "ENV")]
     pub env: Option<String>,
 
-    /// The Talos secrets bundle (create one with `kubectl zt secrets gen`)
+    /// The Talos secrets bundle (create one with `kubectl zt secrets gen`); production only
     #[arg(long, value_name = "FILE", value_hint = clap::ValueHint::FilePath)]
     pub secrets: Option<PathBuf>,
 
@@ -121,10 +152,52 @@ pub struct RenderArgs {
     #[arg(long, value_name = "DIR", default_value = "out", value_hint = clap::ValueHint::DirPath)]
     pub out: PathBuf,
 
-    /// A platform repository checkout; its bootstrap/talos/templates/cilium-bootstrap.yaml becomes
-    /// the control plane's inline Cilium manifest when cluster.cni is cilium
+    /// A platform repository checkout. Production: its bootstrap/talos/templates/cilium-bootstrap.yaml
+    /// becomes the control plane's inline Cilium manifest. Preview (default `.`): mounted into
+    /// the Kind node at /repo, and its current commit pins the root Application
     #[arg(long, value_name = "DIR", value_hint = clap::ValueHint::DirPath)]
     pub platform_repo: Option<PathBuf>,
+
+    /// The platform repository Argo CD syncs
+    /// [default: https://github.com/$BOT_GITHUB_USERNAME/zerotouch-platform.git]
+    #[arg(long, value_name = "URL")]
+    pub platform_repo_url: Option<String>,
+
+    /// The platform revision the root Application syncs (production; preview pins the
+    /// checkout's commit)
+    #[arg(long, value_name = "REV", default_value = "main")]
+    pub revision: String,
+
+    /// The overlay the root Application syncs; `{env}` is replaced by the environment
+    /// [default: bootstrap/argocd/overlays/main/{env}, preview: bootstrap/argocd/overlays/preview]
+    #[arg(long, value_name = "PATH")]
+    pub overlay: Option<String>,
+
+    /// Preview in CI: keep the GitHub URL of the platform repo (only pin the revision) instead
+    /// of file:///repo. Implied when CI or GITHUB_ACTIONS is set
+    #[arg(long)]
+    pub ci: bool,
+
+    /// The Kind cluster's name (preview)
+    #[arg(long, value_name = "NAME", default_value = "zerotouch-preview")]
+    pub cluster_name: String,
+
+    /// The Kind node image (preview), e.g. kindest/node:v1.34.0 [default: kind's own]
+    #[arg(long, value_name = "IMAGE")]
+    pub node_image: Option<String>,
+
+    /// Do not render OUT/secrets (for checks in a CI that holds no credentials)
+    #[arg(long)]
+    pub skip_secrets: bool,
+
+    /// Write the Kubernetes objects as one stream to stdout instead of files (namespaces and
+    /// secrets before Applications): `kubectl zt render ... -o yaml | kubectl apply -f -`
+    #[arg(short, long, value_enum, value_name = "FORMAT")]
+    pub output: Option<OutputFormat>,
+
+    /// With -o yaml: include the Secrets (their real values) in the stream
+    #[arg(long, requires = "output")]
+    pub include_secrets: bool,
 
     /// Use templates from DIR instead of the built-in ones (same file names, e.g. talos/machine.yaml)
     #[arg(long, value_name = "DIR", value_hint = clap::ValueHint::DirPath)]
@@ -132,10 +205,11 @@ pub struct RenderArgs {
 
     /// Compare a fresh render with OUT instead of writing; print a diff (secrets redacted) and
     /// exit 1 on any difference
-    #[arg(long)]
+    #[arg(long, conflicts_with = "output")]
     pub check: bool,
 
-    /// Render the built-in example tenant repository with its built-in test secrets bundle
+    /// Render the built-in example tenant repository with its built-in test secrets bundle and
+    /// fake credentials
     #[arg(long, conflicts_with_all = ["secrets", "platform_repo"])]
     pub example: bool,
 }

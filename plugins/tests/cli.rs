@@ -14,14 +14,44 @@ fn bin_dir() -> PathBuf {
         .to_path_buf()
 }
 
-/// `kubectl-zt <args>` run directly.
-fn zt(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_kubectl-zt"))
-        .args(args)
-        .current_dir(workspace_root())
+/// Fake credentials, as a CI job would export them.
+const CREDENTIALS: &[(&str, &str)] = &[
+    ("BOT_GITHUB_USERNAME", "zerotouch-example"),
+    ("BOT_GITHUB_TOKEN", "ghp_CLITESTTOKEN"),
+    ("TENANTS_REPO_NAME", "zerotouch-tenants"),
+    ("AWS_ACCESS_KEY_ID", "AKIACLITEST"),
+    ("AWS_SECRET_ACCESS_KEY", "cli-aws-secret"),
+    ("AWS_SESSION_TOKEN", "cli-session-token"),
+    ("OPENAI_API_KEY", "sk-cli-openai"),
+    ("ANTHROPIC_API_KEY", "sk-ant-cli"),
+];
+
+/// The command with a controlled environment: no credentials, no CI markers, no cluster.
+fn command(program: impl AsRef<std::ffi::OsStr>) -> Command {
+    let mut c = Command::new(program);
+    c.current_dir(workspace_root())
         .env("KUBECONFIG", "/nonexistent/kubeconfig")
-        .output()
-        .unwrap()
+        .env_remove("CI")
+        .env_remove("GITHUB_ACTIONS");
+    for (k, _) in CREDENTIALS {
+        c.env_remove(k);
+    }
+    c
+}
+
+/// `kubectl-zt <args>` run directly, with the fake credentials set.
+fn zt(args: &[&str]) -> Output {
+    zt_with(args, CREDENTIALS)
+}
+
+/// `kubectl-zt <args>` with exactly the credentials in `env`.
+fn zt_with(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut c = command(env!("CARGO_BIN_EXE_kubectl-zt"));
+    c.args(args);
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    c.output().unwrap()
 }
 
 fn kubectl_available() -> bool {
@@ -43,12 +73,10 @@ fn kubectl_zt(args: &[&str]) -> Option<Output> {
         std::env::var("PATH").unwrap_or_default()
     );
     Some(
-        Command::new("kubectl")
+        command("kubectl")
             .arg("zt")
             .args(args)
-            .current_dir(workspace_root())
             .env("PATH", path)
-            .env("KUBECONFIG", "/nonexistent/kubeconfig")
             .output()
             .unwrap(),
     )
@@ -563,4 +591,279 @@ fn deploy_bad_input_applies_nothing() {
     );
 
     assert!(api.requests().is_empty(), "{:#?}", api.requests());
+}
+
+fn git_checkout() -> (tempfile::TempDir, String) {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join("README.md"), "platform\n").unwrap();
+    let git = |args: &[&str]| {
+        let o = Command::new("git")
+            .arg("-C")
+            .arg(dir.path())
+            .args(args)
+            .env("GIT_AUTHOR_NAME", "t")
+            .env("GIT_AUTHOR_EMAIL", "t@example.com")
+            .env("GIT_COMMITTER_NAME", "t")
+            .env("GIT_COMMITTER_EMAIL", "t@example.com")
+            .output()
+            .unwrap();
+        assert!(o.status.success());
+        text(&o.stdout).trim().to_string()
+    };
+    git(&["init", "-q"]);
+    git(&["add", "."]);
+    git(&["commit", "-q", "-m", "x"]);
+    let sha = git(&["rev-parse", "HEAD"]);
+    (dir, sha)
+}
+
+#[test]
+fn preview_pins_the_checkout_commit_and_mounts_it() {
+    let (repo, sha) = git_checkout();
+    let out = tempfile::tempdir().unwrap();
+    let o = zt(&[
+        "render",
+        "--mode",
+        "preview",
+        "--platform-repo",
+        repo.path().to_str().unwrap(),
+        "--out",
+        out.path().to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let root = fs::read_to_string(out.path().join("argocd/root.yaml")).unwrap();
+    assert!(root.contains(&format!("targetRevision: {sha}")), "{root}");
+    assert!(root.contains("repoURL: file:///repo"), "{root}");
+    let kind = fs::read_to_string(out.path().join("kind/cluster.yaml")).unwrap();
+    let abs = repo.path().canonicalize().unwrap();
+    assert!(
+        kind.contains(&format!("hostPath: {}", abs.display())),
+        "{kind}"
+    );
+    assert!(!out.path().join("argocd/tenants").exists());
+
+    // In CI the GitHub URL stays and only the revision is pinned.
+    let mut c = command(env!("CARGO_BIN_EXE_kubectl-zt"));
+    for (k, v) in CREDENTIALS {
+        c.env(k, v);
+    }
+    let o = c
+        .env("GITHUB_ACTIONS", "true")
+        .args([
+            "render",
+            "--mode",
+            "preview",
+            "--platform-repo",
+            repo.path().to_str().unwrap(),
+            "-o",
+            "yaml",
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let stream = text(&o.stdout);
+    assert!(
+        stream.contains("repoURL: https://github.com/zerotouch-example/zerotouch-platform.git"),
+        "{stream}"
+    );
+    assert!(stream.contains(&sha));
+}
+
+#[test]
+fn preview_refuses_a_directory_that_is_not_a_git_checkout() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let o = zt(&[
+        "render",
+        "--mode",
+        "preview",
+        "--platform-repo",
+        dir.path().to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        text(&o.stderr).contains("not a git checkout"),
+        "{}",
+        text(&o.stderr)
+    );
+    assert!(!out.exists());
+}
+
+#[test]
+fn missing_variables_are_listed_by_name_never_by_value() {
+    let (repo, _) = git_checkout();
+    let out = repo.path().join("out");
+    let only_github = &CREDENTIALS[..2];
+    let o = zt_with(
+        &[
+            "render",
+            "--mode",
+            "preview",
+            "--platform-repo",
+            repo.path().to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        only_github,
+    );
+    assert_eq!(o.status.code(), Some(1));
+    let err = text(&o.stderr);
+    assert!(
+        err.contains("AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN"),
+        "{err}"
+    );
+    assert!(!err.contains("ghp_CLITESTTOKEN"), "{err}");
+    assert!(!out.exists(), "nothing written");
+
+    let o = zt_with(
+        &[
+            "render",
+            "--env",
+            "dev",
+            "--tenant-repo",
+            "examples/tenant-repo",
+            "--secrets",
+            "examples/example-secrets.yaml",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        only_github,
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        text(&o.stderr).contains("TENANTS_REPO_NAME, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY"),
+        "{}",
+        text(&o.stderr)
+    );
+    assert!(text(&o.stderr).contains("--skip-secrets"));
+    let o = zt_with(
+        &[
+            "render",
+            "--env",
+            "dev",
+            "--tenant-repo",
+            "examples/tenant-repo",
+            "--secrets",
+            "examples/example-secrets.yaml",
+            "--out",
+            out.to_str().unwrap(),
+            "--skip-secrets",
+        ],
+        only_github,
+    );
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert!(out.join("argocd/root.yaml").is_file() && !out.join("secrets").exists());
+}
+
+#[test]
+fn yaml_stream_goes_to_stdout_and_holds_secrets_only_when_asked() {
+    let out = tempfile::tempdir().unwrap();
+    let o = zt(&[
+        "render",
+        "--env",
+        "dev",
+        "--tenant-repo",
+        "examples/tenant-repo",
+        "-o",
+        "yaml",
+        "--out",
+        out.path().join("x").to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let stream = text(&o.stdout);
+    assert!(
+        stream.starts_with("apiVersion: v1\nkind: Namespace\n"),
+        "{stream}"
+    );
+    assert!(
+        !stream.contains("kind: Secret\n") && !stream.contains("machine:"),
+        "no secrets, no Talos configs"
+    );
+    assert!(!out.path().join("x").exists(), "-o yaml writes no files");
+    let o = zt(&[
+        "render",
+        "--env",
+        "dev",
+        "--tenant-repo",
+        "examples/tenant-repo",
+        "-o",
+        "yaml",
+        "--include-secrets",
+    ]);
+    let stream = text(&o.stdout);
+    assert!(stream.contains("kind: Secret\n"));
+    assert!(stream.find("kind: Secret\n").unwrap() < stream.find("kind: Application\n").unwrap());
+}
+
+#[test]
+fn check_never_shows_secret_values() {
+    let out = tempfile::tempdir().unwrap();
+    let o_s = out.path().to_str().unwrap();
+    let args = [
+        "render",
+        "--env",
+        "dev",
+        "--tenant-repo",
+        "examples/tenant-repo",
+        "--secrets",
+        "examples/example-secrets.yaml",
+        "--out",
+        o_s,
+    ];
+    assert!(zt(&args).status.success());
+    let mut changed: Vec<(&str, &str)> = CREDENTIALS.to_vec();
+    changed[1] = ("BOT_GITHUB_TOKEN", "ghp_ROTATEDTOKEN");
+    let mut check = args.to_vec();
+    check.push("--check");
+    let o = zt_with(&check, &changed);
+    assert_eq!(o.status.code(), Some(1));
+    let all = format!("{}{}", text(&o.stdout), text(&o.stderr));
+    assert!(
+        all.contains("secrets/repo-credentials.yaml: secret values differ (not shown)"),
+        "{all}"
+    );
+    for leaked in [
+        "ghp_ROTATEDTOKEN",
+        "ghp_CLITESTTOKEN",
+        "Z2hwX1JPVEFURURUT0tFTg",
+    ] {
+        assert!(!all.contains(leaked), "{leaked} leaked:\n{all}");
+    }
+}
+
+#[test]
+fn validate_checks_tenants_and_repositories_too() {
+    let repo = tempfile::tempdir().unwrap();
+    let src = workspace_root().join("examples/tenant-repo");
+    let o = Command::new("cp")
+        .arg("-r")
+        .arg(format!("{}/.", src.display()))
+        .arg(repo.path())
+        .status()
+        .unwrap();
+    assert!(o.success());
+    fs::write(
+        repo.path().join("tenants/identity-service/config.yaml"),
+        "tenant: identity-service\nrepoURL: nope\n",
+    )
+    .unwrap();
+    fs::write(
+        repo.path().join("repositories/catalog-repo.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\n",
+    )
+    .unwrap();
+    let o = zt(&["validate", "--tenant-repo", repo.path().to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = text(&o.stderr);
+    assert!(
+        err.contains("tenants/identity-service/config.yaml:2:10: repoURL"),
+        "{err}"
+    );
+    assert!(
+        err.contains("repositories/catalog-repo.yaml")
+            && err.contains("expected an ExternalSecret"),
+        "{err}"
+    );
 }

@@ -2,10 +2,15 @@
 //! typed models and checked → normalised YAML → an in-memory [`OutputTree`] → written atomically
 //! or compared with a directory.
 
+pub mod argocd;
 pub mod check;
 pub mod context;
+pub mod kind;
 pub mod output;
 pub mod redact;
+pub mod secrets;
+pub mod stream;
+pub mod strict;
 pub mod talos;
 pub mod templates;
 
@@ -40,6 +45,9 @@ pub enum RenderError {
     Invariant { output: PathBuf, message: String },
     #[error("secrets bundle: {0}")]
     Pki(String),
+    /// A typed document could not be written back as YAML (a bug, not bad input).
+    #[error("cannot write YAML: {0}")]
+    Emit(String),
     #[error(transparent)]
     Tree(#[from] OutputError),
 }
@@ -63,12 +71,114 @@ pub struct Rendered {
     pub warnings: Vec<String>,
 }
 
+use std::path::Path;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::credentials::Credentials;
 use crate::source::RepoFiles;
 use crate::talos::bundle::SecretsBundle;
 use crate::tenant::{EnvValues, TenantRepo};
+use argocd::PlatformSource;
 use context::{CertPair, TalosSecrets};
+use kind::KindSettings;
 
-/// What to render.
+/// The default overlay of an environment inside the platform repository; `{env}` is replaced.
+pub const DEFAULT_OVERLAY: &str = "bootstrap/argocd/overlays/main/{env}";
+/// The preview overlay.
+pub const PREVIEW_OVERLAY: &str = "bootstrap/argocd/overlays/preview";
+/// Where Kind mounts the platform repository, as Argo CD sees it.
+pub const LOCAL_REPO_URL: &str = "file:///repo";
+
+/// A production render: the tenant repository's environment → Talos, Argo CD and Secrets.
+pub struct ProductionRequest<'a> {
+    pub tenant: &'a TenantRepo,
+    pub env: &'a str,
+    /// `None` skips the Talos stage (e.g. `-o yaml`, which streams Kubernetes objects only).
+    pub bundle: Option<&'a SecretsBundle>,
+    /// A platform repository checkout (Cilium manifest).
+    pub platform_repo: Option<&'a RepoFiles>,
+    pub platform: PlatformSource,
+    /// `None` skips the Secrets stage.
+    pub credentials: Option<&'a Credentials>,
+    pub templates: &'a TemplateSource,
+}
+
+/// A preview render: environment variables and the platform repository → Kind, Argo CD and
+/// Secrets. Tenants are excluded in preview.
+pub struct PreviewRequest<'a> {
+    pub platform: PlatformSource,
+    pub kind: KindSettings,
+    pub credentials: Option<&'a Credentials>,
+    pub templates: &'a TemplateSource,
+}
+
+/// Renders a production environment. Every input is loaded and validated first (all problems
+/// at once); nothing is rendered unless all of it is valid.
+pub fn render_production(req: &ProductionRequest<'_>) -> Result<Rendered, RenderError> {
+    let mut problems = Diagnostics::new();
+    let values = crate::tenant::load(req.tenant, req.env)
+        .map_err(|d| problems.extend(d))
+        .ok();
+    let tenants = crate::tenant::apps::load_all(req.tenant, req.env)
+        .map_err(|d| problems.extend(d))
+        .ok();
+    let repos = crate::tenant::repositories::load_all(req.tenant)
+        .map_err(|d| problems.extend(d))
+        .ok();
+    if !problems.is_empty() {
+        return Err(RenderError::Input(problems.sorted()));
+    }
+    let (Some(values), Some(tenants), Some(repos)) = (values, tenants, repos) else {
+        return Err(RenderError::Input(problems));
+    };
+    let env = req.templates.environment()?;
+    let mut out = match req.bundle {
+        Some(bundle) => render_talos(&env, &values, bundle, req.platform_repo)?,
+        None => Rendered::default(),
+    };
+    argocd::render_root(&env, &req.platform, &mut out.tree)?;
+    argocd::render_tenants(&env, &tenants, &mut out.tree)?;
+    argocd::pass_repositories(&repos, &mut out.tree)?;
+    if let Some(creds) = req.credentials {
+        secrets::render(
+            &env,
+            creds,
+            &req.platform.url,
+            &mut out.tree,
+            &mut out.warnings,
+        )?;
+    }
+    Ok(out)
+}
+
+/// Renders the preview: Kind cluster, root Application on the preview overlay, Secrets.
+pub fn render_preview(req: &PreviewRequest<'_>) -> Result<Rendered, RenderError> {
+    let env = req.templates.environment()?;
+    let mut out = Rendered::default();
+    kind::render(&env, &req.kind, &mut out.tree)?;
+    argocd::render_root(&env, &req.platform, &mut out.tree)?;
+    if let Some(creds) = req.credentials {
+        secrets::render(
+            &env,
+            creds,
+            &req.platform.url,
+            &mut out.tree,
+            &mut out.warnings,
+        )?;
+    }
+    Ok(out)
+}
+
+/// Talos only: loads the environment from the tenant repository and renders its machine
+/// configs and talosconfig.
+pub fn render(req: &Request<'_>) -> Result<Rendered, RenderError> {
+    let values = crate::tenant::load(req.tenant, req.env)?;
+    render_values(&values, req.bundle, req.platform_repo, req.templates)
+}
+
+/// What [`render`] needs.
 pub struct Request<'a> {
     pub tenant: &'a TenantRepo,
     pub env: &'a str,
@@ -77,14 +187,8 @@ pub struct Request<'a> {
     pub templates: &'a TemplateSource,
 }
 
-/// Loads the environment from the tenant repository and renders it.
-pub fn render(req: &Request<'_>) -> Result<Rendered, RenderError> {
-    let values = crate::tenant::load(req.tenant, req.env)?;
-    render_values(&values, req.bundle, req.platform_repo, req.templates)
-}
-
-/// Renders already-loaded values. Values are trusted to be validated; templates still cannot be
-/// broken by them (auto-escaping), and every output is checked again.
+/// Renders already-loaded values (Talos stage only). Values are trusted to be validated;
+/// templates still cannot be broken by them (auto-escaping), and every output is checked again.
 pub fn render_values(
     values: &EnvValues,
     bundle: &SecretsBundle,
@@ -92,6 +196,15 @@ pub fn render_values(
     templates: &TemplateSource,
 ) -> Result<Rendered, RenderError> {
     let env = templates.environment()?;
+    render_talos(&env, values, bundle, platform_repo)
+}
+
+fn render_talos(
+    env: &minijinja::Environment<'_>,
+    values: &EnvValues,
+    bundle: &SecretsBundle,
+    platform_repo: Option<&RepoFiles>,
+) -> Result<Rendered, RenderError> {
     let secrets = talos_secrets(bundle);
     let admin = crate::talos::pki::admin_client_cert(bundle)
         .map_err(|e| RenderError::Pki(e.to_string()))?;
@@ -101,7 +214,7 @@ pub fn render_values(
     };
     let mut out = Rendered::default();
     talos::render(
-        &env,
+        env,
         &talos::TalosInputs {
             values,
             secrets: &secrets,
@@ -112,6 +225,31 @@ pub fn render_values(
         &mut out.warnings,
     )?;
     Ok(out)
+}
+
+/// Reads rendered text back into `T` (unknown fields rejected by `T`).
+pub(crate) fn parse_typed<T: DeserializeOwned>(
+    template: &str,
+    output: &Path,
+    text: &str,
+) -> Result<T, RenderError> {
+    crate::yaml::from_str(text).map_err(|e| RenderError::Output {
+        template: template.into(),
+        output: output.to_path_buf(),
+        pos: e.pos,
+        message: e.message,
+    })
+}
+
+/// Normalised YAML bytes of a typed document.
+pub(crate) fn emit<T: Serialize>(doc: &T) -> Result<Vec<u8>, RenderError> {
+    yaml_output(doc)
+}
+
+pub(crate) fn yaml_output<T: Serialize>(doc: &T) -> Result<Vec<u8>, RenderError> {
+    crate::yaml::to_string(doc)
+        .map(String::into_bytes)
+        .map_err(|e| RenderError::Emit(e.message))
 }
 
 /// The bundle's values in the shape templates use.

@@ -20,6 +20,30 @@ pub const EMBEDDED: &[(&str, &str)] = &[
         "talos/talosconfig.yaml",
         include_str!("../../templates/talos/talosconfig.yaml"),
     ),
+    (
+        "argocd/root.yaml",
+        include_str!("../../templates/argocd/root.yaml"),
+    ),
+    (
+        "argocd/tenant.yaml",
+        include_str!("../../templates/argocd/tenant.yaml"),
+    ),
+    (
+        "kind/cluster.yaml",
+        include_str!("../../templates/kind/cluster.yaml"),
+    ),
+    (
+        "secrets/git-repository.yaml",
+        include_str!("../../templates/secrets/git-repository.yaml"),
+    ),
+    (
+        "secrets/aws-access-token.yaml",
+        include_str!("../../templates/secrets/aws-access-token.yaml"),
+    ),
+    (
+        "secrets/api-key.yaml",
+        include_str!("../../templates/secrets/api-key.yaml"),
+    ),
 ];
 
 /// Where templates come from.
@@ -44,6 +68,11 @@ impl TemplateSource {
                 .build()
                 .map_err(|e| template_error("<syntax>", &e))?,
         );
+        // `value | b64`: base64 for Secret `data`, applied before JSON escaping.
+        env.add_filter("b64", |value: String| {
+            use base64::Engine as _;
+            base64::engine::general_purpose::STANDARD.encode(value.as_bytes())
+        });
         if let Some(dir) = &self.override_dir
             && !dir.is_dir()
         {

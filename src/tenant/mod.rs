@@ -1,7 +1,9 @@
 //! The tenant repository: typed model, defaults, and validation with file:line:col diagnostics.
 
+pub mod apps;
 pub mod model;
 pub mod repo;
+pub mod repositories;
 pub mod rules;
 pub mod values;
 
@@ -22,9 +24,14 @@ pub fn load_env(root: &Path, env: &str) -> Result<EnvValues, Diagnostics> {
     load(&TenantRepo::open(root)?, env)
 }
 
-/// Validates every environment of the repository; returns the environments checked.
-pub fn validate_all(repo: &TenantRepo) -> Result<Vec<String>, Diagnostics> {
-    let envs = repo.environments();
+/// Validates the repository for the tenant repo's own CI: the Talos values and tenant
+/// applications of `env` (or of every environment), and the repository credentials. Returns the
+/// environments checked; every problem in every file is reported.
+pub fn validate(repo: &TenantRepo, env: Option<&str>) -> Result<Vec<String>, Diagnostics> {
+    let envs = match env {
+        Some(e) => vec![e.to_string()],
+        None => repo.environments(),
+    };
     if envs.is_empty() {
         return Err(Diagnostic::file(
             repo.display_path(Path::new("environments")),
@@ -37,6 +44,12 @@ pub fn validate_all(repo: &TenantRepo) -> Result<Vec<String>, Diagnostics> {
         if let Err(d) = load(repo, env) {
             all.extend(d);
         }
+        if let Err(d) = apps::load_all(repo, env) {
+            all.extend(d);
+        }
+    }
+    if let Err(d) = repositories::load_all(repo) {
+        all.extend(d);
     }
     all.into_result().map(|()| envs)
 }

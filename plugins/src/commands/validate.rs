@@ -11,21 +11,12 @@ use crate::messages::{Outcome, Printer};
 pub fn run(args: &ValidateArgs, p: Printer) -> Result<Outcome, CommandError> {
     let repo = TenantRepo::open(&args.tenant.tenant_repo)?;
     let mut problems = Diagnostics::new();
-    let checked = match &args.env {
-        Some(env) => match tenant::load(&repo, env) {
-            Ok(_) => vec![env.clone()],
-            Err(d) => {
-                problems.extend(d);
-                Vec::new()
-            }
-        },
-        None => match tenant::validate_all(&repo) {
-            Ok(envs) => envs,
-            Err(d) => {
-                problems.extend(d);
-                Vec::new()
-            }
-        },
+    let checked = match tenant::validate(&repo, args.env.as_deref()) {
+        Ok(envs) => envs,
+        Err(d) => {
+            problems.extend(d);
+            Vec::new()
+        }
     };
     if let Some(path) = &args.secrets
         && let Err(d) = SecretsBundle::load(path)

@@ -1,0 +1,4 @@
+//! Bootstrap: the whole platform bring-up as a list of resumable stages.
+
+pub mod cache;
+pub mod progress;
