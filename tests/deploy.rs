@@ -179,14 +179,23 @@ async fn applies_in_order_and_waits_until_ready() {
             .all(|r| r.contains("fieldManager=kubectl-zt"))
     );
 
+    // The database first, then its secret; the service's objects in whatever order they
+    // became ready.
     assert_eq!(
-        report.ready,
+        report.ready[..2],
         [
             "PostgresInstance team-a/my-svc-db",
-            "Secret team-a/my-svc-db-conn",
+            "Secret team-a/my-svc-db-conn"
+        ]
+    );
+    let mut service = report.ready[2..].to_vec();
+    service.sort();
+    assert_eq!(
+        service,
+        [
+            "Deployment team-a/my-svc",
             "WebService team-a/my-svc",
             "WebService team-a/other-my-svc",
-            "Deployment team-a/my-svc",
         ]
     );
     let log = rec.0.lock().unwrap().join("\n");
