@@ -9,8 +9,8 @@
 PREFIX ?= $(HOME)/.local
 CARGO ?= cargo
 DEMO_OUT ?= out/example
-PLUGINS := kubectl-zt kubectl-zt-render kubectl-zt-secrets kubectl-zt-validate
-COMPLETERS := kubectl_complete-zt kubectl_complete-zt-render kubectl_complete-zt-secrets kubectl_complete-zt-validate
+PLUGINS := kubectl-zt kubectl-zt-render kubectl-zt-secrets kubectl-zt-validate kubectl-zt-deploy
+COMPLETERS := kubectl_complete-zt kubectl_complete-zt-render kubectl_complete-zt-secrets kubectl_complete-zt-validate kubectl_complete-zt-deploy
 
 .PHONY: build demo test golden bench install lint clean
 
@@ -36,6 +36,7 @@ golden:
 
 bench:
 	$(CARGO) bench -p zt --bench render
+	$(CARGO) bench -p zt --bench deploy
 
 install:
 	$(CARGO) build --release -p zt-plugins --bins

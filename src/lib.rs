@@ -3,18 +3,21 @@
 //! The modules follow the data flow of `render`: [`tenant`] loads and validates the tenant
 //! repository, [`talos`] holds the secrets bundle and the typed machine configs, [`render`] turns
 //! both into an in-memory output tree and writes or diffs it. [`yaml`] is the only place YAML is
-//! read or written; [`diag`] is how bad input is reported. [`talos::api`] and [`docker`] talk to
-//! the outside world during bootstrap: Talos nodes over gRPC, the local Docker engine.
+//! read or written; [`diag`] is how bad input is reported. [`deploy`] points a service's claims
+//! at a new image and applies them through [`kube`]. [`talos::api`] and [`docker`] talk to the
+//! outside world during bootstrap: Talos nodes over gRPC, the local Docker engine.
 
 pub mod argocd;
 pub mod bootstrap;
 pub mod credentials;
+pub mod deploy;
 pub mod diag;
 pub mod docker;
 pub mod examples;
 pub mod fsio;
 pub mod git;
 pub mod kind;
+pub mod kube;
 pub mod render;
 pub mod secret;
 pub mod source;

@@ -2,6 +2,7 @@
 //! completion scripts and `kubectl_complete-zt` are all generated from these definitions.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
@@ -52,6 +53,10 @@ pub enum Command {
     /// Manage the Talos secrets bundle (the PKI and tokens every node config needs)
     #[command(subcommand)]
     Secrets(SecretsCommand),
+
+    /// Point a service's claims at a CI-built image, apply them and wait until it is ready
+    #[command(long_about = DEPLOY_ABOUT)]
+    Deploy(DeployArgs),
 
     /// Print a shell completion script for kubectl-zt
     #[command(long_about = COMPLETION_ABOUT)]
@@ -260,6 +265,126 @@ pub struct SecretsCheckArgs {
     /// The bundle to check
     #[arg(long, value_name = "FILE", default_value = "secrets.yaml", value_hint = clap::ValueHint::FilePath)]
     pub secrets: PathBuf,
+}
+
+const DEPLOY_ABOUT: &str = "\
+Point a service's Crossplane claims at a CI-built image, apply them with server-side apply and
+wait until the service is ready. Run it in the service repository after building the image.
+
+Reads ci/config.yaml (service.name, service.namespace, deployment.wait_timeout,
+dependencies.internal) and every YAML document under the claims directory:
+  platform/<service>/overlays/<ENV>/   (current layout, --env, default pr)
+  platform/claims/<namespace>/         (older layout)
+  --claims DIR                         (anywhere else)
+
+Only WebService, EventDrivenService and AgentSandboxService claims whose image repository ends in
+/<service> (or those named with --claim) get the new image, at spec.image. Objects are applied
+in order: the Namespace, Secrets and ConfigMaps, other objects, database claims, service claims.
+Then it waits for the database (when dependencies.internal lists postgres) and its connection
+secret, every claim's Ready condition, and the Deployment's rollout of the new image; a
+crash-looping pod fails the deploy at once. Progress goes to stderr, the summary to stdout.
+
+Every input is checked before anything is applied; problems are reported as file:line:col.
+
+Examples:
+  kubectl zt deploy --image sha-abc123                       # keep each claim's repository
+  kubectl zt deploy --image ghcr.io/org/my-svc:sha-abc123
+  kubectl zt deploy --image sha-abc123 --dry-run=client      # print the objects, no cluster
+  kubectl zt deploy --image sha-abc123 --write --no-wait     # also update the claim files";
+
+#[derive(Debug, Args)]
+pub struct DeployArgs {
+    /// The image: a tag (sha-abc123) that keeps each claim's repository, a full reference
+    /// (ghcr.io/org/my-svc:sha-abc123), or a digest (@sha256:<64 hex>)
+    #[arg(long, value_name = "IMAGE")]
+    pub image: String,
+
+    /// The service repository, holding ci/config.yaml and platform/
+    #[arg(long, value_name = "DIR", default_value = ".", value_hint = clap::ValueHint::DirPath)]
+    pub root: PathBuf,
+
+    /// The service name [default: service.name in ci/config.yaml]
+    #[arg(long, value_name = "NAME")]
+    pub service: Option<String>,
+
+    /// The namespace to deploy to [default: service.namespace in ci/config.yaml]
+    #[arg(short = 'n', long, value_name = "NAMESPACE")]
+    pub namespace: Option<String>,
+
+    /// How long to wait for the service: seconds, or with a unit (90s, 5m, 1h)
+    /// [default: deployment.wait_timeout in ci/config.yaml, else 300]
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub timeout: Option<Duration>,
+
+    /// The overlay of the current layout: platform/<service>/overlays/<ENV>/
+    #[arg(long, value_name = "ENV", default_value = "pr")]
+    pub env: String,
+
+    /// The claims directory, instead of looking for one
+    #[arg(long, value_name = "DIR", value_hint = clap::ValueHint::DirPath)]
+    pub claims: Option<PathBuf>,
+
+    /// Give the image to the claim with this name instead of matching image repositories
+    /// (repeatable)
+    #[arg(long = "claim", value_name = "NAME")]
+    pub claim: Vec<String>,
+
+    /// Also write the new image into the claim files (only that value changes: comments and
+    /// formatting stay). Independent of --dry-run, which is about the cluster
+    #[arg(long)]
+    pub write: bool,
+
+    /// client: print the objects that would be applied (Secret values redacted) and contact no
+    /// cluster; server: the API server validates everything and stores nothing
+    #[arg(long, value_name = "MODE", value_enum, num_args = 0..=1, require_equals = true, default_missing_value = "client")]
+    pub dry_run: Option<DryRunMode>,
+
+    /// Take over fields that another field manager (kubectl, Argo CD) owns
+    #[arg(long)]
+    pub force_conflicts: bool,
+
+    /// Apply and return without waiting for the service to become ready
+    #[arg(long)]
+    pub no_wait: bool,
+
+    /// The kubeconfig file [default: KUBECONFIG, then ~/.kube/config, then in-cluster]
+    #[arg(long, value_name = "FILE", value_hint = clap::ValueHint::FilePath)]
+    pub kubeconfig: Option<PathBuf>,
+
+    /// The kubeconfig context to use [default: its current-context]
+    #[arg(long, value_name = "NAME")]
+    pub context: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DryRunMode {
+    /// Apply for real
+    None,
+    /// Print the objects; no cluster
+    Client,
+    /// Validate on the server; store nothing
+    Server,
+}
+
+/// `300`, `300s`, `5m`, `1h`, `500ms`: a positive duration of at most a day.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("expected a duration like 300, 90s, 5m or 1h, found `{s}`"))?;
+    let d = match unit {
+        "" | "s" => Duration::from_secs(n),
+        "ms" => Duration::from_millis(n),
+        "m" => Duration::from_secs(n.saturating_mul(60)),
+        "h" => Duration::from_secs(n.saturating_mul(3600)),
+        _ => return Err(format!("unknown unit `{unit}`: use s, m, h or ms")),
+    };
+    if d.is_zero() || d > Duration::from_secs(86_400) {
+        return Err("expected a duration above 0 and at most 24h".into());
+    }
+    Ok(d)
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

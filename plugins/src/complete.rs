@@ -63,6 +63,12 @@ pub fn complete(prefix_command: Option<&str>, words: &[String]) -> (Vec<String>,
     }
 
     if let Some(arg) = expecting_value_of {
+        if cmd.get_name() == "deploy" && arg.get_id() == "env" {
+            return (
+                deploy_envs(Path::new("."), current),
+                directive::NO_FILE_COMP,
+            );
+        }
         return complete_value(&arg, current, tenant_repo.as_deref());
     }
     if current.starts_with('-') {
@@ -135,7 +141,32 @@ fn find_long(cmd: &clap::Command, name: &str) -> Option<clap::Arg> {
         .cloned()
 }
 
+/// `deploy --env`: the overlays of the current claims layout, `platform/*/overlays/<env>/`.
+fn deploy_envs(root: &Path, current: &str) -> Vec<String> {
+    let mut envs: Vec<String> = std::fs::read_dir(root.join("platform"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .flat_map(|svc| {
+            std::fs::read_dir(svc.path().join("overlays"))
+                .into_iter()
+                .flatten()
+                .flatten()
+        })
+        .filter(|e| e.path().is_dir())
+        .filter_map(|e| e.file_name().into_string().ok())
+        .filter(|e| e.starts_with(current))
+        .collect();
+    envs.sort();
+    envs.dedup();
+    envs
+}
+
 fn takes_value(arg: &clap::Arg) -> bool {
+    // `--dry-run[=MODE]`: the next word is never its value.
+    if arg.is_require_equals_set() {
+        return false;
+    }
     arg.get_num_args().is_some_and(|n| n.takes_values())
         || matches!(
             arg.get_action(),
@@ -206,6 +237,27 @@ mod tests {
         assert_eq!(d, directive::FILTER_DIRS);
         let (_, d) = names(&["render", "--secrets", ""]);
         assert_eq!(d, directive::DEFAULT);
+    }
+
+    #[test]
+    fn deploy_flags_and_overlays() {
+        let (c, _) = names(&["deploy", "--dry"]);
+        assert_eq!(c, ["--dry-run"]);
+        let (c, d) = names(&["deploy", "--dry-run", "--im"]);
+        assert_eq!(
+            (c, d),
+            (vec!["--image".to_string()], directive::NO_FILE_COMP)
+        );
+        let dir = tempfile::tempdir().unwrap();
+        for p in [
+            "platform/a/overlays/pr",
+            "platform/a/overlays/dev",
+            "platform/b/overlays/pr",
+        ] {
+            std::fs::create_dir_all(dir.path().join(p)).unwrap();
+        }
+        assert_eq!(deploy_envs(dir.path(), ""), ["dev", "pr"]);
+        assert_eq!(deploy_envs(dir.path(), "p"), ["pr"]);
     }
 
     #[test]

@@ -21,6 +21,8 @@ use messages::{Outcome, Printer};
 pub enum CommandError {
     /// Bad input files: printed as `file:line:col` lines.
     Input(Diagnostics),
+    /// Bad input to a command that changes a cluster: as `Input`, and nothing was applied.
+    InputNotApplied(Diagnostics),
     Other(anyhow::Error),
 }
 
@@ -91,12 +93,17 @@ pub fn run(plugin: Plugin, argv: impl IntoIterator<Item = OsString>) -> ExitCode
         Command::Render(a) => commands::render::run(a, printer),
         Command::Validate(a) => commands::validate::run(a, printer),
         Command::Secrets(c) => commands::secrets::run(c, printer),
+        Command::Deploy(a) => commands::deploy::run(a, printer),
         Command::Completion(a) => commands::completion::run(a),
     };
     match result {
         Ok(outcome) => outcome.exit_code(),
         Err(CommandError::Input(d)) => {
             messages::print_diagnostics(&d, "the input");
+            Outcome::Differences.exit_code()
+        }
+        Err(CommandError::InputNotApplied(d)) => {
+            messages::print_input_problems(&d, "the input", "nothing was applied");
             Outcome::Differences.exit_code()
         }
         Err(CommandError::Other(e)) => {

@@ -57,12 +57,17 @@ impl Printer {
 
 /// Input problems: one `file:line:col: field: message` line each, then a summary.
 pub fn print_diagnostics(d: &Diagnostics, what: &str) {
+    print_input_problems(d, what, "nothing was written");
+}
+
+/// Input problems, then a summary saying what did not happen because of them.
+pub fn print_input_problems(d: &Diagnostics, what: &str, consequence: &str) {
     for line in d.iter() {
         eprintln!("{line}");
     }
     let n = d.len();
     eprintln!(
-        "error: {n} problem{} in {what}; nothing was written",
+        "error: {n} problem{} in {what}; {consequence}",
         if n == 1 { "" } else { "s" }
     );
 }

@@ -387,6 +387,212 @@ fn completion_scripts_and_the_kubectl_completer() {
     assert_eq!(text(&o.stdout), "dev\n:4\n");
 }
 
+/// A service repository (current layout) in a temporary directory.
+fn service_repo(claims: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    fs::create_dir_all(dir.path().join("ci")).unwrap();
+    fs::write(
+        dir.path().join("ci/config.yaml"),
+        "service:\n  name: my-svc\n  namespace: team-a\ndeployment:\n  wait_timeout: 20\n",
+    )
+    .unwrap();
+    let d = dir.path().join("platform/my-svc/overlays/pr");
+    fs::create_dir_all(&d).unwrap();
+    for (name, text) in claims {
+        fs::write(d.join(name), text).unwrap();
+    }
+    dir
+}
+
+const WEB_CLAIM: &str = "# my service\napiVersion: platform.bizmatters.io/v1alpha1\nkind: WebService\nmetadata:\n  name: my-svc\nspec:\n  image: \"ghcr.io/org/my-svc:v1\"   # set by CI\n  port: 8080\n";
+const APP_SECRET: &str = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: my-svc-app\nstringData:\n  token: ghp_do-not-print-me\n";
+
+/// `kubectl zt deploy ...` run in `dir`, through kubectl when installed.
+fn deploy_in(dir: &Path, args: &[&str], kubeconfig: &str) -> Output {
+    let mut full = vec!["deploy"];
+    full.extend_from_slice(args);
+    let path = format!(
+        "{}:{}",
+        bin_dir().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let mut cmd = if kubectl_available() {
+        let mut c = Command::new("kubectl");
+        c.arg("zt").args(&full).env("PATH", path);
+        c
+    } else {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_kubectl-zt"));
+        c.args(&full);
+        c
+    };
+    cmd.current_dir(dir)
+        .env("KUBECONFIG", kubeconfig)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn kubectl_zt_deploy_dry_run_client_prints_objects_with_secrets_redacted() {
+    let repo = service_repo(&[("web.yaml", WEB_CLAIM), ("secret.yaml", APP_SECRET)]);
+    let o = deploy_in(
+        repo.path(),
+        &["--image", "sha-abc123", "--dry-run=client"],
+        "/nonexistent/kubeconfig",
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let out = text(&o.stdout);
+    assert!(
+        out.starts_with("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: team-a\n---\napiVersion: v1\nkind: Secret\n"),
+        "{out}"
+    );
+    assert!(out.contains("  token: <redacted>\n"), "{out}");
+    assert!(
+        out.contains("  image: ghcr.io/org/my-svc:sha-abc123\n"),
+        "{out}"
+    );
+    let err = text(&o.stderr);
+    assert!(
+        !out.contains("ghp_") && !err.contains("ghp_"),
+        "a secret leaked"
+    );
+    assert!(
+        err.contains(
+            "WebService my-svc: image ghcr.io/org/my-svc:v1 -> ghcr.io/org/my-svc:sha-abc123"
+        ),
+        "{err}"
+    );
+    // A dry run leaves the claim files alone.
+    assert_eq!(
+        fs::read_to_string(repo.path().join("platform/my-svc/overlays/pr/web.yaml")).unwrap(),
+        WEB_CLAIM
+    );
+}
+
+#[test]
+fn deploy_applies_waits_and_writes_the_claim_file() {
+    use zt_test_support::kube_api::{TestApi, objects};
+    let repo = service_repo(&[("web.yaml", WEB_CLAIM), ("secret.yaml", APP_SECRET)]);
+    let api = TestApi::start();
+    api.after_apply("WebService", "my-svc", std::time::Duration::ZERO, |s| {
+        s.put(objects::deployment(
+            "team-a",
+            "my-svc",
+            "ghcr.io/org/my-svc:sha-abc123",
+            2,
+            2,
+        ));
+        s.set_ready("WebService", "team-a", "my-svc", true, "Available", "");
+    });
+    let kubeconfig = api.write_kubeconfig(repo.path());
+    let o = deploy_in(
+        repo.path(),
+        &["--image", "sha-abc123", "--write"],
+        kubeconfig.to_str().unwrap(),
+    );
+    let err = text(&o.stderr);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert!(
+        text(&o.stdout).starts_with(
+            "deployed my-svc to namespace team-a: ghcr.io/org/my-svc:sha-abc123 is ready after"
+        ),
+        "{}",
+        text(&o.stdout)
+    );
+    assert!(err.contains("✓ applied WebService team-a/my-svc"), "{err}");
+    assert!(err.contains("✓ Deployment team-a/my-svc is ready"), "{err}");
+    assert!(!err.contains("ghp_"), "{err}");
+    assert_eq!(
+        api.get("WebService", "team-a", "my-svc").unwrap()["spec"]["image"],
+        "ghcr.io/org/my-svc:sha-abc123"
+    );
+    // --write changed exactly the image, keeping its quotes and the comment.
+    assert_eq!(
+        fs::read_to_string(repo.path().join("platform/my-svc/overlays/pr/web.yaml")).unwrap(),
+        WEB_CLAIM.replace(
+            "\"ghcr.io/org/my-svc:v1\"",
+            "\"ghcr.io/org/my-svc:sha-abc123\""
+        )
+    );
+}
+
+#[test]
+fn deploy_bad_input_applies_nothing() {
+    use zt_test_support::kube_api::TestApi;
+    let api = TestApi::start();
+    // (claim files, arguments, expected message)
+    type Case<'a> = (&'a [(&'a str, &'a str)], &'a [&'a str], &'a str);
+    let cases: &[Case] = &[
+        (
+            &[("web.yaml", WEB_CLAIM)],
+            &["--image", "sha abc"],
+            "--image: `sha abc` is not a tag or image reference",
+        ),
+        (
+            &[("web.yaml", WEB_CLAIM)],
+            &["--image", "localhost:5001/my-svc:dev"],
+            "web.yaml:7:10: spec.image: the new image `localhost:5001/my-svc:dev` would be rejected by the WebService schema",
+        ),
+        (
+            &[(
+                "web.yaml",
+                &WEB_CLAIM.replace("org/my-svc", "org/other-my-svc"),
+            )],
+            &["--image", "sha-abc123"],
+            "no claim runs the service `my-svc`",
+        ),
+        (
+            &[
+                ("web.yaml", WEB_CLAIM),
+                ("broken.yaml", "kind: [WebService\n"),
+            ],
+            &["--image", "sha-abc123"],
+            "broken.yaml:1:7: not valid YAML",
+        ),
+    ];
+    for (claims, args, want) in cases {
+        let repo = service_repo(claims);
+        let kubeconfig = api.write_kubeconfig(repo.path());
+        let o = deploy_in(repo.path(), args, kubeconfig.to_str().unwrap());
+        let err = text(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "{args:?}: {err}");
+        assert!(err.contains(want), "{args:?}: {err}");
+        assert!(err.contains("nothing was applied"), "{err}");
+    }
+    // Malformed and missing ci/config.yaml.
+    let repo = service_repo(&[("web.yaml", WEB_CLAIM)]);
+    fs::write(
+        repo.path().join("ci/config.yaml"),
+        "service:\n  name: my-svc\n  namespace: [\n",
+    )
+    .unwrap();
+    let kubeconfig = api.write_kubeconfig(repo.path());
+    let o = deploy_in(
+        repo.path(),
+        &["--image", "sha-abc123"],
+        kubeconfig.to_str().unwrap(),
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        text(&o.stderr).contains("ci/config.yaml:3:14: invalid YAML"),
+        "{}",
+        text(&o.stderr)
+    );
+    fs::remove_file(repo.path().join("ci/config.yaml")).unwrap();
+    let o = deploy_in(
+        repo.path(),
+        &["--image", "sha-abc123"],
+        kubeconfig.to_str().unwrap(),
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        text(&o.stderr).contains("ci/config.yaml: not found"),
+        "{}",
+        text(&o.stderr)
+    );
+
+    assert!(api.requests().is_empty(), "{:#?}", api.requests());
+}
+
 fn git_checkout() -> (tempfile::TempDir, String) {
     let dir = tempfile::tempdir().unwrap();
     fs::write(dir.path().join("README.md"), "platform\n").unwrap();

@@ -1,9 +1,10 @@
 //! Helpers shared by the integration tests: golden-file comparison, the example inputs, and
-//! the test doubles: an in-process Talos machine API ([`talos_api`]) and Kind-node stand-ins on
-//! the real Docker engine ([`docker`]).
+//! the test doubles: an in-process Kubernetes API server ([`kube_api`]), an in-process Talos
+//! machine API ([`talos_api`]) and Kind-node stand-ins on the real Docker engine ([`docker`]).
 
 pub mod docker;
 pub mod golden;
+pub mod kube_api;
 pub mod talos_api;
 
 use std::path::{Path, PathBuf};

@@ -1,0 +1,191 @@
+//! `kubectl zt deploy`
+
+use std::cell::RefCell;
+use std::io::IsTerminal;
+use std::time::Duration;
+
+use anyhow::Context;
+use indicatif::{ProgressBar, ProgressStyle};
+use zt::deploy::config::Overrides;
+use zt::deploy::{self, DryRun, Options, Plan, Progress, Request};
+use zt::kube::ClusterAccess;
+
+use crate::CommandError;
+use crate::args::{DeployArgs, DryRunMode};
+use crate::messages::{Outcome, Printer};
+
+pub fn run(args: &DeployArgs, p: Printer) -> Result<Outcome, CommandError> {
+    let plan = deploy::prepare(&Request {
+        root: &args.root,
+        overrides: Overrides {
+            service: args.service.clone(),
+            namespace: args.namespace.clone(),
+            timeout: args.timeout,
+        },
+        env: &args.env,
+        claims_dir: args.claims.as_deref(),
+        image: &args.image,
+        claim_names: &args.claim,
+        write: args.write,
+    })
+    .map_err(CommandError::InputNotApplied)?;
+
+    for s in &plan.skipped {
+        p.warn(&format!("skipped {s}"));
+    }
+    for c in &plan.changes {
+        p.info(&format!(
+            "{} {}: image {} -> {}",
+            c.kind, c.name, c.from, c.to
+        ));
+    }
+    if args.write {
+        let written = deploy::write_edits(&plan).context("--write")?;
+        for f in &written {
+            p.info(&format!("wrote {}", f.display()));
+        }
+        if written.is_empty() {
+            p.info("--write: the claim files already name this image");
+        }
+    }
+
+    let dry_run = match args.dry_run {
+        None | Some(DryRunMode::None) => DryRun::None,
+        Some(DryRunMode::Client) => DryRun::Client,
+        Some(DryRunMode::Server) => DryRun::Server,
+    };
+    if dry_run == DryRun::Client {
+        // The objects are the output, like `kubectl apply --dry-run=client -o yaml`.
+        let text = deploy::render_objects(&plan).context("printing the objects")?;
+        print!("{text}");
+        p.info(&format!(
+            "client dry run: {} objects for {} in namespace {}; no cluster was contacted",
+            plan.objects.len(),
+            plan.service.name,
+            plan.service.namespace
+        ));
+        return Ok(Outcome::Success);
+    }
+
+    let opts = Options {
+        dry_run,
+        force_conflicts: args.force_conflicts,
+        wait: !args.no_wait,
+        ..Options::new(plan.service.wait_timeout)
+    };
+    let access = ClusterAccess {
+        kubeconfig: args.kubeconfig.clone(),
+        context: args.context.clone(),
+    };
+    let reporter = Reporter::new(p);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let result = runtime.block_on(deploy::execute(&plan, &access, &opts, &reporter));
+    reporter.finish();
+    let report = result.map_err(|e| CommandError::Other(e.into()))?;
+    summarize(&plan, &report, &opts);
+    Ok(Outcome::Success)
+}
+
+fn summarize(plan: &Plan, report: &deploy::Report, opts: &Options) {
+    let svc = &plan.service;
+    let images: Vec<&str> = plan.changes.iter().map(|c| c.to.as_str()).collect();
+    match report.dry_run {
+        DryRun::Server => println!(
+            "server dry run: {} objects for {} in namespace {} validated; nothing was stored",
+            report.applied.len(),
+            svc.name,
+            svc.namespace
+        ),
+        _ if !opts.wait => println!(
+            "applied {} objects for {} in namespace {} ({}); not waiting for readiness (--no-wait)",
+            report.applied.len(),
+            svc.name,
+            svc.namespace,
+            images.join(", ")
+        ),
+        _ => println!(
+            "deployed {} to namespace {}: {} is ready after {} ({} objects applied)",
+            svc.name,
+            svc.namespace,
+            images.join(", "),
+            deploy::format_duration(report.elapsed),
+            report.applied.len()
+        ),
+    }
+}
+
+/// Progress on stderr: a spinner with the current wait on a terminal, plain lines otherwise
+/// (CI logs), nothing with `-q`.
+struct Reporter {
+    bar: Option<ProgressBar>,
+    quiet: bool,
+    /// The last status line printed in plain mode, so a poll that learns nothing new is silent.
+    last_status: RefCell<String>,
+}
+
+impl Reporter {
+    fn new(p: Printer) -> Self {
+        let bar = (!p.quiet && std::io::stderr().is_terminal()).then(|| {
+            let bar = ProgressBar::new_spinner();
+            if let Ok(style) = ProgressStyle::with_template("{spinner} {msg}") {
+                bar.set_style(style);
+            }
+            bar.enable_steady_tick(Duration::from_millis(120));
+            bar
+        });
+        Reporter {
+            bar,
+            quiet: p.quiet,
+            last_status: RefCell::new(String::new()),
+        }
+    }
+
+    fn line(&self, text: &str) {
+        match &self.bar {
+            Some(bar) => bar.println(text),
+            None if !self.quiet => eprintln!("{text}"),
+            None => {}
+        }
+    }
+
+    fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+impl Progress for Reporter {
+    fn stage(&self, msg: &str) {
+        self.line(&format!("==> {msg}"));
+    }
+
+    fn status(&self, msg: &str) {
+        match &self.bar {
+            Some(bar) => bar.set_message(msg.to_string()),
+            None => {
+                let mut last = self.last_status.borrow_mut();
+                if *last != msg {
+                    msg.clone_into(&mut last);
+                    if !self.quiet {
+                        eprintln!("    {msg}");
+                    }
+                }
+            }
+        }
+    }
+
+    fn done(&self, msg: &str) {
+        self.line(&format!("  ✓ {msg}"));
+    }
+
+    fn warn(&self, msg: &str) {
+        match &self.bar {
+            Some(bar) => bar.println(format!("warning: {msg}")),
+            None => eprintln!("warning: {msg}"),
+        }
+    }
+}

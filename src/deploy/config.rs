@@ -1,0 +1,571 @@
+//! The service CI contract, `ci/config.yaml`: a typed model read with every problem reported at
+//! once (`file:line:col: field: message`). `deploy` uses `service.name`, `service.namespace`,
+//! `deployment.wait_timeout` and `dependencies.internal`; the other documented keys are accepted
+//! and checked so that one file serves every CI step. Flags override the file.
+//!
+//! `env` values are held as [`SecretString`]: services put test credentials there, and the
+//! upstream scripts logged every one of them.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::diag::{Diagnostic, Diagnostics, Pos};
+use crate::secret::SecretString;
+use crate::tenant::rules;
+use crate::yaml::decode::{Decoder, Fields};
+use crate::yaml::{self, Node};
+
+/// Where the contract lives in a service repository.
+pub const CONFIG_PATH: &str = "ci/config.yaml";
+/// `deployment.wait_timeout` when the file does not set it (seconds, as upstream).
+pub const DEFAULT_WAIT_TIMEOUT: Duration = Duration::from_secs(300);
+/// `test.timeout` default (seconds).
+pub const DEFAULT_TEST_TIMEOUT: u64 = 600;
+/// The longest wait anyone should configure: a day.
+const MAX_TIMEOUT_SECS: u64 = 86_400;
+
+const TOP_KEYS: &[&str] = &[
+    "service",
+    "build",
+    "test",
+    "deployment",
+    "dependencies",
+    "env",
+    "diagnostics",
+    "platform",
+];
+const SERVICE_KEYS: &[&str] = &["name", "namespace"];
+const BUILD_KEYS: &[&str] = &["dockerfile", "context", "tag", "image"];
+const TEST_KEYS: &[&str] = &["timeout", "parallel"];
+const DEPLOYMENT_KEYS: &[&str] = &["wait_timeout", "health_endpoint", "liveness_endpoint"];
+const DEPENDENCY_KEYS: &[&str] = &["platform", "external", "internal"];
+const DIAGNOSTICS_KEYS: &[&str] = &["pre_deploy", "post_deploy"];
+const PRE_DEPLOY_KEYS: &[&str] = &["check_dependencies", "check_platform_apis"];
+const POST_DEPLOY_KEYS: &[&str] = &[
+    "test_health_endpoint",
+    "test_database_connection",
+    "test_service_connectivity",
+];
+const PLATFORM_KEYS: &[&str] = &["branch"];
+
+/// The service contract after defaults and flag overrides.
+#[derive(Debug, Clone)]
+pub struct ServiceConfig {
+    /// The file read, or `None` when flags supplied everything.
+    pub file: Option<PathBuf>,
+    pub name: String,
+    pub namespace: String,
+    pub wait_timeout: Duration,
+    pub dependencies: Dependencies,
+    pub build: Build,
+    pub test_timeout: u64,
+    pub test_parallel: bool,
+    pub health_endpoint: String,
+    pub liveness_endpoint: String,
+    pub platform_branch: String,
+    /// Environment for the service's tests: names in file order, values secret.
+    pub env: Vec<(String, SecretString)>,
+    /// `diagnostics.<phase>.<check>` switches that are on.
+    pub diagnostics: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Dependencies {
+    pub platform: Vec<String>,
+    pub external: Vec<String>,
+    pub internal: Vec<String>,
+}
+
+impl Dependencies {
+    /// Whether the service provisions its own Postgres database (`dependencies.internal` lists
+    /// `postgres`, `postgresql` or `database`, as the upstream deploy script's grep did).
+    pub fn has_postgres(&self) -> bool {
+        self.internal
+            .iter()
+            .any(|d| matches!(d.as_str(), "postgres" | "postgresql" | "database"))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Build {
+    pub dockerfile: String,
+    pub context: String,
+    pub tag: String,
+    pub image: Option<String>,
+}
+
+impl Default for Build {
+    fn default() -> Self {
+        Build {
+            dockerfile: "Dockerfile".into(),
+            context: ".".into(),
+            tag: "ci-test".into(),
+            image: None,
+        }
+    }
+}
+
+/// Flags that take precedence over the file (`--service`, `--namespace`, `--timeout`).
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    pub service: Option<String>,
+    pub namespace: Option<String>,
+    pub timeout: Option<Duration>,
+}
+
+/// Reads `<root>/ci/config.yaml` and applies `overrides`. The file may be absent only when the
+/// flags give both the service and the namespace.
+pub fn load(root: &Path, overrides: &Overrides) -> Result<ServiceConfig, Diagnostics> {
+    let path = root.join(CONFIG_PATH);
+    match std::fs::read_to_string(&path) {
+        Ok(src) => parse(&src, &path, overrides),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            if overrides.service.is_some() && overrides.namespace.is_some() {
+                from_flags_only(overrides)
+            } else {
+                Err(Diagnostic::file(
+                    &path,
+                    "not found: run kubectl zt deploy in the service repository (the one with ci/config.yaml naming service.name and service.namespace), point --root at it, or pass both --service and --namespace",
+                )
+                .into())
+            }
+        }
+        Err(e) => Err(Diagnostic::file(&path, format!("cannot read: {e}")).into()),
+    }
+}
+
+fn from_flags_only(o: &Overrides) -> Result<ServiceConfig, Diagnostics> {
+    let mut ds = Diagnostics::new();
+    let name = o.service.clone().unwrap_or_default();
+    let namespace = o.namespace.clone().unwrap_or_default();
+    check_flag(&mut ds, "--service", &name);
+    check_flag(&mut ds, "--namespace", &namespace);
+    ds.into_result()?;
+    Ok(ServiceConfig {
+        file: None,
+        name,
+        namespace,
+        wait_timeout: o.timeout.unwrap_or(DEFAULT_WAIT_TIMEOUT),
+        dependencies: Dependencies::default(),
+        build: Build::default(),
+        test_timeout: DEFAULT_TEST_TIMEOUT,
+        test_parallel: true,
+        health_endpoint: "/ready".into(),
+        liveness_endpoint: "/health".into(),
+        platform_branch: "main".into(),
+        env: Vec::new(),
+        diagnostics: Vec::new(),
+    })
+}
+
+fn check_flag(ds: &mut Diagnostics, flag: &str, value: &str) {
+    if let Err(m) = rules::dns1123_label(value) {
+        ds.push(Diagnostic::file(flag, m));
+    }
+}
+
+/// Parses the contract's text; `file` names it in diagnostics.
+pub fn parse(src: &str, file: &Path, o: &Overrides) -> Result<ServiceConfig, Diagnostics> {
+    let doc = yaml::parse_document(src).map_err(|e| {
+        Diagnostics::from(Diagnostic::new(
+            file,
+            e.pos,
+            "",
+            format!("invalid YAML: {}", e.message),
+        ))
+    })?;
+    let mut d = Decoder::new(file);
+    if doc.is_null() {
+        d.error(
+            Some(Pos::new(1, 1)),
+            "",
+            "the file is empty; expected at least service.name and service.namespace",
+        );
+        return Err(d.finish());
+    }
+    let Some(top) = d.fields(&doc, "", TOP_KEYS) else {
+        return Err(d.finish().sorted());
+    };
+
+    // service: both keys are required unless a flag gives them.
+    let service = match top.get("service") {
+        Some(n) => d.fields(n, "service", SERVICE_KEYS),
+        None => {
+            if o.service.is_none() || o.namespace.is_none() {
+                d.error(
+                    Some(doc.pos),
+                    "service",
+                    "required key `service` is missing; expected service.name and service.namespace",
+                );
+            }
+            None
+        }
+    };
+    let name = name_field(&mut d, service.as_ref(), "name", o.service.as_deref());
+    let namespace = name_field(
+        &mut d,
+        service.as_ref(),
+        "namespace",
+        o.namespace.as_deref(),
+    );
+
+    let mut build = Build::default();
+    if let Some(f) = top
+        .get("build")
+        .and_then(|n| d.fields(n, "build", BUILD_KEYS))
+    {
+        if let Some(v) = d.opt_string(&f, "dockerfile") {
+            build.dockerfile = v;
+        }
+        if let Some(v) = d.opt_string(&f, "context") {
+            build.context = v;
+        }
+        if let Some(v) = d.opt_string(&f, "tag") {
+            build.tag = v;
+        }
+        build.image = d.opt_string(&f, "image");
+    }
+
+    let mut test_timeout = DEFAULT_TEST_TIMEOUT;
+    let mut test_parallel = true;
+    if let Some(f) = top.get("test").and_then(|n| d.fields(n, "test", TEST_KEYS)) {
+        if let Some(n) = f.get("timeout")
+            && let Some(v) = d.uint(n, &f.child("timeout"), 1..=MAX_TIMEOUT_SECS)
+        {
+            test_timeout = v;
+        }
+        if let Some(v) = d.opt_bool(&f, "parallel") {
+            test_parallel = v;
+        }
+    }
+
+    let mut wait_timeout = DEFAULT_WAIT_TIMEOUT;
+    let mut health_endpoint = "/ready".to_string();
+    let mut liveness_endpoint = "/health".to_string();
+    if let Some(f) = top
+        .get("deployment")
+        .and_then(|n| d.fields(n, "deployment", DEPLOYMENT_KEYS))
+    {
+        if let Some(n) = f.get("wait_timeout")
+            && let Some(v) = d.uint(n, &f.child("wait_timeout"), 1..=MAX_TIMEOUT_SECS)
+        {
+            wait_timeout = Duration::from_secs(v);
+        }
+        if let Some(v) = path_field(&mut d, &f, "health_endpoint") {
+            health_endpoint = v;
+        }
+        if let Some(v) = path_field(&mut d, &f, "liveness_endpoint") {
+            liveness_endpoint = v;
+        }
+    }
+
+    let mut dependencies = Dependencies::default();
+    if let Some(f) = top
+        .get("dependencies")
+        .and_then(|n| d.fields(n, "dependencies", DEPENDENCY_KEYS))
+    {
+        dependencies.platform = string_list(&mut d, &f, "platform");
+        dependencies.external = string_list(&mut d, &f, "external");
+        dependencies.internal = string_list(&mut d, &f, "internal");
+    }
+
+    let env = match top.get("env") {
+        Some(n) => d
+            .string_map(n, "env")
+            .map(|m| {
+                m.into_iter()
+                    .map(|(k, v, _)| (k, SecretString::new(v)))
+                    .collect()
+            })
+            .unwrap_or_default(),
+        None => Vec::new(),
+    };
+
+    let mut diagnostics = Vec::new();
+    if let Some(f) = top
+        .get("diagnostics")
+        .and_then(|n| d.fields(n, "diagnostics", DIAGNOSTICS_KEYS))
+    {
+        for (phase, known) in [
+            ("pre_deploy", PRE_DEPLOY_KEYS),
+            ("post_deploy", POST_DEPLOY_KEYS),
+        ] {
+            let Some(pf) = f
+                .get(phase)
+                .and_then(|n| d.fields(n, &f.child(phase), known))
+            else {
+                continue;
+            };
+            for check in known {
+                if d.opt_bool(&pf, check) == Some(true) {
+                    diagnostics.push(format!("{phase}.{check}"));
+                }
+            }
+        }
+    }
+
+    let mut platform_branch = "main".to_string();
+    if let Some(f) = top
+        .get("platform")
+        .and_then(|n| d.fields(n, "platform", PLATFORM_KEYS))
+        && let Some(b) = d.opt_string(&f, "branch")
+    {
+        platform_branch = b;
+    }
+
+    if let Some(t) = o.timeout {
+        wait_timeout = t;
+    }
+    match (name, namespace) {
+        (Some(name), Some(namespace)) if !d.has_errors() => Ok(ServiceConfig {
+            file: Some(file.to_path_buf()),
+            name,
+            namespace,
+            wait_timeout,
+            dependencies,
+            build,
+            test_timeout,
+            test_parallel,
+            health_endpoint,
+            liveness_endpoint,
+            platform_branch,
+            env,
+            diagnostics,
+        }),
+        _ => Err(d.finish().sorted()),
+    }
+}
+
+/// `service.name` / `service.namespace`: a DNS-1123 label, from the flag when given.
+fn name_field(
+    d: &mut Decoder,
+    service: Option<&Fields<'_>>,
+    key: &str,
+    flag: Option<&str>,
+) -> Option<String> {
+    let from_file = service.and_then(|f| {
+        if flag.is_some() {
+            // Still type-check what the file says; the flag wins.
+            f.get(key).and_then(|n| d.string(n, &f.child(key)))
+        } else {
+            d.req_string(f, key)
+        }
+    });
+    let (value, pos) = match flag {
+        Some(v) => (v.to_string(), None),
+        None => (
+            from_file?,
+            service.and_then(|f| f.get(key)).map(|n: &Node| n.pos),
+        ),
+    };
+    if let Err(m) = rules::dns1123_label(&value) {
+        match pos {
+            Some(p) => d.error(Some(p), &format!("service.{key}"), m),
+            None => d.error(None, &format!("--{}", flag_name(key)), m),
+        }
+        return None;
+    }
+    Some(value)
+}
+
+fn flag_name(key: &str) -> &'static str {
+    if key == "name" {
+        "service"
+    } else {
+        "namespace"
+    }
+}
+
+fn path_field(d: &mut Decoder, f: &Fields<'_>, key: &str) -> Option<String> {
+    let n = f.get(key)?;
+    let v = d.string(n, &f.child(key))?;
+    if v.starts_with('/') {
+        Some(v)
+    } else {
+        d.error(
+            Some(n.pos),
+            &f.child(key),
+            "expected an HTTP path starting with `/`, like /ready",
+        );
+        None
+    }
+}
+
+fn string_list(d: &mut Decoder, f: &Fields<'_>, key: &str) -> Vec<String> {
+    let Some(n) = f.get(key) else {
+        return Vec::new();
+    };
+    let path = f.child(key);
+    let Some(items) = d.seq(n, &path) else {
+        return Vec::new();
+    };
+    items
+        .iter()
+        .enumerate()
+        .filter_map(|(i, item)| d.string(item, &format!("{path}[{i}]")))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_ok(src: &str) -> ServiceConfig {
+        parse(src, Path::new("ci/config.yaml"), &Overrides::default())
+            .unwrap_or_else(|d| panic!("{d}"))
+    }
+
+    fn problems(src: &str, o: &Overrides) -> Vec<String> {
+        parse(src, Path::new("ci/config.yaml"), o)
+            .map(|_| Vec::new())
+            .unwrap_or_else(|d| d.iter().map(|x| x.to_string()).collect())
+    }
+
+    const FULL: &str = r#"# CI contract
+service:
+  name: "deepagents-runtime"
+  namespace: "intelligence-deepagents"
+build:
+  dockerfile: "Dockerfile"
+  context: "."
+  tag: "ci-test"
+test:
+  timeout: 600
+  parallel: true
+deployment:
+  wait_timeout: 120         # seconds
+  health_endpoint: "/ready"
+  liveness_endpoint: "/health"
+dependencies:
+  platform: [nats, keda]
+  external: []
+  internal:
+    - postgres
+    - redis
+env:
+  USE_MOCK_LLM: "true"
+  JWT_SECRET: "hunter2-test-secret"
+diagnostics:
+  pre_deploy:
+    check_dependencies: true
+    check_platform_apis: false
+  post_deploy:
+    test_health_endpoint: true
+platform:
+  branch: "main"
+"#;
+
+    #[test]
+    fn reads_every_documented_key() {
+        let c = parse_ok(FULL);
+        assert_eq!(c.name, "deepagents-runtime");
+        assert_eq!(c.namespace, "intelligence-deepagents");
+        assert_eq!(c.wait_timeout, Duration::from_secs(120));
+        assert_eq!(c.dependencies.internal, ["postgres", "redis"]);
+        assert_eq!(c.dependencies.platform, ["nats", "keda"]);
+        assert!(c.dependencies.has_postgres());
+        assert_eq!(c.build.tag, "ci-test");
+        assert_eq!(c.test_timeout, 600);
+        assert_eq!(
+            c.diagnostics,
+            [
+                "pre_deploy.check_dependencies",
+                "post_deploy.test_health_endpoint"
+            ]
+        );
+        assert_eq!(c.env[1].0, "JWT_SECRET");
+        assert!(
+            !format!("{c:?}").contains("hunter2"),
+            "env values are secret"
+        );
+    }
+
+    #[test]
+    fn defaults_for_a_minimal_file() {
+        let c = parse_ok("service:\n  name: my-svc\n  namespace: team-a\n");
+        assert_eq!(c.wait_timeout, DEFAULT_WAIT_TIMEOUT);
+        assert!(!c.dependencies.has_postgres());
+        assert_eq!(c.build, Build::default());
+    }
+
+    #[test]
+    fn flags_override_the_file() {
+        let o = Overrides {
+            service: Some("other".into()),
+            namespace: Some("ns2".into()),
+            timeout: Some(Duration::from_secs(7)),
+        };
+        let c = parse(
+            "service:\n  name: my-svc\n  namespace: team-a\n",
+            Path::new("c"),
+            &o,
+        )
+        .unwrap();
+        assert_eq!((c.name.as_str(), c.namespace.as_str()), ("other", "ns2"));
+        assert_eq!(c.wait_timeout, Duration::from_secs(7));
+        // With both flags the service section may be absent.
+        assert!(parse("deployment:\n  wait_timeout: 5\n", Path::new("c"), &o).is_ok());
+    }
+
+    #[test]
+    fn every_problem_at_once_with_positions() {
+        let src = "service:\n  nmae: my-svc\n  namespace: Team_A\ndeployment:\n  wait_timeout: soon\n  health_endpoint: ready\ndependencies:\n  internal: postgres\nenv:\n  FLAG: true\n";
+        let p = problems(src, &Overrides::default());
+        assert_eq!(
+            p,
+            [
+                "ci/config.yaml:2:3: service.name: required key `name` is missing",
+                "ci/config.yaml:2:3: service.nmae: unknown key `nmae`; did you mean `name`?",
+                "ci/config.yaml:3:14: service.namespace: must be a DNS-1123 label: lower-case letters, digits and `-`, starting and ending with a letter or digit",
+                "ci/config.yaml:5:17: deployment.wait_timeout: expected a whole number from 1 to 86400, found a string",
+                "ci/config.yaml:6:20: deployment.health_endpoint: expected an HTTP path starting with `/`, like /ready",
+                "ci/config.yaml:8:13: dependencies.internal: expected a list, found a string",
+                "ci/config.yaml:10:9: env[FLAG]: expected a string, found a boolean (YAML reads this unquoted value as a boolean); write it in quotes",
+            ],
+            "{p:#?}"
+        );
+    }
+
+    #[test]
+    fn malformed_and_empty_files() {
+        let p = problems("service: [\n", &Overrides::default());
+        assert_eq!(p.len(), 1);
+        assert!(
+            p[0].starts_with("ci/config.yaml:1:10: invalid YAML"),
+            "{p:?}"
+        );
+        let p = problems("", &Overrides::default());
+        assert!(p[0].contains("the file is empty"), "{p:?}");
+        let p = problems("- a\n", &Overrides::default());
+        assert!(p[0].contains("expected a mapping, found a list"), "{p:?}");
+        let p = problems("build:\n  tag: x\n", &Overrides::default());
+        assert!(p[0].contains("required key `service` is missing"), "{p:?}");
+    }
+
+    #[test]
+    fn missing_file_needs_both_flags() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = load(dir.path(), &Overrides::default()).unwrap_err();
+        assert!(
+            err.to_string().contains("ci/config.yaml: not found"),
+            "{err}"
+        );
+        let o = Overrides {
+            service: Some("my-svc".into()),
+            namespace: Some("team-a".into()),
+            timeout: None,
+        };
+        let c = load(dir.path(), &o).unwrap();
+        assert_eq!(c.name, "my-svc");
+        assert!(c.file.is_none());
+        let bad = Overrides {
+            service: Some("My_Svc".into()),
+            ..o
+        };
+        let err = load(dir.path(), &bad).unwrap_err();
+        assert!(
+            err.to_string().starts_with("--service: must be a DNS-1123"),
+            "{err}"
+        );
+    }
+}

@@ -1,0 +1,135 @@
+//! Keeping Secret values out of everything `deploy` prints.
+//!
+//! Two tools: [`for_display`] replaces the values of a Secret object (for `--dry-run` output),
+//! and a [`Scrubber`] removes the secret strings of the objects being applied from any text that
+//! came back from the cluster (API error messages may quote the rejected value).
+
+use base64::Engine as _;
+use serde_json::Value;
+
+use crate::secret::REDACTED;
+
+/// The annotation `kubectl apply` (client-side) stores the whole object in.
+const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
+
+fn is_secret(v: &Value) -> bool {
+    v.get("kind").and_then(Value::as_str) == Some("Secret")
+        && v.get("apiVersion").and_then(Value::as_str) == Some("v1")
+}
+
+/// A copy of `v` that is safe to print: for a Secret, every `data` and `stringData` value (and
+/// the last-applied annotation, which embeds them) becomes `<redacted>`. Keys stay visible.
+pub fn for_display(v: &Value) -> Value {
+    let mut out = v.clone();
+    if !is_secret(v) {
+        return out;
+    }
+    for field in ["data", "stringData"] {
+        if let Some(map) = out.get_mut(field).and_then(Value::as_object_mut) {
+            for value in map.values_mut() {
+                *value = Value::String(REDACTED.into());
+            }
+        }
+    }
+    if let Some(ann) = out
+        .pointer_mut("/metadata/annotations")
+        .and_then(Value::as_object_mut)
+        && let Some(a) = ann.get_mut(LAST_APPLIED)
+    {
+        *a = Value::String(REDACTED.into());
+    }
+    out
+}
+
+/// Removes known secret strings from text.
+#[derive(Debug, Default, Clone)]
+pub struct Scrubber {
+    /// Longest first, so a secret that contains another is replaced whole.
+    secrets: Vec<String>,
+}
+
+/// Values this short are not scrubbed: replacing every `1` or `ok` in a message would make it
+/// unreadable, and such values are not secrets anyone relies on.
+const MIN_LEN: usize = 3;
+
+impl Scrubber {
+    /// Collects the secret values of every Secret among `objects`, in their written form and in
+    /// base64 (the API shows `data` encoded) or decoded form.
+    pub fn from_objects<'a>(objects: impl IntoIterator<Item = &'a Value>) -> Scrubber {
+        let b64 = base64::engine::general_purpose::STANDARD;
+        let mut secrets = Vec::new();
+        for v in objects.into_iter().filter(|v| is_secret(v)) {
+            if let Some(data) = v.get("data").and_then(Value::as_object) {
+                for s in data.values().filter_map(Value::as_str) {
+                    secrets.push(s.to_string());
+                    if let Ok(raw) = b64.decode(s)
+                        && let Ok(text) = String::from_utf8(raw)
+                    {
+                        secrets.push(text);
+                    }
+                }
+            }
+            if let Some(data) = v.get("stringData").and_then(Value::as_object) {
+                for s in data.values().filter_map(Value::as_str) {
+                    secrets.push(s.to_string());
+                    secrets.push(b64.encode(s));
+                }
+            }
+        }
+        secrets.retain(|s| s.len() >= MIN_LEN);
+        secrets.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
+        secrets.dedup();
+        Scrubber { secrets }
+    }
+
+    /// `text` with every known secret replaced by `<redacted>`.
+    pub fn scrub(&self, text: &str) -> String {
+        let mut out = text.to_string();
+        for s in &self.secrets {
+            if out.contains(s.as_str()) {
+                out = out.replace(s.as_str(), REDACTED);
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn secret() -> Value {
+        json!({
+            "apiVersion": "v1", "kind": "Secret",
+            "metadata": {"name": "s", "annotations": {LAST_APPLIED: "{\"stringData\":{\"password\":\"hunter2\"}}"}},
+            "data": {"token": "c3VwZXJzZWNyZXQ="},
+            "stringData": {"password": "hunter2", "url": "https://bot:pat@github.com"},
+        })
+    }
+
+    #[test]
+    fn secret_values_are_redacted_for_display_but_keys_stay() {
+        let out = serde_json::to_string(&for_display(&secret())).unwrap();
+        for leak in ["hunter2", "c3VwZXJzZWNyZXQ=", "bot:pat"] {
+            assert!(!out.contains(leak), "{leak} leaked: {out}");
+        }
+        assert!(out.contains("\"password\":\"<redacted>\"") && out.contains("\"token\""));
+        let cm = json!({"apiVersion": "v1", "kind": "ConfigMap", "data": {"a": "visible"}});
+        assert_eq!(for_display(&cm), cm);
+    }
+
+    #[test]
+    fn scrubber_removes_plain_encoded_and_decoded_forms() {
+        let s = Scrubber::from_objects([&secret()]);
+        let msg = "Secret \"s\" is invalid: data[token]: Invalid value: \"supersecret\"; stringData: aHVudGVyMg== and hunter2; keep the name s";
+        let out = s.scrub(msg);
+        assert!(
+            !out.contains("supersecret")
+                && !out.contains("hunter2")
+                && !out.contains("aHVudGVyMg=="),
+            "{out}"
+        );
+        assert!(out.contains("keep the name s"), "{out}");
+    }
+}

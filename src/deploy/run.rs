@@ -1,0 +1,542 @@
+//! Applying a [`Plan`] to a cluster and waiting until the service is ready.
+//!
+//! Order of events:
+//! 1. connect (kubeconfig or in-cluster) and resolve every kind the plan needs; kinds the cluster
+//!    does not serve are all reported before anything is applied;
+//! 2. apply the Namespace (created if missing);
+//! 3. a server-side dry run of every other object, so conflicts and schema errors surface before
+//!    anything else changes;
+//! 4. apply Secrets/ConfigMaps, other objects, database claims, service claims, in that order;
+//! 5. wait (unless `--no-wait`): the service's Postgres claim and its connection Secret, then
+//!    every claim's `Ready` condition and each service Deployment's rollout of the new image,
+//!    failing fast when a pod of the new image crash-loops or fails.
+//!
+//! Every message that may carry text from the cluster passes through the plan's [`Scrubber`], so
+//! Secret values never reach the terminal.
+
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use super::plan::{DATABASE_API_VERSION, Plan, PlannedObject, Wave};
+use super::redact::Scrubber;
+use super::{DeployError, format_duration};
+use crate::kube::apply::{self as kapply, ApplyOptions};
+use crate::kube::wait::{self as kwait, Backoff, Check};
+use crate::kube::{self, Cluster, ClusterAccess, KubeError, Resolved};
+
+/// `--dry-run`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DryRun {
+    /// Apply for real.
+    #[default]
+    None,
+    /// Print what would be applied; no cluster is contacted.
+    Client,
+    /// Send everything with `dryRun=All`: the server validates, nothing is stored.
+    Server,
+}
+
+/// How to run a plan.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub dry_run: DryRun,
+    /// `--force-conflicts`: take over fields other managers own.
+    pub force_conflicts: bool,
+    /// Wait for readiness (`--no-wait` turns it off).
+    pub wait: bool,
+    /// The whole wait must finish within this.
+    pub timeout: Duration,
+    /// First delay between polls; doubles up to `poll_max`.
+    pub poll_initial: Duration,
+    pub poll_max: Duration,
+}
+
+impl Options {
+    /// Real apply and wait, polling from 250 ms up to every 5 s.
+    pub fn new(timeout: Duration) -> Self {
+        Options {
+            dry_run: DryRun::None,
+            force_conflicts: false,
+            wait: true,
+            timeout,
+            poll_initial: Duration::from_millis(250),
+            poll_max: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Where progress goes. The library says what happens; the caller decides how it looks (a
+/// spinner on a terminal, plain lines in CI).
+pub trait Progress {
+    /// A stage begins.
+    fn stage(&self, _msg: &str) {}
+    /// What is being waited for right now (replaces the previous status).
+    fn status(&self, _msg: &str) {}
+    /// A step finished.
+    fn done(&self, _msg: &str) {}
+    /// Something the user should know that does not stop the deploy.
+    fn warn(&self, _msg: &str) {}
+}
+
+/// Progress that goes nowhere.
+pub struct Silent;
+impl Progress for Silent {}
+
+/// What a run did.
+#[derive(Debug, Clone, Default)]
+pub struct Report {
+    pub dry_run: DryRun,
+    /// Objects applied (or validated, on a server dry run), in order.
+    pub applied: Vec<String>,
+    /// Things waited for, in the order they became ready.
+    pub ready: Vec<String>,
+    pub elapsed: Duration,
+}
+
+fn resource(group: &str, version: &str, kind: &str, plural: &str) -> Resolved {
+    let api_version = if group.is_empty() {
+        version.to_string()
+    } else {
+        format!("{group}/{version}")
+    };
+    Resolved {
+        resource: ::kube::discovery::ApiResource {
+            group: group.into(),
+            version: version.into(),
+            api_version,
+            kind: kind.into(),
+            plural: plural.into(),
+        },
+        namespaced: true,
+    }
+}
+
+fn scrub_err(e: KubeError, s: &Scrubber) -> KubeError {
+    match e {
+        KubeError::Conflict { object, message } => KubeError::Conflict {
+            object,
+            message: s.scrub(&message),
+        },
+        KubeError::Api {
+            object,
+            code,
+            message,
+        } => KubeError::Api {
+            object,
+            code,
+            message: s.scrub(&message),
+        },
+        KubeError::Unreachable { url, message } => KubeError::Unreachable {
+            url,
+            message: s.scrub(&message),
+        },
+        other => other,
+    }
+}
+
+/// Applies the plan and, unless told not to, waits for the service. A client dry run returns at
+/// once without contacting any cluster.
+pub async fn execute(
+    plan: &Plan,
+    access: &ClusterAccess,
+    opts: &Options,
+    progress: &dyn Progress,
+) -> Result<Report, DeployError> {
+    let started = Instant::now();
+    let mut report = Report {
+        dry_run: opts.dry_run,
+        ..Report::default()
+    };
+    if opts.dry_run == DryRun::Client {
+        report.applied = plan.objects.iter().map(PlannedObject::describe).collect();
+        return Ok(report);
+    }
+    let scrubber = Scrubber::from_objects(plan.objects.iter().map(|o| &o.value));
+    let cluster = kube::connect(access).await?;
+    let waits_for_db =
+        opts.wait && opts.dry_run == DryRun::None && plan.service.dependencies.has_postgres();
+
+    progress.stage(&format!(
+        "checking the cluster at {} serves every kind",
+        cluster.url
+    ));
+    let mut kinds: Vec<(String, String, String)> = plan
+        .objects
+        .iter()
+        .map(|o| {
+            (
+                o.api_version.clone(),
+                o.kind.clone(),
+                o.origin
+                    .clone()
+                    .unwrap_or_else(|| "the service namespace".into()),
+            )
+        })
+        .collect();
+    if waits_for_db {
+        kinds.push((
+            DATABASE_API_VERSION.into(),
+            "PostgresInstance".into(),
+            "waited for because dependencies.internal lists postgres".into(),
+        ));
+    }
+    let resolved = kube::resolve(&cluster, &kinds)
+        .await
+        .map_err(|e| scrub_err(e, &scrubber))?;
+    let res_of = |o: &PlannedObject| {
+        resolved
+            .get(&(o.api_version.clone(), o.kind.clone()))
+            .cloned()
+    };
+
+    let dry = opts.dry_run == DryRun::Server;
+    let (namespaces, rest): (Vec<&PlannedObject>, Vec<&PlannedObject>) =
+        plan.objects.iter().partition(|o| o.wave == Wave::Namespace);
+    let apply_opts = ApplyOptions {
+        force: opts.force_conflicts,
+        dry_run: dry,
+    };
+    let mut applied: Vec<String> = Vec::new();
+
+    // The service namespace must exist before anything can go in it, even for a server dry run
+    // (the server rejects a dry run into a missing namespace).
+    let mut namespace_exists = true;
+    if dry {
+        let ns_res = resource("", "v1", "Namespace", "namespaces");
+        let ns_res = Resolved {
+            namespaced: false,
+            ..ns_res
+        };
+        namespace_exists = kapply::get(&cluster.client, &ns_res, None, &plan.service.namespace)
+            .await
+            .map_err(|e| scrub_err(kube::api_error(&cluster, "Namespace", e), &scrubber))?
+            .is_some();
+    }
+    progress.stage(&format!(
+        "{} {} objects with server-side apply (field manager {})",
+        if dry { "validating" } else { "applying" },
+        plan.objects.len(),
+        kube::FIELD_MANAGER
+    ));
+    for o in &namespaces {
+        apply_one(&cluster, o, res_of(o), apply_opts, &scrubber)
+            .await
+            .map_err(|e| partly(e, &applied))?;
+        applied.push(o.describe());
+        progress.done(&format!("{} {}", verb(dry), o.describe()));
+    }
+    if dry && !namespace_exists {
+        progress.warn(&format!(
+            "namespace {} does not exist yet, so the server cannot validate the objects in it; they were checked offline only",
+            plan.service.namespace
+        ));
+    } else {
+        if !dry {
+            // Validate everything first, so a conflict or schema error changes nothing else.
+            let check = ApplyOptions {
+                dry_run: true,
+                ..apply_opts
+            };
+            for o in &rest {
+                apply_one(&cluster, o, res_of(o), check, &scrubber)
+                    .await
+                    .map_err(|e| partly(e, &applied))?;
+            }
+        }
+        for o in &rest {
+            apply_one(&cluster, o, res_of(o), apply_opts, &scrubber)
+                .await
+                .map_err(|e| partly(e, &applied))?;
+            applied.push(o.describe());
+            progress.done(&format!("{} {}", verb(dry), o.describe()));
+        }
+    }
+    report.applied = applied;
+
+    if opts.wait && !dry {
+        let waiter = Waiter {
+            cluster: &cluster,
+            opts,
+            progress,
+            scrubber: &scrubber,
+            started: Instant::now(),
+        };
+        report.ready = waiter.run(plan, &resolved, waits_for_db).await?;
+    }
+    report.elapsed = started.elapsed();
+    Ok(report)
+}
+
+fn verb(dry: bool) -> &'static str {
+    if dry { "validated" } else { "applied" }
+}
+
+fn partly(e: KubeError, applied: &[String]) -> DeployError {
+    if applied.is_empty() {
+        DeployError::Kube(e)
+    } else {
+        DeployError::PartlyApplied {
+            source: e,
+            applied: applied.to_vec(),
+        }
+    }
+}
+
+async fn apply_one(
+    cluster: &Cluster,
+    o: &PlannedObject,
+    res: Option<Resolved>,
+    opts: ApplyOptions,
+    scrubber: &Scrubber,
+) -> Result<Value, KubeError> {
+    let Some(res) = res else {
+        // resolve() succeeded for every kind of the plan, so this cannot happen; report it
+        // rather than panic.
+        return Err(KubeError::MissingKinds {
+            kinds: vec![format!("{} {}", o.api_version, o.kind)],
+        });
+    };
+    kapply::apply(
+        &cluster.client,
+        &res,
+        o.namespace.as_deref(),
+        &o.name,
+        &o.value,
+        opts,
+    )
+    .await
+    .map_err(|e| scrub_err(kube::api_error(cluster, &o.describe(), e), scrubber))
+}
+
+/// One thing to wait for.
+enum Target {
+    /// An object whose `Ready` condition must be True.
+    Ready {
+        what: String,
+        res: Resolved,
+        namespace: String,
+        name: String,
+    },
+    /// A Secret with data.
+    Secret { namespace: String, name: String },
+    /// A Deployment rolled out with `image`.
+    Rollout {
+        namespace: String,
+        name: String,
+        image: String,
+    },
+}
+
+impl Target {
+    fn what(&self) -> String {
+        match self {
+            Target::Ready { what, .. } => what.clone(),
+            Target::Secret { namespace, name } => format!("Secret {namespace}/{name}"),
+            Target::Rollout {
+                namespace, name, ..
+            } => format!("Deployment {namespace}/{name}"),
+        }
+    }
+}
+
+struct Waiter<'a> {
+    cluster: &'a Cluster,
+    opts: &'a Options,
+    progress: &'a dyn Progress,
+    scrubber: &'a Scrubber,
+    started: Instant,
+}
+
+impl Waiter<'_> {
+    async fn run(
+        &self,
+        plan: &Plan,
+        resolved: &std::collections::BTreeMap<(String, String), Resolved>,
+        waits_for_db: bool,
+    ) -> Result<Vec<String>, DeployError> {
+        let ns = &plan.service.namespace;
+        let svc = &plan.service.name;
+        let mut ready = Vec::new();
+        let db_name = format!("{svc}-db");
+        if waits_for_db
+            && let Some(res) = resolved.get(&(
+                DATABASE_API_VERSION.to_string(),
+                "PostgresInstance".to_string(),
+            ))
+        {
+            let db = Target::Ready {
+                what: format!("PostgresInstance {ns}/{db_name}"),
+                res: res.clone(),
+                namespace: ns.clone(),
+                name: db_name.clone(),
+            };
+            ready.extend(self.stage("the database", vec![db]).await?);
+            let secret = Target::Secret {
+                namespace: ns.clone(),
+                name: format!("{svc}-db-conn"),
+            };
+            ready.extend(self.stage("its connection secret", vec![secret]).await?);
+        }
+        let mut targets = Vec::new();
+        for o in plan.objects.iter().filter(|o| o.is_claim()) {
+            if waits_for_db && o.kind == "PostgresInstance" && o.name == db_name {
+                continue;
+            }
+            if let Some(res) = resolved.get(&(o.api_version.clone(), o.kind.clone())) {
+                targets.push(Target::Ready {
+                    what: o.describe(),
+                    res: res.clone(),
+                    namespace: o.namespace.clone().unwrap_or_else(|| ns.clone()),
+                    name: o.name.clone(),
+                });
+            }
+        }
+        // The platform's compositions name the Deployment after the claim and copy spec.image
+        // into its containers.
+        for c in &plan.changes {
+            targets.push(Target::Rollout {
+                namespace: ns.clone(),
+                name: c.name.clone(),
+                image: c.to.clone(),
+            });
+        }
+        ready.extend(self.stage("the service", targets).await?);
+        Ok(ready)
+    }
+
+    /// Polls `targets` until all are ready, one fails, or the deadline passes.
+    async fn stage(&self, title: &str, targets: Vec<Target>) -> Result<Vec<String>, DeployError> {
+        if targets.is_empty() {
+            return Ok(Vec::new());
+        }
+        let deadline = self.started + self.opts.timeout;
+        self.progress.stage(&format!(
+            "waiting for {title}: {}",
+            targets
+                .iter()
+                .map(Target::what)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+        let mut pending: Vec<(Target, String)> =
+            targets.into_iter().map(|t| (t, String::new())).collect();
+        let mut ready = Vec::new();
+        let mut backoff = Backoff::new(self.opts.poll_initial, self.opts.poll_max);
+        loop {
+            let mut still = Vec::with_capacity(pending.len());
+            for (t, _) in pending {
+                match self.check(&t).await {
+                    Check::Ready => {
+                        let what = t.what();
+                        self.progress.done(&format!(
+                            "{what} is ready ({})",
+                            format_duration(self.started.elapsed())
+                        ));
+                        ready.push(what);
+                    }
+                    Check::Pending(m) => still.push((t, self.scrubber.scrub(&m))),
+                    Check::Failed(m) => {
+                        return Err(DeployError::PodFailed(format!(
+                            "{}: {}",
+                            t.what(),
+                            self.scrubber.scrub(&m)
+                        )));
+                    }
+                }
+            }
+            pending = still;
+            let Some((first, why)) = pending.first() else {
+                return Ok(ready);
+            };
+            self.progress
+                .status(&format!("waiting for {}: {why}", first.what()));
+            let now = Instant::now();
+            if now >= deadline {
+                return Err(DeployError::Timeout {
+                    after: self.opts.timeout,
+                    diagnosis: pending
+                        .iter()
+                        .map(|(t, why)| format!("  {}: {why}", t.what()))
+                        .collect(),
+                });
+            }
+            tokio::time::sleep(backoff.next_delay().min(deadline - now)).await;
+        }
+    }
+
+    async fn check(&self, t: &Target) -> Check {
+        let client = &self.cluster.client;
+        let unreadable =
+            |e: ::kube::Error| Check::Pending(format!("cannot read it: {}", kube::chain(&e)));
+        match t {
+            Target::Ready {
+                res,
+                namespace,
+                name,
+                ..
+            } => match kapply::get(client, res, Some(namespace), name).await {
+                Ok(Some(v)) => kwait::ready_condition(&v),
+                Ok(None) => Check::Pending("not found".into()),
+                Err(e) => unreadable(e),
+            },
+            Target::Secret { namespace, name } => {
+                let res = resource("", "v1", "Secret", "secrets");
+                match kapply::get(client, &res, Some(namespace), name).await {
+                    Ok(Some(v)) => kwait::secret_has_data(&v),
+                    Ok(None) => Check::Pending("not created yet".into()),
+                    Err(e) => unreadable(e),
+                }
+            }
+            Target::Rollout {
+                namespace,
+                name,
+                image,
+            } => {
+                let res = resource("apps", "v1", "Deployment", "deployments");
+                let d = match kapply::get(client, &res, Some(namespace), name).await {
+                    Ok(Some(d)) => d,
+                    Ok(None) => {
+                        return Check::Pending(
+                            "not created yet (the claim's composition creates it)".into(),
+                        );
+                    }
+                    Err(e) => return unreadable(e),
+                };
+                let pods = match kwait::selector(&d) {
+                    Some(sel) => {
+                        let pod_res = resource("", "v1", "Pod", "pods");
+                        kapply::list(client, &pod_res, Some(namespace), &sel)
+                            .await
+                            .unwrap_or_default()
+                    }
+                    None => Vec::new(),
+                };
+                // Only pods of the new image count: an old pod crash-looping is not this
+                // deploy's failure, and it is replaced by the rollout.
+                let ours: Vec<&Value> = pods
+                    .iter()
+                    .filter(|p| {
+                        p.get("spec")
+                            .map(kwait::pod_spec_images)
+                            .unwrap_or_default()
+                            .contains(&image.as_str())
+                    })
+                    .collect();
+                if let Some(f) = ours.iter().find_map(|p| kwait::pod_failure(p)) {
+                    return Check::Failed(f);
+                }
+                match kwait::deployment_ready(&d, Some(image)) {
+                    Check::Pending(mut m) => {
+                        if let Some(w) = ours.iter().find_map(|p| kwait::pod_waiting(p)) {
+                            m.push_str("; ");
+                            m.push_str(&w);
+                        }
+                        Check::Pending(m)
+                    }
+                    other => other,
+                }
+            }
+        }
+    }
+}
