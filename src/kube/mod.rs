@@ -7,6 +7,8 @@
 
 pub mod apply;
 pub mod discover;
+pub mod kubeconfig;
+pub mod manifests;
 pub mod wait;
 
 use std::path::{Path, PathBuf};

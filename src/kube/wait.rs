@@ -363,3 +363,62 @@ mod tests {
         );
     }
 }
+
+/// A CustomResourceDefinition the API server has started serving (`Established`).
+pub fn crd_established(crd: &Value) -> Check {
+    match condition(crd, "Established") {
+        Some(c) if c.get("status").and_then(Value::as_str) == Some("True") => Check::Ready,
+        Some(c) => Check::Pending(describe_condition(c)),
+        None => Check::Pending("not established yet".into()),
+    }
+}
+
+/// An Argo CD Application that is `Synced` and `Healthy`. A `Degraded` health or a sync
+/// operation that failed is reported with Argo CD's own message; both can still recover (Argo
+/// CD retries), so they stay pending until the deadline.
+pub fn application_synced_healthy(app: &Value) -> Check {
+    let s = |p: &str| app.pointer(p).and_then(Value::as_str).unwrap_or("");
+    let (health, sync) = (s("/status/health/status"), s("/status/sync/status"));
+    if health == "Healthy" && sync == "Synced" {
+        return Check::Ready;
+    }
+    let mut msg = format!(
+        "health {}, sync {}",
+        if health.is_empty() { "unknown" } else { health },
+        if sync.is_empty() { "unknown" } else { sync }
+    );
+    let detail = [
+        "/status/health/message",
+        "/status/operationState/message",
+        "/status/conditions/0/message",
+    ]
+    .iter()
+    .map(|p| s(p))
+    .find(|m| !m.is_empty());
+    if let Some(m) = detail {
+        msg.push_str(": ");
+        msg.push_str(m);
+    }
+    Check::Pending(msg)
+}
+
+#[cfg(test)]
+mod bootstrap_checks {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn crds_and_applications() {
+        assert_eq!(crd_established(&json!({})), Check::Pending("not established yet".into()));
+        let ok = json!({"status": {"conditions": [{"type": "Established", "status": "True"}]}});
+        assert_eq!(crd_established(&ok), Check::Ready);
+        let app = json!({"status": {"health": {"status": "Progressing", "message": "Waiting for rollout"}, "sync": {"status": "Synced"}}});
+        assert_eq!(
+            application_synced_healthy(&app),
+            Check::Pending("health Progressing, sync Synced: Waiting for rollout".into())
+        );
+        let ok = json!({"status": {"health": {"status": "Healthy"}, "sync": {"status": "Synced"}}});
+        assert_eq!(application_synced_healthy(&ok), Check::Ready);
+        assert_eq!(application_synced_healthy(&json!({})), Check::Pending("health unknown, sync unknown".into()));
+    }
+}

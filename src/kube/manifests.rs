@@ -1,0 +1,163 @@
+//! Applying a set of arbitrary manifests (an Argo CD install, Secrets, Applications) in the
+//! order a cluster can accept them: CustomResourceDefinitions first, waited for until the API
+//! serves them; then Namespaces; then everything else, resolved through discovery so a kind the
+//! cluster does not serve is reported (all at once) before anything of that group is sent.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use super::wait::{Backoff, Check, crd_established};
+use super::{ApplyOptions, Cluster, KubeError, Resolved, api_error, apply, resolve};
+
+/// How long to wait for applied CRDs to become established, and how often to look.
+#[derive(Debug, Clone, Copy)]
+pub struct ManifestTiming {
+    pub crd_timeout: Duration,
+    pub poll_initial: Duration,
+    pub poll_max: Duration,
+}
+
+impl Default for ManifestTiming {
+    fn default() -> Self {
+        ManifestTiming {
+            crd_timeout: Duration::from_secs(60),
+            poll_initial: Duration::from_millis(200),
+            poll_max: Duration::from_secs(2),
+        }
+    }
+}
+
+fn s<'a>(v: &'a Value, p: &str) -> &'a str {
+    v.pointer(p).and_then(Value::as_str).unwrap_or("")
+}
+
+/// `Kind/namespace/name` for messages.
+pub fn describe(doc: &Value) -> String {
+    let ns = s(doc, "/metadata/namespace");
+    if ns.is_empty() {
+        format!("{}/{}", s(doc, "/kind"), s(doc, "/metadata/name"))
+    } else {
+        format!("{}/{ns}/{}", s(doc, "/kind"), s(doc, "/metadata/name"))
+    }
+}
+
+fn is_crd(doc: &Value) -> bool {
+    s(doc, "/kind") == "CustomResourceDefinition"
+        && s(doc, "/apiVersion").starts_with("apiextensions.k8s.io/")
+}
+
+async fn apply_group(
+    cluster: &Cluster,
+    docs: &[&Value],
+    opts: ApplyOptions,
+    on_applied: &(dyn Fn(&str) + Sync),
+) -> Result<Vec<String>, KubeError> {
+    if docs.is_empty() {
+        return Ok(Vec::new());
+    }
+    let kinds: Vec<(String, String, String)> = docs
+        .iter()
+        .map(|d| (s(d, "/apiVersion").to_string(), s(d, "/kind").to_string(), describe(d)))
+        .collect();
+    let resolved: BTreeMap<(String, String), Resolved> = resolve(cluster, &kinds).await?;
+    let mut applied = Vec::new();
+    for d in docs {
+        let key = (s(d, "/apiVersion").to_string(), s(d, "/kind").to_string());
+        let Some(r) = resolved.get(&key) else {
+            return Err(KubeError::MissingKinds {
+                kinds: vec![format!("{} {}", key.0, key.1)],
+            });
+        };
+        let name = s(d, "/metadata/name");
+        let ns = Some(s(d, "/metadata/namespace")).filter(|n| !n.is_empty());
+        let what = describe(d);
+        apply::apply(&cluster.client, r, ns, name, d, opts)
+            .await
+            .map_err(|e| api_error(cluster, &what, e))?;
+        on_applied(&what);
+        applied.push(what);
+    }
+    Ok(applied)
+}
+
+/// Applies `docs` server-side. Documents without `kind` or `metadata.name` are refused before
+/// anything is sent. Returns what was applied, in order.
+pub async fn apply_manifests(
+    cluster: &Cluster,
+    docs: &[Value],
+    opts: ApplyOptions,
+    timing: ManifestTiming,
+    on_applied: &(dyn Fn(&str) + Sync),
+) -> Result<Vec<String>, KubeError> {
+    if let Some(bad) = docs
+        .iter()
+        .find(|d| s(d, "/kind").is_empty() || s(d, "/apiVersion").is_empty() || s(d, "/metadata/name").is_empty())
+    {
+        return Err(KubeError::Api {
+            object: describe(bad),
+            code: 0,
+            message: "a manifest needs apiVersion, kind and metadata.name".into(),
+        });
+    }
+    let crds: Vec<&Value> = docs.iter().filter(|d| is_crd(d)).collect();
+    let namespaces: Vec<&Value> = docs
+        .iter()
+        .filter(|d| s(d, "/kind") == "Namespace" && s(d, "/apiVersion") == "v1")
+        .collect();
+    let rest: Vec<&Value> = docs
+        .iter()
+        .filter(|d| !is_crd(d) && !(s(d, "/kind") == "Namespace" && s(d, "/apiVersion") == "v1"))
+        .collect();
+
+    let mut applied = apply_group(cluster, &crds, opts, on_applied).await?;
+    if !crds.is_empty() && !opts.dry_run {
+        wait_established(cluster, &crds, timing).await?;
+    }
+    applied.extend(apply_group(cluster, &namespaces, opts, on_applied).await?);
+    applied.extend(apply_group(cluster, &rest, opts, on_applied).await?);
+    Ok(applied)
+}
+
+async fn wait_established(cluster: &Cluster, crds: &[&Value], timing: ManifestTiming) -> Result<(), KubeError> {
+    let kinds = vec![(
+        "apiextensions.k8s.io/v1".to_string(),
+        "CustomResourceDefinition".to_string(),
+        "CRDs".to_string(),
+    )];
+    let resolved = resolve(cluster, &kinds).await?;
+    let Some(r) = resolved.values().next() else {
+        return Ok(());
+    };
+    let deadline = Instant::now() + timing.crd_timeout;
+    let mut backoff = Backoff::new(timing.poll_initial, timing.poll_max);
+    for crd in crds {
+        let name = s(crd, "/metadata/name");
+        loop {
+            let state = match apply::get(&cluster.client, r, None, name).await {
+                Ok(Some(obj)) => crd_established(&obj),
+                Ok(None) => Check::Pending("not found".into()),
+                Err(e) => return Err(api_error(cluster, &describe(crd), e)),
+            };
+            match state {
+                Check::Ready => break,
+                Check::Pending(why) | Check::Failed(why) => {
+                    let now = Instant::now();
+                    if now >= deadline {
+                        return Err(KubeError::Api {
+                            object: describe(crd),
+                            code: 0,
+                            message: format!(
+                                "not established after {}s: {why}",
+                                timing.crd_timeout.as_secs()
+                            ),
+                        });
+                    }
+                    tokio::time::sleep(backoff.next_delay().min(deadline - now)).await;
+                }
+            }
+        }
+    }
+    Ok(())
+}
