@@ -3,11 +3,13 @@
 //! The modules follow the data flow of `render`: [`tenant`] loads and validates the tenant
 //! repository, [`talos`] holds the secrets bundle and the typed machine configs, [`render`] turns
 //! both into an in-memory output tree and writes or diffs it. [`yaml`] is the only place YAML is
-//! read or written; [`diag`] is how bad input is reported.
+//! read or written; [`diag`] is how bad input is reported. [`patch`] adapts a platform repo checkout
+//! for a Kind preview cluster (`kubectl zt preview-patch`).
 
 pub mod diag;
 pub mod examples;
 pub mod fsio;
+pub mod patch;
 pub mod render;
 pub mod secret;
 pub mod source;

@@ -485,11 +485,11 @@ impl<'s> Editor<'s> {
                 self.splice(node.span.start..end, text);
             }
             Slot::MapValue { key } => {
-                if let (Some(t), false, false) = (&inline, empty_node, block_scalar) {
-                    if node.as_scalar().is_some() || self.is_flow(node) {
-                        self.splice(node.span.clone(), t.clone());
-                        return Ok(());
-                    }
+                if let (Some(t), false, false) = (&inline, empty_node, block_scalar)
+                    && (node.as_scalar().is_some() || self.is_flow(node))
+                {
+                    self.splice(node.span.clone(), t.clone());
+                    return Ok(());
                 }
                 let from = self.colon_end(key)?;
                 let end = if empty_node {
