@@ -9,8 +9,8 @@
 PREFIX ?= $(HOME)/.local
 CARGO ?= cargo
 DEMO_OUT ?= out/example
-PLUGINS := kubectl-zt kubectl-zt-render kubectl-zt-secrets kubectl-zt-validate
-COMPLETERS := kubectl_complete-zt kubectl_complete-zt-render kubectl_complete-zt-secrets kubectl_complete-zt-validate
+PLUGINS := kubectl-zt kubectl-zt-render kubectl-zt-secrets kubectl-zt-validate kubectl-zt-preview_patch
+COMPLETERS := kubectl_complete-zt kubectl_complete-zt-render kubectl_complete-zt-secrets kubectl_complete-zt-validate kubectl_complete-zt-preview_patch
 
 .PHONY: build demo test golden bench install lint clean
 

@@ -126,6 +126,8 @@ enum Slot<'n> {
     MapValue { key: &'n Node },
     /// An item of a block sequence; `dash` is the byte offset of its `-`.
     SeqItem { dash: usize },
+    /// A scalar inside a flow collection (`{cpu: 100m}`), replaced where it stands.
+    Flow,
 }
 
 struct Editor<'s> {
@@ -235,6 +237,23 @@ impl<'s> Editor<'s> {
             return Ok(());
         }
         let flow = self.is_flow(node);
+        if flow && flow_in_place(node, new) {
+            // Same keys, only scalars changed: edit them inside the braces, keeping the style.
+            match (&node.kind, new) {
+                (NodeKind::Map(entries), Value::Object(obj)) => {
+                    for e in entries {
+                        self.diff(&e.value, &obj[&key_text(&e.key)], Slot::Flow)?;
+                    }
+                }
+                (NodeKind::Seq(items), Value::Array(arr)) => {
+                    for (item, v) in items.iter().zip(arr) {
+                        self.diff(item, v, Slot::Flow)?;
+                    }
+                }
+                _ => {}
+            }
+            return Ok(());
+        }
         match (&node.kind, new) {
             (NodeKind::Map(entries), Value::Object(obj)) if !flow && !obj.is_empty() => {
                 self.diff_map(node, entries, obj, slot)
@@ -476,6 +495,16 @@ impl<'s> Editor<'s> {
         };
         let empty_node = node.span.is_empty();
         match slot {
+            Slot::Flow => match inline {
+                Some(t) if !empty_node => self.splice(node.span.clone(), t),
+                _ => {
+                    return Err(EditError::Unsupported {
+                        line: self.line_of(node.span.start),
+                        what: "a value inside a flow collection that cannot stay on its line"
+                            .into(),
+                    });
+                }
+            },
             Slot::Root => {
                 let text = match &inline {
                     Some(t) => t.clone(),
@@ -540,6 +569,40 @@ impl<'s> Editor<'s> {
         }
         out.push_str(&self.src[at..]);
         Ok(out)
+    }
+}
+
+/// Whether `new` differs from the flow collection `node` only in scalars (same keys, same
+/// lengths), so each can be replaced inside the braces.
+fn flow_in_place(node: &Node, new: &Value) -> bool {
+    let child_ok = |n: &Node, v: &Value| match (&n.kind, v) {
+        (
+            NodeKind::Scalar(s),
+            Value::Null | Value::Bool(_) | Value::Number(_) | Value::String(_),
+        ) => {
+            !matches!(s.style, ScalarStyle::Literal | ScalarStyle::Folded)
+                && !n.span.is_empty()
+                && !v.as_str().is_some_and(|t| t.contains('\n'))
+        }
+        (NodeKind::Map(_) | NodeKind::Seq(_), _) => node_equals(n, v) || flow_in_place(n, v),
+        _ => false,
+    };
+    match (&node.kind, new) {
+        (NodeKind::Map(entries), Value::Object(obj)) => {
+            entries.len() == obj.len()
+                && entries.iter().all(|e| {
+                    obj.get(&key_text(&e.key))
+                        .is_some_and(|v| node_equals(&e.value, v) || child_ok(&e.value, v))
+                })
+        }
+        (NodeKind::Seq(items), Value::Array(arr)) => {
+            items.len() == arr.len()
+                && items
+                    .iter()
+                    .zip(arr)
+                    .all(|(n, v)| node_equals(n, v) || child_ok(n, v))
+        }
+        _ => false,
     }
 }
 
@@ -837,6 +900,26 @@ containers:
         );
         let out = edit("a:\nb: 1\n", 0, |v| v["a"] = json!("set"));
         assert_eq!(out, "a: set\nb: 1\n");
+    }
+
+    #[test]
+    fn scalars_inside_flow_collections_keep_the_flow_style() {
+        let src = "r:\n  requests: {cpu: 100m, memory: '128Mi'}\n  l: [a, {b: 1}]\n";
+        let out = edit(src, 0, |v| {
+            v["r"]["requests"]["cpu"] = json!("25m");
+            v["r"]["requests"]["memory"] = json!("64Mi");
+            v["r"]["l"][1]["b"] = json!("x,y");
+        });
+        assert_eq!(
+            out,
+            "r:\n  requests: {cpu: 25m, memory: '64Mi'}\n  l: [a, {b: \"x,y\"}]\n"
+        );
+        // A new key cannot be placed inside the braces by hand: the collection is rewritten.
+        let out = edit(src, 0, |v| v["r"]["requests"]["extra"] = json!(1));
+        assert!(
+            out.contains("requests: {\"cpu\":\"100m\",\"memory\":\"128Mi\",\"extra\":1}"),
+            "{out}"
+        );
     }
 
     #[test]

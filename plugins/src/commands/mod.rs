@@ -1,6 +1,7 @@
 //! One module per command: turn parsed flags into library calls and print the result.
 
 pub mod completion;
+pub mod preview_patch;
 pub mod render;
 pub mod secrets;
 pub mod validate;
