@@ -328,6 +328,8 @@ impl Run<'_> {
 
         let mut outcomes = Vec::new();
         let (mut files_seen, mut identities) = (0usize, 0usize);
+        // Documents that matched but failed are reported on their own, not as "matched nothing".
+        let errors_before = self.diags.len();
         for f in files.iter_mut() {
             if !o.target.matches_file(&f.rel) {
                 continue;
@@ -400,7 +402,7 @@ impl Run<'_> {
                     );
                     if let Err(e) = result {
                         let pos = locate(&f.docs[i].node, &op.path.segments);
-                        let msg = format!("{}: {}", op.text, explain(&e, op));
+                        let msg = format!("{}: {e}", op.text);
                         self.doc_diag_at(o, f, pos, msg, Some(op.pos));
                         failed = true;
                         break;
@@ -429,7 +431,7 @@ impl Run<'_> {
         if !outcomes.is_empty() {
             return PatchOutcome::Matched { docs: outcomes };
         }
-        if !o.optional {
+        if !o.optional && self.diags.len() == errors_before {
             let why = match (files_seen, identities) {
                 (0, _) => "no file matches the file patterns".to_string(),
                 (n, 0) => format!(
@@ -521,16 +523,6 @@ fn all_hold(preds: &[ReadyPredicate<'_>], doc: &Value) -> Result<bool, ApplyErro
         }
     }
     Ok(true)
-}
-
-/// Adds the op's own path when the error names a concrete pointer that differs from it.
-fn explain(e: &ApplyError, op: &ReadyOp<'_>) -> String {
-    let msg = e.to_string();
-    if msg.contains(op.path.as_str()) {
-        msg
-    } else {
-        format!("{msg} (path {})", op.path)
-    }
 }
 
 /// The position of the deepest node `segs` reaches in the parsed document (best effort).

@@ -1,6 +1,7 @@
 //! Helpers shared by the integration tests: golden-file comparison, the example inputs, and
 //! (later) the in-process test doubles for the Kubernetes API and Talos.
 
+pub mod git;
 pub mod golden;
 
 use std::path::{Path, PathBuf};
