@@ -35,6 +35,7 @@ golden:
 	@git status --short -- golden tests/testdata || true
 
 bench:
+	$(CARGO) bench -p zt --bench preview_patch
 	$(CARGO) bench -p zt --bench render
 
 install:
