@@ -280,6 +280,9 @@ impl<'s> Editor<'s> {
         obj: &serde_json::Map<String, Value>,
         slot: Slot<'_>,
     ) -> Result<(), EditError> {
+        if entries.is_empty() {
+            return self.replace_value(node, &Value::Object(obj.clone()), slot);
+        }
         let keys: Vec<String> = entries.iter().map(|e| key_text(&e.key)).collect();
         let kept: Vec<bool> = keys.iter().map(|k| obj.contains_key(k)).collect();
         if !kept.iter().any(|k| *k) {
@@ -342,6 +345,9 @@ impl<'s> Editor<'s> {
         arr: &[Value],
         slot: Slot<'_>,
     ) -> Result<(), EditError> {
+        if items.is_empty() {
+            return self.replace_value(node, &Value::Array(arr.to_vec()), slot);
+        }
         let mut dashes = Vec::with_capacity(items.len());
         for item in items {
             match self.dash_of(item) {
@@ -435,8 +441,9 @@ impl<'s> Editor<'s> {
                 s.trim_matches(' ').is_empty()
             } else {
                 s.len() == indent + line.len()
-                    && s[..indent].bytes().all(|b| b == b' ')
-                    && &s[indent..] == line
+                    && s.get(..indent)
+                        .is_some_and(|pad| pad.bytes().all(|b| b == b' '))
+                    && s.get(indent..) == Some(line.as_str())
             };
             if !ok {
                 return false;
@@ -878,6 +885,25 @@ containers:
             out.contains("    # keep me\n    a: 1\n      \n    b:\n      c: 3\n  next: x\n"),
             "{out}"
         );
+    }
+
+    #[test]
+    fn non_ascii_text_is_edited_on_character_boundaries() {
+        let src = "v: |\n  é: ü\n  a: 1\nname: naïve\n";
+        let docs = parse_stream(src).unwrap();
+        let mut v = docs[0].to_json();
+        let inner = edit_document(v["v"].as_str().unwrap(), &json!({"é": "ü", "a": 2})).unwrap();
+        v["v"] = json!(inner);
+        v["name"] = json!("größer");
+        let out = edit_stream(src, &docs, &[(0, &v)]).unwrap();
+        assert_eq!(out, "v: |\n  é: ü\n  a: 2\nname: größer\n");
+        // A line whose first bytes are not all spaces cannot be sliced mid-character.
+        let src = "v: |\n    a\n  éb\n";
+        if let Ok(docs) = parse_stream(src) {
+            let mut v = docs[0].to_json();
+            v["v"] = json!("x\n");
+            let _ = edit_stream(src, &docs, &[(0, &v)]);
+        }
     }
 
     #[test]

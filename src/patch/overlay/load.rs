@@ -550,6 +550,33 @@ ops:
     }
 
     #[test]
+    fn bad_selectors_are_reported() {
+        let src = "\
+name: x
+description: x
+target:
+  files: [\"bootstrap/{a,b/*.yaml\", \"../outside.yaml\"]
+  name: \"{oops\"
+ops:
+  - op: replace
+    path: /spec/sources/[repoURL]/targetRevision
+    value: x
+  - op: remove
+    path: /spec/sources/[=x]
+";
+        let e = errors(src);
+        for want in [
+            "p.yaml:4:11: target.files[0]: `bootstrap/{a,b/*.yaml`: `{` is never closed",
+            "p.yaml:4:36: target.files[1]: `../outside.yaml` must name paths inside the platform repo",
+            "p.yaml:5:9: target.name: `{oops`: `{` is never closed",
+            "p.yaml:8:11: ops[0].path: malformed path: `/spec/sources/[repoURL]/targetRevision`: a list selector is written `[key=value]`",
+            "p.yaml:11:11: ops[1].path: malformed path: `/spec/sources/[=x]`: the selector `[=x]` names no key",
+        ] {
+            assert!(e.contains(want), "missing {want:?} in:\n{e}");
+        }
+    }
+
+    #[test]
     fn predicates_and_unless_are_checked() {
         let src = "\
 name: x
