@@ -209,7 +209,12 @@ pub struct PreviewPatchArgs {
     pub commit: bool,
 
     /// The branch --commit writes
-    #[arg(long, value_name = "NAME", default_value = "zt-preview")]
+    #[arg(
+        long,
+        value_name = "NAME",
+        default_value = "zt-preview",
+        requires = "commit"
+    )]
     pub branch: String,
 
     /// Use the overlay files (*.yaml) in DIR instead of the built-in preview patch set

@@ -602,6 +602,9 @@ fn preview_patch_commit_writes_a_branch_and_leaves_the_work_tree_alone() {
     let o = preview_patch(dir, &["--force", "--commit"], &[("CI", "true")]);
     assert_eq!(o.status.code(), Some(1));
     assert!(text(&o.stderr).contains("--local"), "{}", text(&o.stderr));
+    // --branch means nothing without --commit: a usage error, not silently ignored.
+    let o = preview_patch(dir, &["--force", "--branch", "x"], &[]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o.stderr));
 }
 
 #[test]
