@@ -9,8 +9,8 @@
 PREFIX ?= $(HOME)/.local
 CARGO ?= cargo
 DEMO_OUT ?= out/example
-PLUGINS := kubectl-zt kubectl-zt-render kubectl-zt-secrets kubectl-zt-validate kubectl-zt-deploy
-COMPLETERS := kubectl_complete-zt kubectl_complete-zt-render kubectl_complete-zt-secrets kubectl_complete-zt-validate kubectl_complete-zt-deploy
+PLUGINS := kubectl-zt kubectl-zt-render kubectl-zt-secrets kubectl-zt-validate kubectl-zt-deploy kubectl-zt-preview_patch
+COMPLETERS := kubectl_complete-zt kubectl_complete-zt-render kubectl_complete-zt-secrets kubectl_complete-zt-validate kubectl_complete-zt-deploy kubectl_complete-zt-preview_patch
 
 .PHONY: build demo test golden bench install lint clean
 
@@ -35,6 +35,7 @@ golden:
 	@git status --short -- golden tests/testdata || true
 
 bench:
+	$(CARGO) bench -p zt --bench preview_patch
 	$(CARGO) bench -p zt --bench render
 	$(CARGO) bench -p zt --bench deploy
 

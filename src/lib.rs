@@ -4,8 +4,9 @@
 //! repository, [`talos`] holds the secrets bundle and the typed machine configs, [`render`] turns
 //! both into an in-memory output tree and writes or diffs it. [`yaml`] is the only place YAML is
 //! read or written; [`diag`] is how bad input is reported. [`deploy`] points a service's claims
-//! at a new image and applies them through [`kube`]. [`talos::api`] and [`docker`] talk to the
-//! outside world during bootstrap: Talos nodes over gRPC, the local Docker engine.
+//! at a new image and applies them through [`kube`]; [`patch`] adapts a platform repo checkout
+//! for a Kind preview cluster. [`talos::api`] and [`docker`] talk to the outside world during
+//! bootstrap: Talos nodes over gRPC, the local Docker engine.
 
 pub mod argocd;
 pub mod bootstrap;
@@ -18,6 +19,7 @@ pub mod fsio;
 pub mod git;
 pub mod kind;
 pub mod kube;
+pub mod patch;
 pub mod render;
 pub mod secret;
 pub mod source;

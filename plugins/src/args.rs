@@ -57,6 +57,9 @@ pub enum Command {
     /// Point a service's claims at a CI-built image, apply them and wait until it is ready
     #[command(long_about = DEPLOY_ABOUT)]
     Deploy(DeployArgs),
+    /// Adapt a platform repo checkout for a Kind preview cluster (JSON-patch overlays)
+    #[command(long_about = PREVIEW_PATCH_ABOUT)]
+    PreviewPatch(PreviewPatchArgs),
 
     /// Print a shell completion script for kubectl-zt
     #[command(long_about = COMPLETION_ABOUT)]
@@ -98,6 +101,29 @@ problem reported at once as file:line:col. Exit 1 when anything is wrong.
 Examples:
   kubectl zt validate --tenant-repo .
   kubectl zt validate --tenant-repo . --env dev --secrets secrets.yaml";
+
+const PREVIEW_PATCH_ABOUT: &str = "\
+Adapt a platform repo checkout for a Kind preview cluster with declarative JSON-patch overlays.
+
+The built-in preview patch set (or the overlay files of --patches DIR) is applied in file-name
+order: Applications whose source is the platform repo point at the checkout mounted in the Kind
+node (file:///repo; with --ci the GitHub URL stays) and are pinned to the current commit; NATS runs
+memory-only; foundation-config leaves Cilium out; the dragonfly composition loses the
+securityContext Kind cannot run; Crossplane, KEDA and kagent get smaller resources where they set
+any. Every file is patched in memory and checked first; only the changed lines differ afterwards,
+and any error leaves every file as it was. A second run changes nothing and says so.
+
+Without --force the current kubeconfig context must be a Kind context (kind-*).
+
+Argo CD reads git, not the work tree: with --commit the patched tree becomes a commit on a local
+branch (default zt-preview; your branch, index and work tree are untouched) and targetRevision is
+pinned to that branch, so Argo CD syncs exactly what was patched.
+
+Examples:
+  kubectl zt preview-patch --force                    # CI: patch the checkout in .
+  kubectl zt preview-patch --check                    # exit 1 and list what would change
+  kubectl zt preview-patch --diff --platform-repo ../zerotouch-platform
+  kubectl zt preview-patch --commit                   # patched tree on branch zt-preview";
 
 const COMPLETION_ABOUT: &str = "\
 Print a completion script for the kubectl-zt executable.
@@ -226,6 +252,52 @@ pub struct ValidateArgs {
     /// Also check this secrets bundle
     #[arg(long, value_name = "FILE", value_hint = clap::ValueHint::FilePath)]
     pub secrets: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct PreviewPatchArgs {
+    /// The platform repo checkout to patch (a git work tree)
+    #[arg(long, value_name = "DIR", default_value = ".", value_hint = clap::ValueHint::DirPath)]
+    pub platform_repo: PathBuf,
+
+    /// Skip the check that the current kubeconfig context is a Kind cluster (kind-*)
+    #[arg(long)]
+    pub force: bool,
+
+    /// Change nothing: list the files that would change and exit 1 if there are any
+    #[arg(long)]
+    pub check: bool,
+
+    /// Change nothing: print a unified diff of what would change and exit 1 if anything would
+    #[arg(long)]
+    pub diff: bool,
+
+    /// CI mode: keep the GitHub URLs and pin only targetRevision (the default when the CI or
+    /// GITHUB_ACTIONS environment variable is set)
+    #[arg(long, conflicts_with = "local")]
+    pub ci: bool,
+
+    /// Local mode even when CI or GITHUB_ACTIONS is set: point Argo CD at file:///repo
+    #[arg(long)]
+    pub local: bool,
+
+    /// Record the patched tree as a commit on a local branch instead of editing the work tree,
+    /// and pin targetRevision to that branch
+    #[arg(long, conflicts_with_all = ["check", "diff", "ci"])]
+    pub commit: bool,
+
+    /// The branch --commit writes
+    #[arg(
+        long,
+        value_name = "NAME",
+        default_value = "zt-preview",
+        requires = "commit"
+    )]
+    pub branch: String,
+
+    /// Use the overlay files (*.yaml) in DIR instead of the built-in preview patch set
+    #[arg(long, value_name = "DIR", value_hint = clap::ValueHint::DirPath)]
+    pub patches: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

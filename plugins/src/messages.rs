@@ -79,3 +79,22 @@ pub fn print_error(err: &anyhow::Error) {
         eprintln!("  caused by: {cause}");
     }
 }
+
+/// Why uncommitted preview patches do not reach Argo CD, and what to do about it.
+pub fn work_tree_invisible_to_argocd(head: &str, branch: &str) -> String {
+    format!(
+        "Argo CD reads git, not this work tree: with repoURL file:///repo it syncs commit {}, so \
+these uncommitted edits are invisible to it (only manifests applied with kubectl, such as the \
+root Application, are read from the work tree). Run with --commit to record the patched tree on \
+branch {branch} and pin targetRevision to it.",
+        &head[..head.len().min(12)]
+    )
+}
+
+/// What to do after `preview-patch --commit`.
+pub fn commit_next_steps(branch: &str) -> String {
+    format!(
+        "Argo CD resolves targetRevision {branch} through file:///repo. Apply the root Application \
+from that branch, in the platform repo:\n  git show {branch}:./bootstrap/argocd/overlays/preview/root.yaml | kubectl apply -f -"
+    )
+}

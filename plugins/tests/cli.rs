@@ -867,3 +867,326 @@ fn validate_checks_tenants_and_repositories_too() {
         "{err}"
     );
 }
+
+// ---- kubectl zt preview-patch ----
+
+use zt_test_support::git::{checkout_of, git, numstat};
+
+/// `kubectl zt preview-patch <args>` (through kubectl when installed, else the plugin binary
+/// directly) in `dir`, outside CI unless `env` says otherwise.
+fn preview_patch(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let path = format!(
+        "{}:{}",
+        bin_dir().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let mut cmd = if kubectl_available() {
+        let mut c = Command::new("kubectl");
+        c.args(["zt", "preview-patch"]);
+        c
+    } else {
+        Command::new(bin_dir().join("kubectl-zt-preview_patch"))
+    };
+    cmd.args(args)
+        .current_dir(dir)
+        .env("PATH", path)
+        .env("KUBECONFIG", "/nonexistent/kubeconfig")
+        .env_remove("CI")
+        .env_remove("GITHUB_ACTIONS");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().unwrap()
+}
+
+fn example_checkout() -> tempfile::TempDir {
+    checkout_of(&workspace_root().join("examples/platform-repo"))
+}
+
+#[test]
+fn kubectl_zt_preview_patch_force_patches_once_and_then_says_nothing_changed() {
+    let repo = example_checkout();
+    let o = preview_patch(repo.path(), &["--force"], &[]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let out = text(&o.stdout);
+    assert!(out.starts_with("patched 10 files (+27 -33):\n"), "{out}");
+    assert!(
+        out.contains("bootstrap/argocd/base/05-nats.yaml") && out.contains("nats-memory-only"),
+        "{out}"
+    );
+    let err = text(&o.stderr);
+    assert!(
+        err.contains("dragonfly-without-security-context"),
+        "per-patch report: {err}"
+    );
+    assert!(
+        err.contains("warning: Argo CD reads git, not this work tree") && err.contains("--commit"),
+        "{err}"
+    );
+    assert_eq!(numstat(repo.path()).len(), 10);
+    let root_app = fs::read_to_string(
+        repo.path()
+            .join("bootstrap/argocd/overlays/preview/root.yaml"),
+    )
+    .unwrap();
+    let head = git(repo.path(), &["rev-parse", "HEAD"]);
+    assert!(root_app.contains("repoURL: file:///repo\n"), "{root_app}");
+    assert!(
+        root_app.contains(&format!("targetRevision: {}", head.trim())),
+        "{root_app}"
+    );
+
+    let o = preview_patch(repo.path(), &["--force"], &[]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert_eq!(
+        text(&o.stdout),
+        "no changes: . is already patched for preview\n"
+    );
+}
+
+#[test]
+fn preview_patch_needs_a_kind_context_unless_forced() {
+    let repo = example_checkout();
+    let kubeconfig = repo.path().join("kubeconfig");
+    fs::write(
+        &kubeconfig,
+        "apiVersion: v1\nkind: Config\ncurrent-context: admin@production\n",
+    )
+    .unwrap();
+    let kc = kubeconfig.to_str().unwrap();
+    let o = preview_patch(repo.path(), &[], &[("KUBECONFIG", kc)]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = text(&o.stderr);
+    assert!(
+        err.contains("the current kubeconfig context is `admin@production`")
+            && err.contains("--force"),
+        "{err}"
+    );
+    assert!(numstat(repo.path()).is_empty(), "nothing may change");
+    // No kubeconfig at all: also refused, and the message says what was looked at.
+    let o = preview_patch(repo.path(), &[], &[]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        text(&o.stderr).contains("/nonexistent/kubeconfig"),
+        "{}",
+        text(&o.stderr)
+    );
+    // A Kind context is enough.
+    fs::write(&kubeconfig, "current-context: kind-zerotouch-preview\n").unwrap();
+    let o = preview_patch(repo.path(), &["-q"], &[("KUBECONFIG", kc)]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert_eq!(numstat(repo.path()).len(), 10);
+}
+
+#[test]
+fn preview_patch_check_and_diff_write_nothing_and_exit_1() {
+    let repo = example_checkout();
+    let o = preview_patch(repo.path(), &["--force", "--check"], &[]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stdout).starts_with("would change 10 files"),
+        "{}",
+        text(&o.stdout)
+    );
+    let o = preview_patch(repo.path(), &["--force", "--diff", "-q"], &[]);
+    assert_eq!(o.status.code(), Some(1));
+    let diff = text(&o.stdout);
+    assert!(
+        diff.contains(
+            "--- a/bootstrap/argocd/base/05-nats.yaml\n+++ b/bootstrap/argocd/base/05-nats.yaml\n"
+        ) && diff.contains("\n-              cpu: 100m\n")
+            && diff.contains("\n+              cpu: 50m\n"),
+        "{diff}"
+    );
+    assert!(
+        numstat(repo.path()).is_empty(),
+        "--check and --diff change nothing"
+    );
+    assert!(
+        preview_patch(repo.path(), &["--force", "-q"], &[])
+            .status
+            .success()
+    );
+    let o = preview_patch(repo.path(), &["--force", "--check"], &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stdout));
+}
+
+#[test]
+fn preview_patch_in_ci_keeps_the_github_urls() {
+    let repo = example_checkout();
+    let o = preview_patch(repo.path(), &["--force"], &[("GITHUB_ACTIONS", "true")]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert!(text(&o.stderr).contains("ci mode"), "{}", text(&o.stderr));
+    assert!(
+        !text(&o.stderr).contains("warning: Argo CD reads git"),
+        "no file:///repo, no warning"
+    );
+    let app = fs::read_to_string(
+        repo.path()
+            .join("bootstrap/argocd/base/03-foundation-config.yaml"),
+    )
+    .unwrap();
+    assert!(
+        app.contains("repoURL: https://github.com/example-org/zerotouch-platform.git"),
+        "{app}"
+    );
+    // --local wins over the environment.
+    let repo = example_checkout();
+    let o = preview_patch(
+        repo.path(),
+        &["--force", "--local", "-q"],
+        &[("CI", "true")],
+    );
+    assert!(o.status.success());
+    let app = fs::read_to_string(
+        repo.path()
+            .join("bootstrap/argocd/base/03-foundation-config.yaml"),
+    )
+    .unwrap();
+    assert!(app.contains("repoURL: file:///repo"), "{app}");
+}
+
+#[test]
+fn preview_patch_commit_writes_a_branch_and_leaves_the_work_tree_alone() {
+    let repo = example_checkout();
+    let dir = repo.path();
+    let head = git(dir, &["rev-parse", "HEAD"]);
+    let o = preview_patch(dir, &["--force", "--commit"], &[("HOME", "/nonexistent")]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stdout).starts_with("committed "),
+        "{}",
+        text(&o.stdout)
+    );
+    assert!(
+        text(&o.stderr).contains("git show zt-preview:"),
+        "{}",
+        text(&o.stderr)
+    );
+    assert!(
+        git(dir, &["status", "--porcelain"]).is_empty(),
+        "work tree and index untouched"
+    );
+    assert_eq!(git(dir, &["rev-parse", "HEAD"]), head, "HEAD untouched");
+    assert_eq!(
+        git(dir, &["symbolic-ref", "HEAD"]).trim(),
+        "refs/heads/main"
+    );
+    assert_eq!(
+        git(dir, &["rev-parse", "zt-preview^"]),
+        head,
+        "the branch sits on HEAD"
+    );
+    let committed = git(
+        dir,
+        &[
+            "show",
+            "zt-preview:bootstrap/argocd/overlays/preview/root.yaml",
+        ],
+    );
+    assert!(
+        committed.contains("repoURL: file:///repo\n")
+            && committed.contains("targetRevision: zt-preview\n"),
+        "{committed}"
+    );
+    let changed = git(dir, &["diff", "--name-only", "HEAD", "zt-preview"]);
+    assert_eq!(changed.lines().count(), 10, "{changed}");
+
+    let o = preview_patch(dir, &["--force", "--commit"], &[]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stdout).starts_with("no changes: branch zt-preview"),
+        "{}",
+        text(&o.stdout)
+    );
+
+    // The branch checked out is never rewritten; CI mode cannot use a local branch.
+    let o = preview_patch(dir, &["--force", "--commit", "--branch", "main"], &[]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        text(&o.stderr).contains("branch main is checked out"),
+        "{}",
+        text(&o.stderr)
+    );
+    let o = preview_patch(dir, &["--force", "--commit"], &[("CI", "true")]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o.stderr).contains("--local"), "{}", text(&o.stderr));
+    // --branch means nothing without --commit: a usage error, not silently ignored.
+    let o = preview_patch(dir, &["--force", "--branch", "x"], &[]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o.stderr));
+}
+
+#[test]
+fn preview_patch_bad_input_is_reported_and_nothing_is_written() {
+    // Not a git checkout: no commit to pin.
+    let plain = tempfile::tempdir().unwrap();
+    fs::create_dir_all(plain.path().join("bootstrap")).unwrap();
+    let o = preview_patch(plain.path(), &["--force"], &[]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        text(&o.stderr).contains("not a git checkout, so there is no commit to pin"),
+        "{}",
+        text(&o.stderr)
+    );
+
+    // A broken overlay: every problem with its position.
+    let repo = example_checkout();
+    let patches = repo.path().join("my-patches");
+    fs::create_dir_all(&patches).unwrap();
+    fs::write(
+        patches.join("10-bad.yaml"),
+        "name: bad\ndescription: x\ntarget:\n  files: [\"bootstrap/**/*.yaml\"]\nops:\n  - op: merge\n    path: /spec\n  - op: remove\n    path: spec/x\n",
+    )
+    .unwrap();
+    let o = preview_patch(repo.path(), &["--force", "--patches", "my-patches"], &[]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = text(&o.stderr);
+    assert!(
+        err.contains("my-patches/10-bad.yaml:6:9: ops[0].op: unknown op `merge`"),
+        "{err}"
+    );
+    assert!(
+        err.contains("my-patches/10-bad.yaml:9:11: ops[1].path: malformed path"),
+        "{err}"
+    );
+    assert!(
+        err.contains("2 problems in the input; nothing was written"),
+        "{err}"
+    );
+
+    // A file that is not YAML: named with line and column; no other file changes.
+    fs::write(
+        repo.path().join("bootstrap/argocd/base/99-broken.yaml"),
+        "a: [1,\n",
+    )
+    .unwrap();
+    let o = preview_patch(repo.path(), &["--force"], &[]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = text(&o.stderr);
+    assert!(
+        err.contains("bootstrap/argocd/base/99-broken.yaml:"),
+        "{err}"
+    );
+    assert!(err.contains("not valid YAML"), "{err}");
+    assert!(numstat(repo.path()).is_empty(), "other files untouched");
+}
+
+#[test]
+fn preview_patch_has_its_own_completer_and_help() {
+    let o = Command::new(bin_dir().join("kubectl_complete-zt"))
+        .args(["preview-patch", "--pl"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        text(&o.stdout)
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .split('\t')
+            .next(),
+        Some("--platform-repo")
+    );
+    let o = zt(&["preview-patch", "--help"]);
+    assert!(o.status.success());
+    assert!(text(&o.stdout).contains("kind-*"), "{}", text(&o.stdout));
+}

@@ -95,16 +95,18 @@ pub fn write(path: &Path, received: &SecretBytes) -> Result<Option<String>, Kube
         source,
     };
     let text = match std::fs::read_to_string(path) {
-        Ok(existing) if !existing.trim().is_empty() => merge(&existing, new).map_err(|(ours, m)| {
-            if ours {
-                KubeconfigWriteError::Received(m)
-            } else {
-                KubeconfigWriteError::Existing {
-                    path: path.to_path_buf(),
-                    message: m,
+        Ok(existing) if !existing.trim().is_empty() => {
+            merge(&existing, new).map_err(|(ours, m)| {
+                if ours {
+                    KubeconfigWriteError::Received(m)
+                } else {
+                    KubeconfigWriteError::Existing {
+                        path: path.to_path_buf(),
+                        message: m,
+                    }
                 }
-            }
-        })?,
+            })?
+        }
         Ok(_) => new.to_string(),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => new.to_string(),
         Err(e) => return Err(io(e)),
@@ -128,7 +130,10 @@ mod tests {
         let merged = merge(existing, NEW).unwrap();
         let v: Value = yaml::from_str(&merged).unwrap();
         assert_eq!(v["clusters"].as_array().unwrap().len(), 2);
-        assert_eq!(v["clusters"][1]["cluster"]["server"], "https://203.0.113.10:6443");
+        assert_eq!(
+            v["clusters"][1]["cluster"]["server"],
+            "https://203.0.113.10:6443"
+        );
         assert_eq!(v["contexts"].as_array().unwrap().len(), 2);
         assert_eq!(v["current-context"], "admin@zt");
     }
@@ -141,7 +146,10 @@ mod tests {
         let path = dir.path().join("kube/config");
         let ctx = write(&path, &SecretBytes::new(NEW.as_bytes().to_vec())).unwrap();
         assert_eq!(ctx.as_deref(), Some("admin@zt"));
-        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
         std::fs::write(&path, "clusters: 5\n").unwrap();
         let err = write(&path, &SecretBytes::new(NEW.as_bytes().to_vec())).unwrap_err();
         assert!(err.to_string().contains("refusing to merge"), "{err}");

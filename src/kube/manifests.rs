@@ -48,6 +48,10 @@ fn is_crd(doc: &Value) -> bool {
         && s(doc, "/apiVersion").starts_with("apiextensions.k8s.io/")
 }
 
+fn is_namespace(doc: &Value) -> bool {
+    s(doc, "/kind") == "Namespace" && s(doc, "/apiVersion") == "v1"
+}
+
 async fn apply_group(
     cluster: &Cluster,
     docs: &[&Value],
@@ -59,7 +63,13 @@ async fn apply_group(
     }
     let kinds: Vec<(String, String, String)> = docs
         .iter()
-        .map(|d| (s(d, "/apiVersion").to_string(), s(d, "/kind").to_string(), describe(d)))
+        .map(|d| {
+            (
+                s(d, "/apiVersion").to_string(),
+                s(d, "/kind").to_string(),
+                describe(d),
+            )
+        })
         .collect();
     let resolved: BTreeMap<(String, String), Resolved> = resolve(cluster, &kinds).await?;
     let mut applied = Vec::new();
@@ -91,10 +101,11 @@ pub async fn apply_manifests(
     timing: ManifestTiming,
     on_applied: &(dyn Fn(&str) + Sync),
 ) -> Result<Vec<String>, KubeError> {
-    if let Some(bad) = docs
-        .iter()
-        .find(|d| s(d, "/kind").is_empty() || s(d, "/apiVersion").is_empty() || s(d, "/metadata/name").is_empty())
-    {
+    if let Some(bad) = docs.iter().find(|d| {
+        s(d, "/kind").is_empty()
+            || s(d, "/apiVersion").is_empty()
+            || s(d, "/metadata/name").is_empty()
+    }) {
         return Err(KubeError::Api {
             object: describe(bad),
             code: 0,
@@ -102,13 +113,10 @@ pub async fn apply_manifests(
         });
     }
     let crds: Vec<&Value> = docs.iter().filter(|d| is_crd(d)).collect();
-    let namespaces: Vec<&Value> = docs
-        .iter()
-        .filter(|d| s(d, "/kind") == "Namespace" && s(d, "/apiVersion") == "v1")
-        .collect();
+    let namespaces: Vec<&Value> = docs.iter().filter(|d| is_namespace(d)).collect();
     let rest: Vec<&Value> = docs
         .iter()
-        .filter(|d| !is_crd(d) && !(s(d, "/kind") == "Namespace" && s(d, "/apiVersion") == "v1"))
+        .filter(|d| !is_crd(d) && !is_namespace(d))
         .collect();
 
     let mut applied = apply_group(cluster, &crds, opts, on_applied).await?;
@@ -120,7 +128,11 @@ pub async fn apply_manifests(
     Ok(applied)
 }
 
-async fn wait_established(cluster: &Cluster, crds: &[&Value], timing: ManifestTiming) -> Result<(), KubeError> {
+async fn wait_established(
+    cluster: &Cluster,
+    crds: &[&Value],
+    timing: ManifestTiming,
+) -> Result<(), KubeError> {
     let kinds = vec![(
         "apiextensions.k8s.io/v1".to_string(),
         "CustomResourceDefinition".to_string(),

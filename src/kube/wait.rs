@@ -409,7 +409,10 @@ mod bootstrap_checks {
 
     #[test]
     fn crds_and_applications() {
-        assert_eq!(crd_established(&json!({})), Check::Pending("not established yet".into()));
+        assert_eq!(
+            crd_established(&json!({})),
+            Check::Pending("not established yet".into())
+        );
         let ok = json!({"status": {"conditions": [{"type": "Established", "status": "True"}]}});
         assert_eq!(crd_established(&ok), Check::Ready);
         let app = json!({"status": {"health": {"status": "Progressing", "message": "Waiting for rollout"}, "sync": {"status": "Synced"}}});
@@ -419,6 +422,9 @@ mod bootstrap_checks {
         );
         let ok = json!({"status": {"health": {"status": "Healthy"}, "sync": {"status": "Synced"}}});
         assert_eq!(application_synced_healthy(&ok), Check::Ready);
-        assert_eq!(application_synced_healthy(&json!({})), Check::Pending("health unknown, sync unknown".into()));
+        assert_eq!(
+            application_synced_healthy(&json!({})),
+            Check::Pending("health unknown, sync unknown".into())
+        );
     }
 }

@@ -14,6 +14,7 @@
 //! Errors never carry a source snippet: the text being parsed may hold secrets.
 
 pub mod decode;
+pub mod edit;
 pub mod scalar;
 pub mod tree;
 
@@ -22,7 +23,10 @@ use serde::de::DeserializeOwned;
 
 use crate::diag::Pos;
 
-pub use tree::{Entry, Node, NodeKind, Scalar, ScalarStyle, parse_document, parse_stream};
+pub use tree::{
+    Duplicate, Entry, Node, NodeKind, Scalar, ScalarStyle, Stream, parse_document, parse_stream,
+    parse_stream_keep_duplicates,
+};
 
 /// A YAML problem: where it is and what is wrong. The message never quotes the input.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

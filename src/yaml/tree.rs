@@ -167,6 +167,9 @@ enum Frame {
 }
 
 struct Builder {
+    /// Record duplicate keys in `duplicates` instead of failing (see [`parse_stream_keep_duplicates`]).
+    keep_duplicates: bool,
+    duplicates: Vec<Duplicate>,
     stack: Vec<Frame>,
     anchors: HashMap<usize, Node>,
     nodes: usize,
@@ -217,13 +220,20 @@ impl Builder {
                                 .iter()
                                 .find(|e| e.key.as_scalar().is_some_and(|s| s.text == ks.text))
                         {
-                            return Err(YamlError::new(
+                            let err = YamlError::new(
                                 Some(k.pos),
                                 format!(
                                     "duplicate key `{}` (first defined at line {})",
                                     ks.text, first.key.pos.line
                                 ),
-                            ));
+                            );
+                            if !self.keep_duplicates {
+                                return Err(err);
+                            }
+                            self.duplicates.push(Duplicate {
+                                doc: self.docs.len(),
+                                error: err,
+                            });
                         }
                     }
                     entries.push(Entry {
@@ -286,7 +296,38 @@ fn apply_merges(entries: Vec<Entry>) -> Result<Vec<Entry>, YamlError> {
 /// Parses every document of a stream. Empty documents are kept as null scalars so document
 /// indexes match what a reader counts in the file.
 pub fn parse_stream(src: &str) -> Result<Vec<Node>, YamlError> {
+    build(src, false).map(|s| s.docs)
+}
+
+/// A duplicate key found by [`parse_stream_keep_duplicates`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Duplicate {
+    /// Index of the document that holds it.
+    pub doc: usize,
+    /// Names the key, its line and the line of the first definition.
+    pub error: YamlError,
+}
+
+/// Every document of a stream plus the duplicate keys found in them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Stream {
+    pub docs: Vec<Node>,
+    pub duplicates: Vec<Duplicate>,
+}
+
+/// Like [`parse_stream`], but a duplicate key is recorded instead of failing the whole stream.
+/// For tools that edit some documents of a file and must leave the others alone: a real
+/// 10,000-line CRD bundle carries a duplicate annotation, and that must not stop an edit of a
+/// different document. Both entries are kept in the mapping ([`Node::get`] finds the first);
+/// callers decide whether the document holding a duplicate may be used.
+pub fn parse_stream_keep_duplicates(src: &str) -> Result<Stream, YamlError> {
+    build(src, true)
+}
+
+fn build(src: &str, keep_duplicates: bool) -> Result<Stream, YamlError> {
     let mut b = Builder {
+        keep_duplicates,
+        duplicates: Vec::new(),
         stack: Vec::new(),
         anchors: HashMap::new(),
         nodes: 0,
@@ -405,7 +446,10 @@ pub fn parse_stream(src: &str) -> Result<Vec<Node>, YamlError> {
             _ => {}
         }
     }
-    Ok(b.docs)
+    Ok(Stream {
+        docs: b.docs,
+        duplicates: b.duplicates,
+    })
 }
 
 /// Parses a stream that must hold at most one document; an empty file is a null node.
@@ -498,6 +542,23 @@ mod tests {
     fn syntax_errors_have_positions() {
         let err = parse_document("a: [1, 2\nb: 3\n").unwrap_err();
         assert!(err.pos.is_some(), "{err}");
+    }
+
+    #[test]
+    fn duplicates_can_be_recorded_per_document() {
+        let s = parse_stream_keep_duplicates("a: 1\n---\nb: 1\nc: 2\nb: 3\n").unwrap();
+        assert_eq!(s.docs.len(), 2);
+        assert_eq!(s.duplicates.len(), 1);
+        assert_eq!(s.duplicates[0].doc, 1);
+        assert_eq!(s.duplicates[0].error.pos, Some(Pos::new(5, 1)));
+        assert!(
+            s.duplicates[0]
+                .error
+                .message
+                .contains("first defined at line 3")
+        );
+        assert_eq!(s.docs[1].get("b").unwrap().to_json(), 1);
+        assert!(parse_stream("a: 1\n---\nb: 1\nb: 3\n").is_err());
     }
 
     #[test]

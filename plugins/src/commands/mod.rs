@@ -2,6 +2,7 @@
 
 pub mod completion;
 pub mod deploy;
+pub mod preview_patch;
 pub mod render;
 pub mod secrets;
 pub mod validate;

@@ -3,6 +3,7 @@
 //! machine API ([`talos_api`]) and Kind-node stand-ins on the real Docker engine ([`docker`]).
 
 pub mod docker;
+pub mod git;
 pub mod golden;
 pub mod kube_api;
 pub mod talos_api;
