@@ -157,8 +157,9 @@ pub enum OutputFormat {
     Yaml,
 }
 
+/// What to render from: shared by `render` and `bootstrap`.
 #[derive(Debug, Args)]
-pub struct RenderArgs {
+pub struct SourceArgs {
     #[command(flatten)]
     pub tenant: TenantArgs,
 
@@ -173,10 +174,6 @@ pub struct RenderArgs {
     /// The Talos secrets bundle (create one with `kubectl zt secrets gen`); production only
     #[arg(long, value_name = "FILE", value_hint = clap::ValueHint::FilePath)]
     pub secrets: Option<PathBuf>,
-
-    /// Where to write the output tree
-    #[arg(long, value_name = "DIR", default_value = "out", value_hint = clap::ValueHint::DirPath)]
-    pub out: PathBuf,
 
     /// A platform repository checkout. Production: its bootstrap/talos/templates/cilium-bootstrap.yaml
     /// becomes the control plane's inline Cilium manifest. Preview (default `.`): mounted into
@@ -212,6 +209,20 @@ pub struct RenderArgs {
     #[arg(long, value_name = "IMAGE")]
     pub node_image: Option<String>,
 
+    /// Use templates from DIR instead of the built-in ones (same file names, e.g. talos/machine.yaml)
+    #[arg(long, value_name = "DIR", value_hint = clap::ValueHint::DirPath)]
+    pub templates: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct RenderArgs {
+    #[command(flatten)]
+    pub source: SourceArgs,
+
+    /// Where to write the output tree
+    #[arg(long, value_name = "DIR", default_value = "out", value_hint = clap::ValueHint::DirPath)]
+    pub out: PathBuf,
+
     /// Do not render OUT/secrets (for checks in a CI that holds no credentials)
     #[arg(long)]
     pub skip_secrets: bool,
@@ -224,10 +235,6 @@ pub struct RenderArgs {
     /// With -o yaml: include the Secrets (their real values) in the stream
     #[arg(long, requires = "output")]
     pub include_secrets: bool,
-
-    /// Use templates from DIR instead of the built-in ones (same file names, e.g. talos/machine.yaml)
-    #[arg(long, value_name = "DIR", value_hint = clap::ValueHint::DirPath)]
-    pub templates: Option<PathBuf>,
 
     /// Compare a fresh render with OUT instead of writing; print a diff (secrets redacted) and
     /// exit 1 on any difference

@@ -4,6 +4,7 @@
 pub mod args;
 pub mod commands;
 pub mod complete;
+pub mod inputs;
 pub mod messages;
 
 use std::ffi::OsString;

@@ -1,0 +1,210 @@
+//! From the flags the user gave to what a render will do (the high-level arguments of
+//! `render` and `bootstrap`): which repository, environment, bundle, credentials and platform
+//! source, with the defaults and checks in one place.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, anyhow};
+use zt::credentials::{Credentials, EnvSnapshot, Mode};
+use zt::render::argocd::PlatformSource;
+use zt::render::kind::{KindSettings, valid_cluster_name};
+use zt::render::{
+    self, DEFAULT_OVERLAY, LOCAL_REPO_URL, PREVIEW_OVERLAY, PreviewRequest, ProductionRequest,
+    Rendered, TemplateSource,
+};
+use zt::source::RepoFiles;
+use zt::talos::bundle::SecretsBundle;
+use zt::tenant::TenantRepo;
+
+use crate::CommandError;
+use crate::args::SourceArgs;
+
+/// What the command needs from a render besides the source flags.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct How {
+    /// Use the built-in example (`render --example`).
+    pub example: bool,
+    /// Leave the Secrets out (`--skip-secrets`).
+    pub skip_secrets: bool,
+    /// The Talos stage is wanted, so `--secrets` is required (not for `-o yaml`).
+    pub need_bundle: bool,
+}
+
+/// Credentials from the environment, unless secrets are skipped.
+pub fn credentials(
+    env: &EnvSnapshot,
+    mode: Mode,
+    skip: bool,
+) -> Result<Option<Credentials>, CommandError> {
+    if skip {
+        return Ok(None);
+    }
+    env.credentials(mode).map(Some).map_err(|e| {
+        CommandError::Other(anyhow!(
+            "{e}\n(set them, or pass --skip-secrets to render everything else)"
+        ))
+    })
+}
+
+/// The platform repository URL Argo CD reads over the network.
+pub fn remote_platform_url(src: &SourceArgs, env: &EnvSnapshot) -> Result<String, CommandError> {
+    if let Some(url) = &src.platform_repo_url {
+        zt::tenant::apps::git_url(url).map_err(|m| anyhow!("--platform-repo-url: {m}"))?;
+        return Ok(url.clone());
+    }
+    match env.bot_username() {
+        Some(user) => Ok(format!("https://github.com/{user}/zerotouch-platform.git")),
+        None => Err(anyhow!(
+            "the platform repository URL is unknown: pass --platform-repo-url URL or set BOT_GITHUB_USERNAME"
+        )
+        .into()),
+    }
+}
+
+pub fn overlay_path(
+    src: &SourceArgs,
+    default: &str,
+    env_name: &str,
+) -> Result<String, CommandError> {
+    let overlay = src
+        .overlay
+        .as_deref()
+        .unwrap_or(default)
+        .replace("{env}", env_name);
+    zt::tenant::apps::repo_path(&overlay).map_err(|m| anyhow!("--overlay: {m}"))?;
+    Ok(overlay)
+}
+
+pub fn production(
+    src: &SourceArgs,
+    how: &How,
+    templates: &TemplateSource,
+) -> Result<(Rendered, String), CommandError> {
+    let streaming = !how.need_bundle;
+    let (tenant, env_name, bundle, platform_repo, env) = if how.example {
+        let bundle =
+            SecretsBundle::parse(zt::examples::SECRETS, Path::new(zt::examples::SECRETS_PATH))?;
+        (
+            TenantRepo::embedded(zt::examples::tenant_repo()),
+            src.env
+                .clone()
+                .unwrap_or_else(|| zt::examples::ENV.to_string()),
+            Some(bundle),
+            Some(zt::examples::platform_repo()),
+            zt::examples::env(),
+        )
+    } else {
+        let Some(env_name) = src.env.clone() else {
+            return Err(anyhow!(
+                "--env ENV is required in production mode (the directory under environments/)"
+            )
+            .into());
+        };
+        let tenant = TenantRepo::open(&src.tenant.tenant_repo)?;
+        let bundle = match (&src.secrets, streaming) {
+            (Some(path), _) => Some(SecretsBundle::load(path)?),
+            // The stream holds Kubernetes objects only: no Talos configs, no bundle needed.
+            (None, true) => None,
+            (None, false) => {
+                return Err(anyhow!(
+                    "no secrets bundle given: pass --secrets FILE. Create one once per cluster with\n  kubectl zt secrets gen --out secrets.yaml\nand keep it out of git (it holds the cluster's private keys)"
+                )
+                .into());
+            }
+        };
+        let platform_repo = match &src.platform_repo {
+            Some(dir) if !dir.is_dir() => {
+                return Err(anyhow!("--platform-repo {}: not a directory", dir.display()).into());
+            }
+            Some(dir) => Some(RepoFiles::dir(dir)),
+            None => None,
+        };
+        (
+            tenant,
+            env_name,
+            bundle,
+            platform_repo,
+            EnvSnapshot::from_process(),
+        )
+    };
+    let platform = PlatformSource {
+        url: remote_platform_url(src, &env)?,
+        revision: src.revision.clone(),
+        overlay: overlay_path(src, DEFAULT_OVERLAY, &env_name)?,
+    };
+    let creds = credentials(&env, Mode::Production, how.skip_secrets)?;
+    let rendered = render::render_production(&ProductionRequest {
+        tenant: &tenant,
+        env: &env_name,
+        bundle: bundle.as_ref(),
+        platform_repo: platform_repo.as_ref(),
+        platform,
+        credentials: creds.as_ref(),
+        templates,
+    })?;
+    Ok((rendered, format!("environment {env_name}")))
+}
+
+pub fn preview(
+    src: &SourceArgs,
+    how: &How,
+    templates: &TemplateSource,
+) -> Result<(Rendered, String), CommandError> {
+    if how.example {
+        return Err(anyhow!(
+            "--example renders the production example; preview needs a platform repo checkout"
+        )
+        .into());
+    }
+    if src.secrets.is_some() || src.env.is_some() {
+        return Err(anyhow!("--secrets and --env are production flags: preview takes no tenant repository or Talos bundle").into());
+    }
+    let dir = src
+        .platform_repo
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("."));
+    let abs = dir
+        .canonicalize()
+        .with_context(|| format!("--platform-repo {}", dir.display()))?;
+    let commit = zt::git::head_commit(&abs).map_err(|e| anyhow!(e))?;
+    let env = EnvSnapshot::from_process();
+    let in_ci =
+        src.ci || std::env::var_os("CI").is_some() || std::env::var_os("GITHUB_ACTIONS").is_some();
+    let url = if in_ci {
+        remote_platform_url(src, &env)?
+    } else {
+        LOCAL_REPO_URL.to_string()
+    };
+    if !valid_cluster_name(&src.cluster_name) {
+        return Err(anyhow!(
+            "--cluster-name `{}`: kind allows lower-case letters, digits, `.` and `-`",
+            src.cluster_name
+        )
+        .into());
+    }
+    let platform_repo = abs
+        .to_str()
+        .ok_or_else(|| {
+            anyhow!(
+                "--platform-repo {}: the path is not valid UTF-8",
+                abs.display()
+            )
+        })?
+        .to_string();
+    let creds = credentials(&env, Mode::Preview, how.skip_secrets)?;
+    let rendered = render::render_preview(&PreviewRequest {
+        platform: PlatformSource {
+            url,
+            revision: commit,
+            overlay: overlay_path(src, PREVIEW_OVERLAY, "preview")?,
+        },
+        kind: KindSettings {
+            name: src.cluster_name.clone(),
+            node_image: src.node_image.clone(),
+            platform_repo,
+        },
+        credentials: creds.as_ref(),
+        templates,
+    })?;
+    Ok((rendered, "the preview".into()))
+}

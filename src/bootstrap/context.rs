@@ -1,0 +1,98 @@
+//! What stages share during one run: timing, where progress goes, the kubeconfig, and a
+//! Kubernetes client connected once the cluster exists.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::progress::Progress;
+use super::stage::StageError;
+use crate::kube::{Cluster, ClusterAccess};
+
+/// Time limits and polling rhythm. Every wait probes with backoff up to its limit; nothing
+/// sleeps a fixed time.
+#[derive(Debug, Clone, Copy)]
+pub struct Timing {
+    /// A Talos node answering (maintenance or configured API), incl. its reboot after a config.
+    pub talos: Duration,
+    /// The Kubernetes API answering and a node turning Ready.
+    pub kubernetes: Duration,
+    /// Argo CD's install and repo server.
+    pub argocd: Duration,
+    /// The root Application turning Synced and Healthy.
+    pub platform: Duration,
+    /// A `kind create cluster` run.
+    pub kind: Duration,
+    /// First poll delay; doubles up to `poll_max`.
+    pub poll_initial: Duration,
+    pub poll_max: Duration,
+}
+
+impl Default for Timing {
+    fn default() -> Self {
+        Timing {
+            talos: Duration::from_secs(600),
+            kubernetes: Duration::from_secs(600),
+            argocd: Duration::from_secs(600),
+            platform: Duration::from_secs(1800),
+            kind: Duration::from_secs(600),
+            poll_initial: Duration::from_secs(1),
+            poll_max: Duration::from_secs(10),
+        }
+    }
+}
+
+pub struct Ctx {
+    pub timing: Timing,
+    pub progress: Arc<dyn Progress>,
+    /// The kubeconfig stages write (production: fetched from Talos) and read.
+    pub kubeconfig: PathBuf,
+    pub kube_context: Option<String>,
+    /// The stage running now (for detail lines).
+    pub stage: String,
+    cluster: Option<Cluster>,
+}
+
+impl Ctx {
+    pub fn new(
+        timing: Timing,
+        progress: Arc<dyn Progress>,
+        kubeconfig: PathBuf,
+        kube_context: Option<String>,
+    ) -> Self {
+        Ctx {
+            timing,
+            progress,
+            kubeconfig,
+            kube_context,
+            stage: String::new(),
+            cluster: None,
+        }
+    }
+
+    /// A detail line for `-v`.
+    pub fn detail(&self, message: &str) {
+        self.progress.detail(&self.stage, message);
+    }
+
+    /// The Kubernetes client for the kubeconfig, connected on first use (after the stage that
+    /// writes the kubeconfig). Building it sends nothing.
+    pub async fn cluster(&mut self) -> Result<Cluster, StageError> {
+        if let Some(c) = &self.cluster {
+            return Ok(c.clone());
+        }
+        let c = crate::kube::connect(&ClusterAccess {
+            kubeconfig: Some(self.kubeconfig.clone()),
+            context: self.kube_context.clone(),
+        })
+        .await
+        .map_err(|e| StageError::new(e.to_string()))?;
+        self.cluster = Some(c.clone());
+        Ok(c)
+    }
+
+    /// Forgets the client (the kubeconfig changed).
+    pub fn reset_cluster(&mut self) {
+        self.cluster = None;
+    }
+}

@@ -1,0 +1,5 @@
+//! The actions a bootstrap plan is made of.
+
+pub mod kubernetes;
+pub mod kustomize;
+pub mod talos;

@@ -1,0 +1,303 @@
+//! Talos stages: apply a machine config over the maintenance API, wait for the configured API,
+//! bootstrap etcd once, fetch the kubeconfig.
+
+use std::sync::Arc;
+
+use super::super::context::Ctx;
+use super::super::poll::{self, Probe};
+use super::super::stage::{Stage, StageError, StageFuture};
+use crate::secret::SecretBytes;
+use crate::talos::api::{
+    ApplyMode, BootstrapOutcome, ClientOptions, TalosClient, TalosEndpoint, TalosError,
+};
+use crate::talos::api::{Fingerprint, TlsFailure};
+use crate::talos::config::TalosConfig;
+
+/// What every Talos stage of one run shares.
+pub struct TalosAccess {
+    pub talosconfig: TalosConfig,
+    /// `--cert-fingerprint`: pins for the maintenance API's self-issued certificate. Empty means
+    /// the certificate is not verified (`--insecure-skip-verify`, the maintenance default).
+    pub pins: Vec<Fingerprint>,
+    pub options: ClientOptions,
+}
+
+/// One Talos machine of the plan.
+#[derive(Debug, Clone)]
+pub struct Node {
+    pub name: String,
+    pub endpoint: TalosEndpoint,
+    pub controlplane: bool,
+}
+
+async fn configured(access: &TalosAccess, node: &Node) -> Result<TalosClient, TalosError> {
+    TalosClient::configured_with(&node.endpoint, &access.talosconfig, None, access.options).await
+}
+
+/// Errors worth another try while a node boots or reboots into its config.
+fn retry_while_rebooting(e: &TalosError) -> bool {
+    e.is_transient()
+        || matches!(
+            e,
+            TalosError::Tls {
+                failure: TlsFailure::ServerNotTrusted,
+                ..
+            }
+        )
+}
+
+/// `ApplyConfiguration` (mode AUTO) over the maintenance API. A node that already answers the
+/// configured API with our credentials is left alone: applying again would reboot it for nothing.
+pub struct ApplyConfig {
+    pub node: Node,
+    pub config: SecretBytes,
+    /// Where the config came from, for the plan (`talos/cp01-main.yaml`).
+    pub source: String,
+    pub access: Arc<TalosAccess>,
+}
+
+impl Stage for ApplyConfig {
+    fn name(&self) -> String {
+        format!("talos-apply/{}", self.node.name)
+    }
+
+    fn summary(&self) -> String {
+        format!(
+            "apply {} to {} ({}) over the Talos maintenance API",
+            self.source, self.node.name, self.node.endpoint
+        )
+    }
+
+    fn details(&self) -> Vec<String> {
+        vec![
+            format!(
+                "ApplyConfiguration mode=AUTO to {}: TLS without a client certificate, server certificate {}",
+                self.node.endpoint,
+                if self.access.pins.is_empty() {
+                    "not verified (maintenance mode; pin it with --cert-fingerprint)".to_string()
+                } else {
+                    format!("pinned to {} fingerprint(s)", self.access.pins.len())
+                }
+            ),
+            format!(
+                "payload: {} ({} bytes; holds keys, not shown)",
+                self.source,
+                self.config.len()
+            ),
+            "skipped when the node already answers the configured API with the rendered talosconfig"
+                .into(),
+        ]
+    }
+
+    fn run<'a>(&'a self, ctx: &'a mut Ctx) -> StageFuture<'a> {
+        Box::pin(async move {
+            if let Ok(client) = configured(&self.access, &self.node).await
+                && client.version().await.is_ok()
+            {
+                ctx.detail("the node already runs a config with these credentials; not applying");
+                return Ok(());
+            }
+            let what = format!(
+                "the maintenance API of {} ({})",
+                self.node.name, self.node.endpoint
+            );
+            let report = poll::until(ctx, &what, ctx.timing.talos, || async {
+                let client = match TalosClient::maintenance_with(
+                    &self.node.endpoint,
+                    &self.access.pins,
+                    self.access.options,
+                )
+                .await
+                {
+                    Ok(c) => c,
+                    Err(e) if e.is_transient() => return Probe::Pending(e.to_string()),
+                    Err(e) => return Probe::Failed(e.to_string()),
+                };
+                match client
+                    .apply_configuration(self.config.expose(), ApplyMode::Auto, false)
+                    .await
+                {
+                    Ok(r) => Probe::Ready(r),
+                    Err(e) if e.is_transient() => Probe::Pending(e.to_string()),
+                    Err(e) => Probe::Failed(e.to_string()),
+                }
+            })
+            .await?;
+            ctx.detail(&format!(
+                "node applied the config (mode {}): {}",
+                report.mode, report.mode_details
+            ));
+            for w in &report.warnings {
+                ctx.detail(&format!("warning from the node: {w}"));
+            }
+            Ok(())
+        })
+    }
+}
+
+/// Waits until the node answers `Version` over mutual TLS with the rendered talosconfig, which
+/// is when it has rebooted into its config.
+pub struct WaitConfigured {
+    pub node: Node,
+    pub access: Arc<TalosAccess>,
+}
+
+impl Stage for WaitConfigured {
+    fn name(&self) -> String {
+        format!("talos-ready/{}", self.node.name)
+    }
+
+    fn summary(&self) -> String {
+        format!(
+            "wait until {} ({}) answers the Talos API with the rendered talosconfig",
+            self.node.name, self.node.endpoint
+        )
+    }
+
+    fn details(&self) -> Vec<String> {
+        vec![format!(
+            "Version over mutual TLS (client certificate O=os:admin), polled with backoff up to {}",
+            "the Talos timeout"
+        )]
+    }
+
+    fn cacheable(&self) -> bool {
+        // A readiness check is cheap and says something only now.
+        false
+    }
+
+    fn run<'a>(&'a self, ctx: &'a mut Ctx) -> StageFuture<'a> {
+        Box::pin(async move {
+            let what = format!("{} to answer with its config", self.node.name);
+            let v = poll::until(ctx, &what, ctx.timing.talos, || async {
+                let client = match configured(&self.access, &self.node).await {
+                    Ok(c) => c,
+                    Err(e) if retry_while_rebooting(&e) => return Probe::Pending(e.to_string()),
+                    Err(e) => return Probe::Failed(e.to_string()),
+                };
+                match client.version().await {
+                    Ok(v) => Probe::Ready(v),
+                    Err(e) if retry_while_rebooting(&e) => Probe::Pending(e.to_string()),
+                    Err(e) => Probe::Failed(e.to_string()),
+                }
+            })
+            .await
+            .map_err(|e| {
+                if e.message.contains("certificate") {
+                    e.hint("the node presents a certificate the talosconfig's CA did not sign, or refuses our client certificate: was it configured from another secrets bundle?")
+                } else {
+                    e
+                }
+            })?;
+            ctx.detail(&format!("Talos {} ({}/{})", v.tag, v.os, v.arch));
+            Ok(())
+        })
+    }
+}
+
+/// `Bootstrap` on the control plane, exactly once per cluster: "already bootstrapped" counts
+/// as done, "not ready yet" is retried.
+pub struct BootstrapEtcd {
+    pub node: Node,
+    pub access: Arc<TalosAccess>,
+}
+
+impl Stage for BootstrapEtcd {
+    fn name(&self) -> String {
+        "etcd-bootstrap".into()
+    }
+
+    fn summary(&self) -> String {
+        format!(
+            "bootstrap etcd on {} ({})",
+            self.node.name, self.node.endpoint
+        )
+    }
+
+    fn details(&self) -> Vec<String> {
+        vec![
+            "Bootstrap over mutual TLS; an answer that etcd is already bootstrapped counts as done"
+                .into(),
+        ]
+    }
+
+    fn run<'a>(&'a self, ctx: &'a mut Ctx) -> StageFuture<'a> {
+        Box::pin(async move {
+            let what = format!("{} to bootstrap etcd", self.node.name);
+            let outcome = poll::until(ctx, &what, ctx.timing.talos, || async {
+                let client = match configured(&self.access, &self.node).await {
+                    Ok(c) => c,
+                    Err(e) if retry_while_rebooting(&e) => return Probe::Pending(e.to_string()),
+                    Err(e) => return Probe::Failed(e.to_string()),
+                };
+                match client.bootstrap().await {
+                    Ok(o) => Probe::Ready(o),
+                    Err(e) if e.is_transient() => Probe::Pending(e.to_string()),
+                    Err(e) => Probe::Failed(e.to_string()),
+                }
+            })
+            .await?;
+            match outcome {
+                BootstrapOutcome::Bootstrapped => ctx.detail("etcd bootstrapped"),
+                BootstrapOutcome::AlreadyBootstrapped { message } => {
+                    ctx.detail(&format!("already bootstrapped ({message})"))
+                }
+            }
+            Ok(())
+        })
+    }
+}
+
+/// Fetches the admin kubeconfig from the control plane and writes it (0600), merged into
+/// `--kubeconfig`. The contents are never printed.
+pub struct FetchKubeconfig {
+    pub node: Node,
+    pub access: Arc<TalosAccess>,
+}
+
+impl Stage for FetchKubeconfig {
+    fn name(&self) -> String {
+        "kubeconfig".into()
+    }
+
+    fn summary(&self) -> String {
+        format!("fetch the cluster's kubeconfig from {}", self.node.name)
+    }
+
+    fn details(&self) -> Vec<String> {
+        vec!["Kubeconfig stream (gzipped tar) over mutual TLS; written 0600 and merged into the kubeconfig file, never printed".into()]
+    }
+
+    fn run<'a>(&'a self, ctx: &'a mut Ctx) -> StageFuture<'a> {
+        Box::pin(async move {
+            let what = format!("the kubeconfig from {}", self.node.name);
+            let bytes = poll::until(ctx, &what, ctx.timing.talos, || async {
+                let client = match configured(&self.access, &self.node).await {
+                    Ok(c) => c,
+                    Err(e) if retry_while_rebooting(&e) => return Probe::Pending(e.to_string()),
+                    Err(e) => return Probe::Failed(e.to_string()),
+                };
+                match client.kubeconfig().await {
+                    Ok(b) => Probe::Ready(b),
+                    Err(e) if e.is_transient() => Probe::Pending(e.to_string()),
+                    Err(e) => Probe::Failed(e.to_string()),
+                }
+            })
+            .await?;
+            let context = crate::kube::kubeconfig::write(&ctx.kubeconfig, &bytes)
+                .map_err(|e| StageError::new(e.to_string()))?;
+            ctx.reset_cluster();
+            if ctx.kube_context.is_none() {
+                ctx.kube_context = context.clone();
+            }
+            ctx.detail(&format!(
+                "wrote {} (0600){}",
+                ctx.kubeconfig.display(),
+                context
+                    .map(|c| format!(", context {c}"))
+                    .unwrap_or_default()
+            ));
+            Ok(())
+        })
+    }
+}
