@@ -61,6 +61,10 @@ pub enum Command {
     #[command(long_about = PREVIEW_PATCH_ABOUT)]
     PreviewPatch(PreviewPatchArgs),
 
+    /// Bring up the whole platform: Talos nodes to a syncing Argo CD (or a Kind preview)
+    #[command(long_about = BOOTSTRAP_ABOUT)]
+    Bootstrap(BootstrapArgs),
+
     /// Print a shell completion script for kubectl-zt
     #[command(long_about = COMPLETION_ABOUT)]
     Completion(CompletionArgs),
@@ -135,7 +139,7 @@ Examples:
   source <(kubectl-zt completion bash)
   kubectl-zt completion zsh > \"${fpath[1]}/_kubectl-zt\"";
 
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct TenantArgs {
     /// The tenant repository checkout
     #[arg(long, value_name = "DIR", default_value = ".", value_hint = clap::ValueHint::DirPath)]
@@ -158,7 +162,7 @@ pub enum OutputFormat {
 }
 
 /// What to render from: shared by `render` and `bootstrap`.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct SourceArgs {
     #[command(flatten)]
     pub tenant: TenantArgs,
@@ -245,6 +249,82 @@ pub struct RenderArgs {
     /// fake credentials
     #[arg(long, conflicts_with_all = ["secrets", "platform_repo"])]
     pub example: bool,
+}
+
+const BOOTSTRAP_ABOUT: &str = "\
+Bring up the whole platform as a list of resumable stages.
+
+Production (`kubectl zt bootstrap dev --secrets secrets.yaml --platform-repo ../platform`) takes
+nodes booted into Talos maintenance mode to a running platform: render in memory, apply each
+machine config over the maintenance API, wait for the configured API (mutual TLS with the
+rendered talosconfig), bootstrap etcd once, fetch the kubeconfig (0600, merged into
+--kubeconfig), wait for the nodes, install Argo CD, apply the Secrets, wait for the repo server,
+apply the root Application and wait until it is Synced and Healthy, then apply the tenants.
+
+Preview (`--mode preview`) takes a CI runner with Docker to a Kind cluster with the platform
+syncing: kind create cluster, load images, preview patches, Argo CD, Secrets, root Application.
+
+Finished stages are recorded in the stage cache; a rerun skips them (--fresh ignores the cache).
+Every wait probes with backoff up to its timeout. --dry-run prints the plan, with what each stage
+would send (secrets redacted), and touches nothing.
+
+Examples:
+  kubectl zt bootstrap dev --tenant-repo . --secrets secrets.yaml --platform-repo ../platform --dry-run
+  kubectl zt bootstrap dev --tenant-repo . --secrets secrets.yaml --platform-repo ../platform
+  kubectl zt bootstrap --mode preview --platform-repo . --load-image ghcr.io/org/svc:ci";
+
+#[derive(Debug, Args)]
+pub struct BootstrapArgs {
+    /// The environment to bring up (production); the same as --env
+    #[arg(value_name = "ENV", conflicts_with = "env")]
+    pub environment: Option<String>,
+
+    #[command(flatten)]
+    pub source: SourceArgs,
+
+    /// Print the plan (stages, targets, what each would send; secrets redacted) and touch nothing
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Ignore the stage cache: run every stage again (each is idempotent)
+    #[arg(long)]
+    pub fresh: bool,
+
+    /// The stage cache
+    #[arg(long, value_name = "FILE", default_value = ".zerotouch-cache/bootstrap-stage-cache.json", value_hint = clap::ValueHint::FilePath)]
+    pub cache: PathBuf,
+
+    /// The kubeconfig to write the new cluster into (merged; 0600) and to use
+    /// [default: the first file of KUBECONFIG, else ~/.kube/config]
+    #[arg(long, value_name = "FILE", value_hint = clap::ValueHint::FilePath)]
+    pub kubeconfig: Option<PathBuf>,
+
+    /// Pin the maintenance API's certificate (Talos prints its fingerprint on the console);
+    /// repeatable. Without it the maintenance certificate is not verified
+    #[arg(long = "cert-fingerprint", value_name = "FINGERPRINT")]
+    pub cert_fingerprints: Vec<String>,
+
+    /// Do not verify the maintenance API's self-issued certificate (the default without
+    /// --cert-fingerprint; accepted to say so explicitly)
+    #[arg(long, conflicts_with = "cert_fingerprints")]
+    pub insecure_skip_verify: bool,
+
+    /// A pre-built Argo CD install manifest, instead of building the platform repo's
+    /// bootstrap/argocd/install with `kubectl kustomize` (for machines without network access)
+    #[arg(long, value_name = "FILE", value_hint = clap::ValueHint::FilePath)]
+    pub argocd_install: Option<PathBuf>,
+
+    /// How long to wait for the platform (the root Application) to be Synced and Healthy
+    #[arg(long, value_name = "DURATION", default_value = "30m", value_parser = parse_duration)]
+    pub timeout: Duration,
+
+    /// How long to wait for each node, the Kubernetes API and Argo CD's install
+    #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = parse_duration)]
+    pub node_timeout: Duration,
+
+    /// Preview: load a locally built image into the Kind nodes (repeatable)
+    #[arg(long = "load-image", value_name = "IMAGE")]
+    pub load_images: Vec<String>,
 }
 
 #[derive(Debug, Args)]

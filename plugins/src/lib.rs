@@ -96,6 +96,7 @@ pub fn run(plugin: Plugin, argv: impl IntoIterator<Item = OsString>) -> ExitCode
         Command::Secrets(c) => commands::secrets::run(c, printer),
         Command::Deploy(a) => commands::deploy::run(a, printer),
         Command::PreviewPatch(a) => commands::preview_patch::run(a, printer),
+        Command::Bootstrap(a) => commands::bootstrap::run_command(a, printer),
         Command::Completion(a) => commands::completion::run(a),
     };
     match result {

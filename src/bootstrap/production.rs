@@ -190,7 +190,17 @@ pub fn plan(inputs: ProductionInputs<'_>) -> Result<Plan, StageError> {
 
     let install = match (&inputs.argocd_install, inputs.platform_repo) {
         (Some(file), _) => ManifestSource::File(file.clone()),
-        (None, Some(repo)) => ManifestSource::Kustomization(repo.join(ARGOCD_INSTALL)),
+        (None, Some(repo)) => {
+            let dir = repo.join(ARGOCD_INSTALL);
+            if !dir.is_dir() {
+                return Err(StageError::new(format!(
+                    "{}: no Argo CD install kustomization in the platform repo",
+                    dir.display()
+                ))
+                .hint("pass --argocd-install FILE with a pre-built manifest"));
+            }
+            ManifestSource::Kustomization(dir)
+        }
         (None, None) => {
             return Err(StageError::new("installing Argo CD needs the platform repository's bootstrap/argocd/install")
                 .hint("pass --platform-repo DIR (a checkout of the platform repo), or --argocd-install FILE with a pre-built manifest"));
