@@ -93,6 +93,12 @@ impl StageCache {
         self.save()
     }
 
+    /// Forgets every finished stage (what they did no longer exists) and persists that.
+    pub fn forget_all(&mut self) -> Result<(), CacheError> {
+        self.file.stages.clear();
+        self.save()
+    }
+
     fn save(&self) -> Result<(), CacheError> {
         let io = |source| CacheError::Io {
             path: self.path.clone(),

@@ -51,6 +51,9 @@ pub struct Ctx {
     /// The stage running now (for detail lines).
     pub stage: String,
     cluster: Option<Cluster>,
+    /// Set by a stage that replaced what earlier runs worked on (a new Kind cluster where the
+    /// old one was deleted): the stages they recorded as done must run again.
+    cache_invalidated: bool,
 }
 
 impl Ctx {
@@ -67,7 +70,24 @@ impl Ctx {
             kube_context,
             stage: String::new(),
             cluster: None,
+            cache_invalidated: false,
         }
+    }
+
+    /// A warning: shown whatever the verbosity.
+    pub fn warn(&self, message: &str) {
+        self.progress.warn(&self.stage, message);
+    }
+
+    /// Says that what earlier runs recorded as done no longer exists (the cluster was created
+    /// afresh), so the runner forgets the stage cache once the current stage finishes.
+    pub fn invalidate_cached_stages(&mut self) {
+        self.cache_invalidated = true;
+    }
+
+    /// Whether [`Ctx::invalidate_cached_stages`] was called since the last look; resets it.
+    pub fn take_cache_invalidation(&mut self) -> bool {
+        std::mem::take(&mut self.cache_invalidated)
     }
 
     /// A detail line for `-v`.

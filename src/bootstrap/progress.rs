@@ -20,6 +20,10 @@ pub trait Progress: Send + Sync {
     fn start(&self, stage: &str, what: &str);
     /// A detail while a stage runs (`-v`).
     fn detail(&self, stage: &str, message: &str);
+    /// Something the user must see even without `-v` (the stage goes on).
+    fn warn(&self, stage: &str, message: &str) {
+        let _ = writeln!(std::io::stderr(), "warning: {stage}: {message}");
+    }
     /// A stage ended.
     fn finish(&self, stage: &str, status: &StageStatus, elapsed: Duration);
 }

@@ -141,6 +141,11 @@ where
                 return Err(RunError::Stage { stage: name, error });
             }
             Some(Ok(())) => {
+                if ctx.take_cache_invalidation() {
+                    // The stage rebuilt what the recorded stages had worked on: none of them
+                    // may be skipped any more, in this run or the next.
+                    cache.forget_all()?;
+                }
                 if stage.cacheable() {
                     cache.mark_done(&name, &now_utc())?;
                 }
