@@ -47,7 +47,10 @@ pub struct ProductionInputs<'a> {
     pub client_options: ClientOptions,
 }
 
-fn docs_of(tree: &OutputTree, prefix: &str) -> Result<(Vec<Value>, Vec<String>), StageError> {
+pub(super) fn docs_of(
+    tree: &OutputTree,
+    prefix: &str,
+) -> Result<(Vec<Value>, Vec<String>), StageError> {
     let mut docs = Vec::new();
     let mut from = Vec::new();
     for (path, file) in tree.iter().filter(|(p, _)| p.starts_with(prefix)) {
@@ -61,7 +64,7 @@ fn docs_of(tree: &OutputTree, prefix: &str) -> Result<(Vec<Value>, Vec<String>),
 }
 
 /// Namespace objects for every namespace `docs` live in, first.
-fn with_namespaces(docs: Vec<Value>) -> Vec<Value> {
+pub(super) fn with_namespaces(docs: Vec<Value>) -> Vec<Value> {
     let mut names: Vec<String> = docs
         .iter()
         .filter_map(|d| d.pointer("/metadata/namespace").and_then(Value::as_str))
@@ -79,8 +82,8 @@ fn with_namespaces(docs: Vec<Value>) -> Vec<Value> {
 
 /// A stage that reports what was rendered (the render itself ran before the plan was built,
 /// in memory, because the plan is made from its output).
-struct RenderedStage {
-    summary: String,
+pub(super) struct RenderedStage {
+    pub(super) summary: String,
 }
 
 impl Stage for RenderedStage {

@@ -1,5 +1,8 @@
 //! The actions a bootstrap plan is made of.
 
+pub mod images;
+pub mod kind;
 pub mod kubernetes;
 pub mod kustomize;
+pub mod preview_patch;
 pub mod talos;

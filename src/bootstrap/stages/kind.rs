@@ -1,0 +1,355 @@
+//! The Kind cluster of a preview, made by the real `kind` CLI (kind has no API to call).
+//!
+//! `kind get clusters` decides: an existing cluster is kept and only its kubeconfig exported;
+//! otherwise `kind create cluster` runs with the rendered config in a temporary file. Before any
+//! of that, the stage checks that `kind` is on PATH and that the Docker engine answers, so the
+//! two usual failures get their own clear message rather than kind's.
+
+use std::ffi::{OsStr, OsString};
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
+
+use super::super::context::Ctx;
+use super::super::progress::format_elapsed;
+use super::super::stage::{Stage, StageError, StageFuture};
+
+/// Where to get kind when it is missing.
+pub const INSTALL_URL: &str = "https://kind.sigs.k8s.io/docs/user/quick-start/#installation";
+
+/// How many of kind's last output lines an error message quotes.
+const TAIL_LINES: usize = 8;
+
+/// Finds `program` the way a shell does: a name with a `/` is used as it is, anything else is
+/// looked up in the directories of `path` (PATH), first executable file wins.
+pub fn find_program(program: &OsStr, path: Option<&OsStr>) -> Option<PathBuf> {
+    let given = Path::new(program);
+    if given.components().count() > 1 {
+        return is_executable(given).then(|| given.to_path_buf());
+    }
+    std::env::split_paths(path?)
+        .filter(|dir| !dir.as_os_str().is_empty())
+        .map(|dir| dir.join(program))
+        .find(|candidate| is_executable(candidate))
+}
+
+#[cfg(unix)]
+fn is_executable(p: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+#[cfg(not(unix))]
+fn is_executable(p: &Path) -> bool {
+    p.is_file()
+}
+
+/// Runs one kind command and returns its standard output: output lines become `-v` details as they arrive, the whole run is
+/// bounded by `limit` (the child is killed when it runs over or the stage is dropped, e.g. on
+/// Ctrl-C), and a non-zero exit is an error quoting kind's last lines.
+async fn run_kind(
+    ctx: &Ctx,
+    program: &Path,
+    args: &[OsString],
+    limit: Duration,
+    what: &str,
+) -> Result<Vec<String>, StageError> {
+    let mut cmd = tokio::process::Command::new(program);
+    cmd.args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    // kind needs none of the platform's credentials; keep them out of its environment.
+    for var in crate::credentials::ALL {
+        cmd.env_remove(var);
+    }
+    let mut child = cmd.spawn().map_err(|e| {
+        StageError::new(format!("cannot run {}: {e}", program.display()))
+            .hint(format!("install kind: {INSTALL_URL}"))
+    })?;
+    let (Some(stdout), Some(stderr)) = (child.stdout.take(), child.stderr.take()) else {
+        return Err(StageError::new(format!(
+            "{what}: no output pipes from kind"
+        )));
+    };
+    let work = async {
+        let (out, err) = tokio::join!(
+            lines(ctx, stdout, usize::MAX),
+            lines(ctx, stderr, TAIL_LINES)
+        );
+        let status = child.wait().await;
+        (out, err, status)
+    };
+    let (stdout, stderr_tail, status) = match tokio::time::timeout(limit, work).await {
+        Ok(done) => done,
+        Err(_) => {
+            return Err(StageError::new(format!(
+                "{what} did not finish within {}",
+                format_elapsed(limit)
+            ))
+            .hint("raise --node-timeout, or look at `docker ps -a` and kind's log (-v)"));
+        }
+    };
+    let status =
+        status.map_err(|e| StageError::new(format!("{what}: waiting for kind failed: {e}")))?;
+    if !status.success() {
+        let code = status
+            .code()
+            .map_or_else(|| "a signal".to_string(), |c| format!("code {c}"));
+        let said = if stderr_tail.is_empty() {
+            String::new()
+        } else {
+            format!(":\n    {}", stderr_tail.join("\n    "))
+        };
+        return Err(StageError::new(format!(
+            "{what} failed (kind exited with {code}){said}"
+        )));
+    }
+    Ok(stdout)
+}
+
+/// Reads `stream` line by line, showing each as a detail; keeps the last `keep` lines.
+async fn lines(ctx: &Ctx, stream: impl AsyncRead + Unpin, keep: usize) -> Vec<String> {
+    let mut reader = BufReader::new(stream).lines();
+    let mut kept = Vec::new();
+    while let Ok(Some(line)) = reader.next_line().await {
+        let line = line.trim_end().to_string();
+        if line.is_empty() {
+            continue;
+        }
+        ctx.detail(&format!("kind: {line}"));
+        kept.push(line);
+        if kept.len() > keep {
+            kept.remove(0);
+        }
+    }
+    kept
+}
+
+/// Creates the preview's Kind cluster, or keeps the one that exists.
+pub struct KindCreate {
+    /// The cluster name (`kind-<name>` becomes the kubeconfig context).
+    pub cluster: String,
+    /// The rendered `kind/cluster.yaml`.
+    pub config: Vec<u8>,
+    /// The kind executable: a name looked up in PATH (`kind`) or a path.
+    pub program: OsString,
+}
+
+impl KindCreate {
+    /// The arguments of `kind create cluster` (the config and kubeconfig paths are the run's).
+    pub fn create_args(&self, config: &Path, kubeconfig: &Path) -> Vec<OsString> {
+        let mut args: Vec<OsString> = ["create", "cluster", "--name", &self.cluster]
+            .iter()
+            .map(OsString::from)
+            .collect();
+        args.push("--config".into());
+        args.push(config.into());
+        args.push("--kubeconfig".into());
+        args.push(kubeconfig.into());
+        // Readiness is the next stages' business (they probe the API and the node); kind
+        // returns as soon as the control plane is up.
+        args.push("--wait".into());
+        args.push("0s".into());
+        args
+    }
+
+    fn export_args(&self, kubeconfig: &Path) -> Vec<OsString> {
+        let mut args: Vec<OsString> = ["export", "kubeconfig", "--name", &self.cluster]
+            .iter()
+            .map(OsString::from)
+            .collect();
+        args.push("--kubeconfig".into());
+        args.push(kubeconfig.into());
+        args
+    }
+}
+
+impl Stage for KindCreate {
+    fn name(&self) -> String {
+        "kind-create".into()
+    }
+
+    fn summary(&self) -> String {
+        format!(
+            "create Kind cluster {} with `kind create cluster` (kept when it exists)",
+            self.cluster
+        )
+    }
+
+    fn details(&self) -> Vec<String> {
+        let program = self.program.to_string_lossy();
+        vec![
+            format!("check that {program} is on PATH and that the Docker engine answers"),
+            format!(
+                "{program} get clusters: if {} is listed, keep it and run `{program} export kubeconfig --name {} --kubeconfig <kubeconfig>`",
+                self.cluster, self.cluster
+            ),
+            format!(
+                "otherwise: {program} create cluster --name {} --config <temporary file: the rendered kind/cluster.yaml, {} bytes> --kubeconfig <kubeconfig> --wait 0s",
+                self.cluster,
+                self.config.len()
+            ),
+            format!("then use kubeconfig context kind-{}", self.cluster),
+        ]
+    }
+
+    /// Never skipped: `kind get clusters` is cheap, and the cluster may have been deleted
+    /// since the run that recorded it.
+    fn cacheable(&self) -> bool {
+        false
+    }
+
+    fn run<'a>(&'a self, ctx: &'a mut Ctx) -> StageFuture<'a> {
+        Box::pin(async move {
+            let program = find_program(&self.program, std::env::var_os("PATH").as_deref())
+                .ok_or_else(|| {
+                    StageError::new(format!(
+                        "`{}` is not on PATH: the preview cluster is made by the kind CLI",
+                        self.program.to_string_lossy()
+                    ))
+                    .hint(format!("install kind: {INSTALL_URL}"))
+                })?;
+            ctx.detail(&format!("using {}", program.display()));
+            check_docker().await?;
+
+            let listed = run_kind(
+                ctx,
+                &program,
+                &["get".into(), "clusters".into()],
+                ctx.timing.kind,
+                "kind get clusters",
+            )
+            .await?;
+            let exists = listed.iter().any(|l| l.trim() == self.cluster);
+            if let Some(dir) = ctx
+                .kubeconfig
+                .parent()
+                .filter(|d| !d.as_os_str().is_empty())
+            {
+                std::fs::create_dir_all(dir).map_err(|e| {
+                    StageError::new(format!("cannot create {}: {e}", dir.display()))
+                })?;
+            }
+            if exists {
+                ctx.detail(&format!(
+                    "cluster {} exists: keeping it, exporting its kubeconfig",
+                    self.cluster
+                ));
+                run_kind(
+                    ctx,
+                    &program,
+                    &self.export_args(&ctx.kubeconfig),
+                    ctx.timing.kind,
+                    "kind export kubeconfig",
+                )
+                .await?;
+            } else {
+                // kind reads its config from a file; it holds names, ports and a path, nothing
+                // secret. The file lives until kind is done with it.
+                let mut file = tempfile::Builder::new()
+                    .prefix("zt-kind-")
+                    .suffix(".yaml")
+                    .tempfile()
+                    .map_err(|e| {
+                        StageError::new(format!("cannot write the Kind config file: {e}"))
+                    })?;
+                std::io::Write::write_all(&mut file, &self.config).map_err(|e| {
+                    StageError::new(format!("cannot write the Kind config file: {e}"))
+                })?;
+                run_kind(
+                    ctx,
+                    &program,
+                    &self.create_args(file.path(), &ctx.kubeconfig),
+                    ctx.timing.kind,
+                    &format!("kind create cluster --name {}", self.cluster),
+                )
+                .await
+                .map_err(|e| {
+                    let hint = format!(
+                        "kind may have left a half-made cluster: `kind delete cluster --name {}`, then rerun",
+                        self.cluster
+                    );
+                    StageError {
+                        hint: Some(e.hint.clone().unwrap_or(hint)),
+                        ..e
+                    }
+                })?;
+                // Whatever earlier runs installed lived in a cluster that is gone.
+                ctx.invalidate_cached_stages();
+            }
+            ctx.kube_context = Some(format!("kind-{}", self.cluster));
+            ctx.reset_cluster();
+            Ok(())
+        })
+    }
+}
+
+/// kind drives Docker; when the engine is not there, say so before kind does (in its words,
+/// a failed `docker ps`).
+async fn check_docker() -> Result<(), StageError> {
+    let hint = "kind runs its nodes as Docker containers: start the Docker engine (or point DOCKER_HOST=unix://... at it)";
+    let docker = crate::docker::connect().await.map_err(|e| {
+        StageError::new(format!("the Docker engine is unreachable: {e}")).hint(hint)
+    })?;
+    docker.ping().await.map_err(|e| {
+        StageError::new(format!("the Docker engine does not answer a ping: {e}")).hint(hint)
+    })?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn programs_are_found_like_a_shell_finds_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let empty = tempfile::tempdir().unwrap();
+        let kind = dir.path().join("kind");
+        std::fs::write(&kind, "#!/bin/sh\n").unwrap();
+        let path = std::env::join_paths([empty.path(), dir.path()]).unwrap();
+        // Not executable yet: a shell would not run it either.
+        assert_eq!(find_program(OsStr::new("kind"), Some(&path)), None);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&kind, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        assert_eq!(
+            find_program(OsStr::new("kind"), Some(&path)),
+            Some(kind.clone())
+        );
+        assert_eq!(find_program(OsStr::new("kind"), None), None);
+        assert_eq!(
+            find_program(kind.as_os_str(), None),
+            Some(kind.clone()),
+            "a path is used as it is"
+        );
+        assert_eq!(
+            find_program(empty.path().join("kind").as_os_str(), Some(&path)),
+            None
+        );
+    }
+
+    #[test]
+    fn create_arguments_name_files_not_contents() {
+        let stage = KindCreate {
+            cluster: "zerotouch-preview".into(),
+            config: b"kind: Cluster\n".to_vec(),
+            program: "kind".into(),
+        };
+        let args: Vec<String> = stage
+            .create_args(Path::new("/tmp/c.yaml"), Path::new("/home/u/.kube/config"))
+            .iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(
+            args.join(" "),
+            "create cluster --name zerotouch-preview --config /tmp/c.yaml --kubeconfig /home/u/.kube/config --wait 0s"
+        );
+    }
+}
