@@ -145,10 +145,27 @@ pub fn production(
     Ok((rendered, format!("environment {env_name}")))
 }
 
+/// Whether a preview runs in CI, where Argo CD reads the platform from GitHub (`--ci`, or the
+/// CI or GITHUB_ACTIONS variable set).
+pub fn preview_in_ci(src: &SourceArgs) -> bool {
+    src.ci || std::env::var_os("CI").is_some() || std::env::var_os("GITHUB_ACTIONS").is_some()
+}
+
 pub fn preview(
     src: &SourceArgs,
     how: &How,
     templates: &TemplateSource,
+) -> Result<(Rendered, String), CommandError> {
+    preview_at(src, how, templates, None)
+}
+
+/// [`preview`] with the root Application pinned to `revision` instead of the checkout's
+/// commit (bootstrap commits the patched platform to a branch and tracks that).
+pub fn preview_at(
+    src: &SourceArgs,
+    how: &How,
+    templates: &TemplateSource,
+    revision: Option<&str>,
 ) -> Result<(Rendered, String), CommandError> {
     if how.example {
         return Err(anyhow!(
@@ -168,8 +185,7 @@ pub fn preview(
         .with_context(|| format!("--platform-repo {}", dir.display()))?;
     let commit = zt::git::head_commit(&abs).map_err(|e| anyhow!(e))?;
     let env = EnvSnapshot::from_process();
-    let in_ci =
-        src.ci || std::env::var_os("CI").is_some() || std::env::var_os("GITHUB_ACTIONS").is_some();
+    let in_ci = preview_in_ci(src);
     let url = if in_ci {
         remote_platform_url(src, &env)?
     } else {
@@ -195,7 +211,7 @@ pub fn preview(
     let rendered = render::render_preview(&PreviewRequest {
         platform: PlatformSource {
             url,
-            revision: commit,
+            revision: revision.map_or(commit, str::to_string),
             overlay: overlay_path(src, PREVIEW_OVERLAY, "preview")?,
         },
         kind: KindSettings {

@@ -9,6 +9,7 @@
 pub mod cache;
 pub mod context;
 pub mod poll;
+pub mod preview;
 pub mod production;
 pub mod progress;
 pub mod runner;

@@ -5,9 +5,12 @@ use std::sync::Arc;
 
 use anyhow::{Context, anyhow};
 use zt::bootstrap::cache::StageCache;
+use zt::bootstrap::preview::{self, PreviewInputs};
 use zt::bootstrap::production::{self, ProductionInputs};
 use zt::bootstrap::progress::LineProgress;
+use zt::bootstrap::stages::preview_patch::PatchTarget;
 use zt::bootstrap::{Ctx, Plan, RunError, Timing, run};
+use zt::credentials::EnvSnapshot;
 use zt::render::TemplateSource;
 use zt::talos::api::{ClientOptions, Fingerprint};
 
@@ -17,11 +20,17 @@ use crate::inputs::{self, How};
 use crate::messages::{Outcome, Printer};
 
 pub fn run_command(args: &BootstrapArgs, p: Printer) -> Result<Outcome, CommandError> {
-    let plan = match args.source.mode {
-        RenderMode::Production => production_plan(args, p)?,
-        RenderMode::Preview => {
-            return Err(anyhow!("bootstrap --mode preview is not available in this build").into());
+    let (plan, context) = match args.source.mode {
+        RenderMode::Production => {
+            if !args.load_images.is_empty() {
+                return Err(anyhow!(
+                    "--load-image loads images into a Kind cluster: it needs --mode preview"
+                )
+                .into());
+            }
+            (production_plan(args, p)?, None)
         }
+        RenderMode::Preview => preview_plan(args, p)?,
     };
     let cache = StageCache::open(&args.cache, &plan.fingerprint(), args.fresh)
         .map_err(|e| CommandError::Other(e.into()))?;
@@ -30,7 +39,7 @@ pub fn run_command(args: &BootstrapArgs, p: Printer) -> Result<Outcome, CommandE
         println!("dry run: nothing was sent, nothing was written");
         return Ok(Outcome::Success);
     }
-    execute(args, &plan, cache, p)
+    execute(args, &plan, cache, p, context)
 }
 
 fn timing(args: &BootstrapArgs) -> Timing {
@@ -112,11 +121,78 @@ fn production_plan(args: &BootstrapArgs, p: Printer) -> Result<Plan, CommandErro
     .map_err(|e| anyhow!(e).into())
 }
 
+/// The preview plan and the kubeconfig context it works in (`kind-<cluster>`, the one kind
+/// writes).
+fn preview_plan(args: &BootstrapArgs, p: Printer) -> Result<(Plan, Option<String>), CommandError> {
+    if args.environment.is_some() {
+        return Err(anyhow!(
+            "an environment is a production argument: preview brings up the Kind cluster --cluster-name (default zerotouch-preview)"
+        )
+        .into());
+    }
+    if !args.cert_fingerprints.is_empty() || args.insecure_skip_verify {
+        return Err(anyhow!(
+            "--cert-fingerprint and --insecure-skip-verify are about Talos nodes: production only"
+        )
+        .into());
+    }
+    if args.argocd_install.as_ref().is_some_and(|f| !f.is_file()) {
+        return Err(anyhow!("--argocd-install: no such file").into());
+    }
+    let templates = TemplateSource {
+        override_dir: args.source.templates.clone(),
+    };
+    let ci = inputs::preview_in_ci(&args.source);
+    // Locally, Argo CD reads the checkout Kind mounts at /repo: the patched platform is
+    // committed to a branch there and the root Application tracks that branch. In CI it reads
+    // GitHub at the checkout's commit (the render's default).
+    let revision = (!ci).then_some(preview::BRANCH);
+    let (rendered, _) = inputs::preview_at(
+        &args.source,
+        &How {
+            example: false,
+            skip_secrets: false,
+            need_bundle: false,
+        },
+        &templates,
+        revision,
+    )?;
+    for w in &rendered.warnings {
+        p.warn(w);
+    }
+    let dir = args
+        .source
+        .platform_repo
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("."));
+    let platform_repo = dir
+        .canonicalize()
+        .with_context(|| format!("--platform-repo {}", dir.display()))?;
+    let patch_target = match revision {
+        Some(branch) => PatchTarget::Branch(branch.to_string()),
+        None => PatchTarget::Remote {
+            url: inputs::remote_platform_url(&args.source, &EnvSnapshot::from_process())?,
+        },
+    };
+    let plan = preview::plan(PreviewInputs {
+        rendered: &rendered,
+        cluster: args.source.cluster_name.clone(),
+        platform_repo: &platform_repo,
+        argocd_install: args.argocd_install.clone(),
+        load_images: args.load_images.clone(),
+        patch_target,
+        kind_program: preview::KIND.into(),
+    })
+    .map_err(|e| anyhow!(e))?;
+    Ok((plan, Some(format!("kind-{}", args.source.cluster_name))))
+}
+
 fn execute(
     args: &BootstrapArgs,
     plan: &Plan,
     mut cache: StageCache,
     p: Printer,
+    context: Option<String>,
 ) -> Result<Outcome, CommandError> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -127,7 +203,7 @@ fn execute(
         timing(args),
         progress,
         kubeconfig_path(args.kubeconfig.as_ref())?,
-        None,
+        context,
     );
     p.info(&format!(
         "bootstrap {} {}: {} stages (cache {})",
