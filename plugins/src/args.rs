@@ -449,7 +449,8 @@ Examples:
   kubectl zt deploy --image sha-abc123                       # keep each claim's repository
   kubectl zt deploy --image ghcr.io/org/my-svc:sha-abc123
   kubectl zt deploy --image sha-abc123 --dry-run=client      # print the objects, no cluster
-  kubectl zt deploy --image sha-abc123 --write --no-wait     # also update the claim files";
+  kubectl zt deploy --image sha-abc123 --write --no-wait     # also update the claim files
+  kubectl zt deploy --image sha-abc123 --load-into-kind      # a local build, into the Kind preview";
 
 #[derive(Debug, Args)]
 pub struct DeployArgs {
@@ -513,6 +514,12 @@ pub struct DeployArgs {
     /// The kubeconfig context to use [default: its current-context]
     #[arg(long, value_name = "NAME")]
     pub context: Option<String>,
+
+    /// Before applying, load the image (a tag alone: with each claim's repository) from the
+    /// local Docker engine into the nodes of Kind cluster CLUSTER, as `kind load docker-image`
+    /// does [default CLUSTER: zerotouch-preview]
+    #[arg(long, value_name = "CLUSTER", num_args = 0..=1, default_missing_value = "zerotouch-preview")]
+    pub load_into_kind: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -4,10 +4,13 @@ use std::cell::RefCell;
 use std::io::IsTerminal;
 use std::time::Duration;
 
-use anyhow::Context;
+use anyhow::{Context, anyhow};
 use indicatif::{ProgressBar, ProgressStyle};
+use zt::bootstrap::stages::images::load_error;
 use zt::deploy::config::Overrides;
+use zt::deploy::image::ImageArg;
 use zt::deploy::{self, DryRun, Options, Plan, Progress, Request};
+use zt::docker::ImageLoader;
 use zt::kube::ClusterAccess;
 
 use crate::CommandError;
@@ -54,10 +57,20 @@ pub fn run(args: &DeployArgs, p: Printer) -> Result<Outcome, CommandError> {
         Some(DryRunMode::Client) => DryRun::Client,
         Some(DryRunMode::Server) => DryRun::Server,
     };
+    let kind_load = match &args.load_into_kind {
+        Some(cluster) => Some((cluster.as_str(), kind_images(&plan)?)),
+        None => None,
+    };
     if dry_run == DryRun::Client {
         // The objects are the output, like `kubectl apply --dry-run=client -o yaml`.
         let text = deploy::render_objects(&plan).context("printing the objects")?;
         print!("{text}");
+        if let Some((cluster, images)) = &kind_load {
+            p.info(&format!(
+                "client dry run: would load {} from the local Docker engine into the nodes of Kind cluster {cluster}; nothing was loaded",
+                images.join(", ")
+            ));
+        }
         p.info(&format!(
             "client dry run: {} objects for {} in namespace {}; no cluster was contacted",
             plan.objects.len(),
@@ -82,11 +95,75 @@ pub fn run(args: &DeployArgs, p: Printer) -> Result<Outcome, CommandError> {
         .enable_all()
         .build()
         .context("starting the async runtime")?;
+    if let Some((cluster, images)) = &kind_load {
+        if dry_run == DryRun::Server {
+            // A server dry run stores nothing; loading an image would change the nodes.
+            reporter.warn(&format!(
+                "server dry run: not loading {} into Kind cluster {cluster}",
+                images.join(", ")
+            ));
+        } else {
+            let loaded = runtime.block_on(load_into_kind(images, cluster, &reporter));
+            if let Err(e) = loaded {
+                reporter.finish();
+                return Err(e);
+            }
+        }
+    }
     let result = runtime.block_on(deploy::execute(&plan, &access, &opts, &reporter));
     reporter.finish();
     let report = result.map_err(|e| CommandError::Other(e.into()))?;
     summarize(&plan, &report, &opts);
     Ok(Outcome::Success)
+}
+
+/// The full references the claims get: what must be in the Kind nodes. A tag or digest alone
+/// was resolved against each claim's repository by the plan.
+fn kind_images(plan: &Plan) -> Result<Vec<String>, CommandError> {
+    let mut images: Vec<String> = Vec::new();
+    for c in &plan.changes {
+        if !images.contains(&c.to) {
+            images.push(c.to.clone());
+        }
+    }
+    if images.is_empty() {
+        match &plan.image {
+            ImageArg::Full(r) => images.push(r.to_string()),
+            other => {
+                return Err(anyhow!(
+                    "--load-into-kind: no claim gets the image, so {other} has no repository to load; pass --image a full reference"
+                )
+                .into());
+            }
+        }
+    }
+    Ok(images)
+}
+
+/// Loads `images` into every node of Kind cluster `cluster`, before anything is applied.
+async fn load_into_kind(
+    images: &[String],
+    cluster: &str,
+    reporter: &Reporter,
+) -> Result<(), CommandError> {
+    let docker = zt::docker::connect().await.map_err(|e| {
+        anyhow!("--load-into-kind: {e}\n  hint: the image is loaded from the local Docker engine; start it (or point DOCKER_HOST=unix://... at it)")
+    })?;
+    let loader = ImageLoader::new(docker);
+    for image in images {
+        reporter.stage(&format!("load {image} into Kind cluster {cluster}"));
+        let report = loader
+            .load(image, cluster)
+            .await
+            .map_err(|e| anyhow!("--load-into-kind: {}", load_error(&e)))?;
+        let nodes: Vec<&str> = report.nodes.iter().map(|n| n.node.as_str()).collect();
+        reporter.done(&format!(
+            "loaded {image} ({} bytes) into {}",
+            report.archive_bytes,
+            nodes.join(", ")
+        ));
+    }
+    Ok(())
 }
 
 fn summarize(plan: &Plan, report: &deploy::Report, opts: &Options) {
