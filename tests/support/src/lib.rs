@@ -1,11 +1,15 @@
 //! Helpers shared by the integration tests: golden-file comparison, the example inputs, and
 //! the test doubles: an in-process Kubernetes API server ([`kube_api`]), an in-process Talos
-//! machine API ([`talos_api`]) and Kind-node stand-ins on the real Docker engine ([`docker`]).
+//! machine API ([`talos_api`]), Kind-node stand-ins on the real Docker engine ([`docker`]), a
+//! stand-in for the kind CLI ([`kind`]) and a Kind cluster's API for preview bootstrap
+//! ([`preview`]).
 
 pub mod docker;
 pub mod git;
 pub mod golden;
+pub mod kind;
 pub mod kube_api;
+pub mod preview;
 pub mod talos_api;
 
 use std::path::{Path, PathBuf};
