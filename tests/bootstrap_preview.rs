@@ -314,6 +314,7 @@ fn kind_stage(cluster: &str, config: &[u8], program: &Path) -> KindCreate {
         cluster: cluster.into(),
         config: config.to_vec(),
         program: program.into(),
+        repo_mount: None,
     }
 }
 
@@ -338,7 +339,10 @@ async fn kind_create_makes_the_cluster_once_and_then_only_exports_its_kubeconfig
     let (mut ctx, rec) = ctx(dir.path(), "zt-kind", timing());
     ctx.kube_context = None;
     ctx.stage = "kind-create".into();
-    let stage = kind_stage("zt-kind", &config, &kind.program());
+    let stage = KindCreate {
+        repo_mount: Some(abs(repo.path())),
+        ..kind_stage("zt-kind", &config, &kind.program())
+    };
 
     stage.run(&mut ctx).await.unwrap();
     let kubeconfig = dir.path().join("kube/config");
@@ -404,6 +408,14 @@ async fn kind_create_makes_the_cluster_once_and_then_only_exports_its_kubeconfig
         ]
     );
     assert!(kubeconfig.is_file(), "the kubeconfig is exported again");
+    assert!(
+        rec.lines().contains(
+            &"  kind-create: no container zt-kind-control-plane: cannot check what the cluster mounts at /repo"
+                .to_string()
+        ),
+        "{:?}",
+        rec.lines()
+    );
     assert!(
         !ctx.take_cache_invalidation(),
         "the same cluster keeps the cache"
@@ -562,24 +574,26 @@ async fn in_ci_preview_patch_warns_and_writes_nothing() {
     );
 }
 
-/// Kind-node stand-ins for `cluster` (a control plane and a worker) and a local image to load.
-async fn nodes_and_image(scratch: &mut Scratch, cluster: &str) -> (Vec<String>, String) {
+/// Kind-node stand-ins for `cluster` (a control plane mounting `repo` at /repo, as the
+/// rendered Kind config asks, and a worker) and a local image to load.
+async fn nodes_and_image(
+    scratch: &mut Scratch,
+    cluster: &str,
+    repo: &Path,
+) -> (Vec<String>, String) {
     let node_image = format!("{cluster}-node:test");
     let app = format!("{cluster}-app:ci");
     scratch.build_node_image(&node_image).await;
     scratch.build_payload_image(&app, 40_000).await;
     let mut nodes = Vec::new();
-    for (suffix, role) in [("control-plane", "control-plane"), ("worker", "worker")] {
+    for (suffix, role, mount) in [
+        ("control-plane", "control-plane", Some(repo)),
+        ("worker", "worker", None),
+    ] {
+        let name = format!("{cluster}-{suffix}");
         nodes.push(
             scratch
-                .kind_node(
-                    &node_image,
-                    cluster,
-                    &format!("{cluster}-{suffix}"),
-                    role,
-                    true,
-                    None,
-                )
+                .kind_node_mounting(&node_image, cluster, &name, role, true, None, mount)
                 .await,
         );
     }
@@ -592,13 +606,13 @@ async fn a_whole_preview_run_then_resumed_runs() {
         return;
     };
     let cluster = unique_name("zt-prev");
+    let repo = checkout();
     let mut scratch = Scratch::new(docker);
-    let (nodes, app) = nodes_and_image(&mut scratch, &cluster).await;
+    let (nodes, app) = nodes_and_image(&mut scratch, &cluster, &abs(repo.path())).await;
     let api = kind_cluster_api(&cluster);
     // Argo CD takes a moment: the wait has to poll.
     platform_syncs(&api, Duration::from_millis(60));
     let kind = FakeKind::new(&api.url());
-    let repo = checkout();
     let dir = tempfile::tempdir().unwrap();
     let plan = local_plan(repo.path(), &cluster, &[&app], &kind.program());
     let cache_path = dir
@@ -783,4 +797,56 @@ async fn a_failed_run_resumes_at_the_stage_that_failed() {
         applies_before,
         "nothing is applied again"
     );
+}
+
+#[tokio::test]
+async fn an_existing_cluster_that_mounts_another_checkout_is_refused() {
+    let Some(docker) =
+        docker_or_skip("an_existing_cluster_that_mounts_another_checkout_is_refused").await
+    else {
+        return;
+    };
+    let cluster = unique_name("zt-mount");
+    let repo = checkout();
+    let other = tempfile::tempdir().unwrap();
+    let mut scratch = Scratch::new(docker);
+    let node_image = format!("{cluster}-node:test");
+    scratch.build_node_image(&node_image).await;
+    scratch
+        .kind_node_mounting(
+            &node_image,
+            &cluster,
+            &format!("{cluster}-control-plane"),
+            "control-plane",
+            true,
+            None,
+            Some(&abs(other.path())),
+        )
+        .await;
+    let api = kind_cluster_api(&cluster);
+    let kind = FakeKind::new(&api.url());
+    kind.add_cluster(&cluster);
+    let dir = tempfile::tempdir().unwrap();
+    let (mut ctx, _) = ctx(dir.path(), &cluster, timing());
+    let stage = KindCreate {
+        repo_mount: Some(abs(repo.path())),
+        ..kind_stage(&cluster, b"kind: Cluster\n", &kind.program())
+    };
+    let e = stage.run(&mut ctx).await.unwrap_err().to_string();
+    assert!(
+        e.contains(&format!(
+            "Kind cluster {cluster} exists but mounts {} at /repo, not {}",
+            abs(other.path()).display(),
+            abs(repo.path()).display()
+        )) && e.contains(&format!("kind delete cluster --name {cluster}")),
+        "{e}"
+    );
+    assert!(
+        !kind.calls().iter().any(|c| c[0] == "export"),
+        "nothing exported from the wrong cluster: {:?}",
+        kind.calls()
+    );
+    // In CI Argo CD reads GitHub: the mount does not matter.
+    let ci = kind_stage(&cluster, b"kind: Cluster\n", &kind.program());
+    ci.run(&mut ctx).await.unwrap();
 }

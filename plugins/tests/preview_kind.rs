@@ -224,21 +224,31 @@ fn kubectl_zt_bootstrap_preview_brings_the_platform_up_and_a_rerun_resumes() {
         return;
     };
     let cluster = unique_name("zt-cli");
+    let (repo, scratch) = workspace();
     let mut images = Scratch::new(docker);
     let app = format!("{cluster}-app:ci");
     let node = format!("{cluster}-control-plane");
+    // The node kind would have started: the checkout mounted at /repo, as configured.
+    let mount = repo.path().canonicalize().unwrap();
     let node_id = tokio_block(async {
         let node_image = format!("{cluster}-node:test");
         images.build_node_image(&node_image).await;
         images.build_payload_image(&app, 20_000).await;
         images
-            .kind_node(&node_image, &cluster, &node, "control-plane", true, None)
+            .kind_node_mounting(
+                &node_image,
+                &cluster,
+                &node,
+                "control-plane",
+                true,
+                None,
+                Some(&mount),
+            )
             .await
     });
     let api = kind_cluster_api(&cluster);
     platform_syncs(&api, std::time::Duration::ZERO);
     let kind = FakeKind::new(&api.url());
-    let (repo, scratch) = workspace();
     let cache = scratch.path().join(".zerotouch-cache/stages.json");
     let kubeconfig = scratch.path().join("kube/config");
     let repo_dir = repo.path().to_str().unwrap();

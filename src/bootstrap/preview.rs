@@ -113,6 +113,8 @@ pub fn plan(inputs: PreviewInputs<'_>) -> Result<Plan, StageError> {
         cluster: cluster.clone(),
         config: kind_config.bytes.clone(),
         program: inputs.kind_program.clone(),
+        repo_mount: matches!(inputs.patch_target, PatchTarget::Branch(_))
+            .then(|| inputs.platform_repo.to_path_buf()),
     }));
     stages.push(Box::new(WaitNodeReady {
         node: format!("{cluster}-control-plane"),

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
+use bollard::Docker;
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 
 use super::super::context::Ctx;
@@ -137,6 +138,10 @@ pub struct KindCreate {
     pub config: Vec<u8>,
     /// The kind executable: a name looked up in PATH (`kind`) or a path.
     pub program: OsString,
+    /// The checkout an existing cluster must mount at /repo, when Argo CD reads it there
+    /// (local mode). A cluster made from another config (another checkout, or none) would
+    /// have Argo CD sync a tree nobody patched.
+    pub repo_mount: Option<PathBuf>,
 }
 
 impl KindCreate {
@@ -182,19 +187,27 @@ impl Stage for KindCreate {
 
     fn details(&self) -> Vec<String> {
         let program = self.program.to_string_lossy();
-        vec![
+        let mut d = vec![
             format!("check that {program} is on PATH and that the Docker engine answers"),
             format!(
                 "{program} get clusters: if {} is listed, keep it and run `{program} export kubeconfig --name {} --kubeconfig <kubeconfig>`",
                 self.cluster, self.cluster
             ),
-            format!(
-                "otherwise: {program} create cluster --name {} --config <temporary file: the rendered kind/cluster.yaml, {} bytes> --kubeconfig <kubeconfig> --wait 0s",
-                self.cluster,
-                self.config.len()
-            ),
-            format!("then use kubeconfig context kind-{}", self.cluster),
-        ]
+        ];
+        if let Some(repo) = &self.repo_mount {
+            d.push(format!(
+                "a kept cluster must mount {} at /repo (checked on container {}-control-plane)",
+                repo.display(),
+                self.cluster
+            ));
+        }
+        d.push(format!(
+            "otherwise: {program} create cluster --name {} --config <temporary file: the rendered kind/cluster.yaml, {} bytes> --kubeconfig <kubeconfig> --wait 0s",
+            self.cluster,
+            self.config.len()
+        ));
+        d.push(format!("then use kubeconfig context kind-{}", self.cluster));
+        d
     }
 
     /// Never skipped: `kind get clusters` is cheap, and the cluster may have been deleted
@@ -214,7 +227,7 @@ impl Stage for KindCreate {
                     .hint(format!("install kind: {INSTALL_URL}"))
                 })?;
             ctx.detail(&format!("using {}", program.display()));
-            check_docker().await?;
+            let docker = check_docker().await?;
 
             let listed = run_kind(
                 ctx,
@@ -239,6 +252,7 @@ impl Stage for KindCreate {
                     "cluster {} exists: keeping it, exporting its kubeconfig",
                     self.cluster
                 ));
+                self.check_repo_mount(ctx, &docker).await?;
                 run_kind(
                     ctx,
                     &program,
@@ -288,9 +302,59 @@ impl Stage for KindCreate {
     }
 }
 
+impl KindCreate {
+    /// An existing cluster must mount [`KindCreate::repo_mount`] at /repo. Kind names the
+    /// control-plane container `<cluster>-control-plane`; when there is none to look at (not a
+    /// Docker-based kind), the check is skipped with a detail line.
+    async fn check_repo_mount(&self, ctx: &Ctx, docker: &Docker) -> Result<(), StageError> {
+        let Some(want) = &self.repo_mount else {
+            return Ok(());
+        };
+        let node = format!("{}-control-plane", self.cluster);
+        let info = match docker.inspect_container(&node, None).await {
+            Ok(info) => info,
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 404, ..
+            }) => {
+                ctx.detail(&format!(
+                    "no container {node}: cannot check what the cluster mounts at /repo"
+                ));
+                return Ok(());
+            }
+            Err(e) => {
+                return Err(StageError::new(format!("inspecting Kind node {node}: {e}")));
+            }
+        };
+        let mounted = info
+            .mounts
+            .unwrap_or_default()
+            .into_iter()
+            .find(|m| m.destination.as_deref() == Some("/repo"))
+            .and_then(|m| m.source);
+        let same = mounted.as_deref().is_some_and(|src| {
+            let src = Path::new(src);
+            src == want || src.canonicalize().is_ok_and(|c| c == *want)
+        });
+        if same {
+            ctx.detail(&format!("{node} mounts {} at /repo", want.display()));
+            return Ok(());
+        }
+        Err(StageError::new(format!(
+            "Kind cluster {} exists but mounts {} at /repo, not {}: Argo CD would sync another tree than the one patched",
+            self.cluster,
+            mounted.as_deref().unwrap_or("nothing"),
+            want.display()
+        ))
+        .hint(format!(
+            "delete it (`kind delete cluster --name {}`) and rerun, or pick another --cluster-name",
+            self.cluster
+        )))
+    }
+}
+
 /// kind drives Docker; when the engine is not there, say so before kind does (in its words,
 /// a failed `docker ps`).
-async fn check_docker() -> Result<(), StageError> {
+async fn check_docker() -> Result<Docker, StageError> {
     let hint = "kind runs its nodes as Docker containers: start the Docker engine (or point DOCKER_HOST=unix://... at it)";
     let docker = crate::docker::connect().await.map_err(|e| {
         StageError::new(format!("the Docker engine is unreachable: {e}")).hint(hint)
@@ -298,7 +362,7 @@ async fn check_docker() -> Result<(), StageError> {
     docker.ping().await.map_err(|e| {
         StageError::new(format!("the Docker engine does not answer a ping: {e}")).hint(hint)
     })?;
-    Ok(())
+    Ok(docker)
 }
 
 #[cfg(test)]
@@ -341,6 +405,7 @@ mod tests {
             cluster: "zerotouch-preview".into(),
             config: b"kind: Cluster\n".to_vec(),
             program: "kind".into(),
+            repo_mount: None,
         };
         let args: Vec<String> = stage
             .create_args(Path::new("/tmp/c.yaml"), Path::new("/home/u/.kube/config"))

@@ -219,6 +219,23 @@ impl Scratch {
         start: bool,
         ctr_fail: Option<&str>,
     ) -> String {
+        self.kind_node_mounting(image, cluster, name, role, start, ctr_fail, None)
+            .await
+    }
+
+    /// [`Scratch::kind_node`] with a host directory bind-mounted read-only at `/repo`, as the
+    /// preview's Kind config mounts the platform checkout.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn kind_node_mounting(
+        &mut self,
+        image: &str,
+        cluster: &str,
+        name: &str,
+        role: &str,
+        start: bool,
+        ctr_fail: Option<&str>,
+        repo: Option<&Path>,
+    ) -> String {
         let labels = HashMap::from([
             (KIND_CLUSTER_LABEL.to_string(), cluster.to_string()),
             (KIND_ROLE_LABEL.to_string(), role.to_string()),
@@ -231,6 +248,7 @@ impl Scratch {
             host_config: Some(HostConfig {
                 // Nothing here needs a network; skipping it keeps container start fast.
                 network_mode: Some("none".into()),
+                binds: repo.map(|r| vec![format!("{}:/repo:ro", r.display())]),
                 ..Default::default()
             }),
             ..Default::default()
