@@ -262,7 +262,10 @@ rendered talosconfig), bootstrap etcd once, fetch the kubeconfig (0600, merged i
 apply the root Application and wait until it is Synced and Healthy, then apply the tenants.
 
 Preview (`--mode preview`) takes a CI runner with Docker to a Kind cluster with the platform
-syncing: kind create cluster, load images, preview patches, Argo CD, Secrets, root Application.
+syncing: kind create cluster (an existing one is kept), load images, preview patches, Argo CD,
+Secrets, root Application. Locally the patched platform is committed to branch zt-preview,
+which Argo CD reads through file:///repo; in CI (--ci, CI or GITHUB_ACTIONS) Argo CD reads
+GitHub, so the patches are only checked.
 
 Finished stages are recorded in the stage cache; a rerun skips them (--fresh ignores the cache).
 Every wait probes with backoff up to its timeout. --dry-run prints the plan, with what each stage
