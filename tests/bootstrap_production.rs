@@ -61,7 +61,7 @@ impl Recorder {
 }
 
 fn example_bundle() -> SecretsBundle {
-    SecretsBundle::parse(zt::examples::SECRETS, Path::new(zt::examples::SECRETS_PATH)).unwrap()
+    zt::examples::bundle().unwrap()
 }
 
 fn values() -> EnvValues {

@@ -7,7 +7,6 @@ use std::process::{Command, Output};
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use zt::talos::bundle::SecretsBundle;
 use zt_test_support::kube_api::{ResourceType, TestApi};
 use zt_test_support::talos_api::TalosTestServer;
 use zt_test_support::workspace_root;
@@ -101,8 +100,7 @@ fn dry_run_prints_the_plan_and_touches_nothing() {
     ] {
         assert!(plan.contains(want), "`{want}` missing from:\n{plan}");
     }
-    let bundle =
-        SecretsBundle::parse(zt::examples::SECRETS, Path::new(zt::examples::SECRETS_PATH)).unwrap();
+    let bundle = zt::examples::bundle().unwrap();
     for secret in [
         bundle.trustd_info.token.as_str(),
         "ghp_BOOTSTRAPTOKEN",
@@ -169,8 +167,7 @@ fn node(name: &str) -> Value {
 
 #[tokio::test]
 async fn a_production_bootstrap_through_the_plugin() {
-    let bundle =
-        SecretsBundle::parse(zt::examples::SECRETS, Path::new(zt::examples::SECRETS_PATH)).unwrap();
+    let bundle = zt::examples::bundle().unwrap();
     let home = tempfile::tempdir().unwrap();
     let api = TestApi::builder()
         .resource(ResourceType::new("", "v1", "Node", "nodes", false))
