@@ -10,7 +10,6 @@ use std::time::{Duration, Instant};
 
 use zt::render::{self, TemplateSource};
 use zt::source::RepoFiles;
-use zt::talos::bundle::SecretsBundle;
 use zt::tenant::model::{Machine, Role};
 
 /// Counts live and peak heap bytes so the bench can report peak memory.
@@ -44,8 +43,7 @@ fn median(mut v: Vec<Duration>) -> Duration {
 
 fn main() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let bundle = SecretsBundle::parse(zt::examples::SECRETS, Path::new(zt::examples::SECRETS_PATH))
-        .expect("example bundle");
+    let bundle = zt::examples::bundle().expect("example bundle");
     let platform = RepoFiles::dir(&root.join("examples/platform-repo"));
     let base =
         zt::tenant::load_env(&root.join("examples/tenant-repo"), "dev").expect("example values");
@@ -53,9 +51,7 @@ fn main() {
     // Peak heap for the example environment, from load to rendered tree.
     let before = LIVE.load(Ordering::Relaxed);
     PEAK.store(before, Ordering::Relaxed);
-    let example_bundle =
-        SecretsBundle::parse(zt::examples::SECRETS, Path::new(zt::examples::SECRETS_PATH))
-            .expect("example bundle");
+    let example_bundle = zt::examples::bundle().expect("example bundle");
     let values = zt::tenant::load_env(&root.join("examples/tenant-repo"), "dev").expect("values");
     let r = render::render_values(
         &values,

@@ -49,6 +49,11 @@ pub const SECRETS: &str = include_str!("../examples/example-secrets.yaml");
 /// How messages name the example bundle.
 pub const SECRETS_PATH: &str = "<example>/example-secrets.yaml";
 
+/// The example secrets bundle, parsed.
+pub fn bundle() -> Result<crate::talos::bundle::SecretsBundle, crate::diag::Diagnostics> {
+    crate::talos::bundle::SecretsBundle::parse(SECRETS, std::path::Path::new(SECRETS_PATH))
+}
+
 pub fn tenant_repo() -> RepoFiles {
     RepoFiles::embedded("<example>/tenant-repo", TENANT_FILES)
 }

@@ -3,7 +3,7 @@
 //! the diff like code.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
 use zt::credentials::Mode;
@@ -16,7 +16,7 @@ use zt::tenant::TenantRepo;
 use zt_test_support::{golden, workspace_root};
 
 fn example_bundle() -> SecretsBundle {
-    SecretsBundle::parse(zt::examples::SECRETS, Path::new(zt::examples::SECRETS_PATH)).unwrap()
+    zt::examples::bundle().unwrap()
 }
 
 fn files(r: &render::Rendered) -> BTreeMap<PathBuf, Vec<u8>> {

@@ -13,7 +13,7 @@ use zt::tenant::{self, EnvValues};
 use zt_test_support::workspace_root;
 
 fn bundle() -> SecretsBundle {
-    SecretsBundle::parse(zt::examples::SECRETS, Path::new(zt::examples::SECRETS_PATH)).unwrap()
+    zt::examples::bundle().unwrap()
 }
 
 fn values(repo: &str, env: &str) -> EnvValues {

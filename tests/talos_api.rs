@@ -654,8 +654,7 @@ async fn a_talosconfig_with_a_missing_context_or_broken_credentials_is_reported(
 #[tokio::test]
 async fn rendered_configs_and_talosconfig_bootstrap_a_node() {
     let root = workspace_root();
-    let bundle =
-        SecretsBundle::parse(zt::examples::SECRETS, Path::new(zt::examples::SECRETS_PATH)).unwrap();
+    let bundle = zt::examples::bundle().unwrap();
     let tenant = TenantRepo::open(&root.join("examples/tenant-repo-flannel")).unwrap();
     let rendered = render::render(&Request {
         tenant: &tenant,

@@ -3,17 +3,14 @@
 //! the key structure of real `talosctl gen config` output. Skips without ../shared.
 
 use std::collections::BTreeSet;
-use std::path::Path;
 
 use serde_json::Value;
 use zt::render::{self, TemplateSource};
 use zt::source::RepoFiles;
-use zt::talos::bundle::SecretsBundle;
 use zt_test_support::{shared_dir, workspace_root};
 
 fn rendered_configs() -> Vec<(String, Value)> {
-    let bundle =
-        SecretsBundle::parse(zt::examples::SECRETS, Path::new(zt::examples::SECRETS_PATH)).unwrap();
+    let bundle = zt::examples::bundle().unwrap();
     let mut out = Vec::new();
     for (repo, env, platform) in [
         (

@@ -307,6 +307,11 @@ pub struct BootstrapArgs {
     #[arg(long = "cert-fingerprint", value_name = "FINGERPRINT")]
     pub cert_fingerprints: Vec<String>,
 
+    /// Reach a node's Talos API at another address than `<ip>:50000` (port forwards, NAT):
+    /// NODE=HOST[:PORT], repeatable. The configured API's certificate must still name HOST
+    #[arg(long = "talos-endpoint", value_name = "NODE=HOST[:PORT]")]
+    pub talos_endpoints: Vec<String>,
+
     /// Do not verify the maintenance API's self-issued certificate (the default without
     /// --cert-fingerprint; accepted to say so explicitly)
     #[arg(long, conflicts_with = "cert_fingerprints")]

@@ -2,7 +2,7 @@
 //! `render` and `bootstrap`): which repository, environment, bundle, credentials and platform
 //! source, with the defaults and checks in one place.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::{Context, anyhow};
 use zt::credentials::{Credentials, EnvSnapshot, Mode};
@@ -82,8 +82,7 @@ pub fn production(
 ) -> Result<(Rendered, String), CommandError> {
     let streaming = !how.need_bundle;
     let (tenant, env_name, bundle, platform_repo, env) = if how.example {
-        let bundle =
-            SecretsBundle::parse(zt::examples::SECRETS, Path::new(zt::examples::SECRETS_PATH))?;
+        let bundle = zt::examples::bundle()?;
         (
             TenantRepo::embedded(zt::examples::tenant_repo()),
             src.env

@@ -526,3 +526,42 @@ fn deploy_load_into_kind_defaults_to_the_preview_cluster() {
         text(&o.stderr)
     );
 }
+
+#[test]
+fn preview_refuses_production_flags_and_production_refuses_load_image() {
+    let (repo, scratch) = workspace();
+    let kubeconfig = scratch.path().join("kubeconfig");
+    let repo_dir = repo.path().to_str().unwrap();
+    for extra in [
+        &["--talos-endpoint", "cp01-main=127.0.0.1:50000"][..],
+        &["--cert-fingerprint", "abc"][..],
+        &["dev"][..],
+    ] {
+        let mut args = vec![
+            "bootstrap",
+            "--mode",
+            "preview",
+            "--platform-repo",
+            repo_dir,
+            "--dry-run",
+        ];
+        args.extend_from_slice(extra);
+        let o = run(zt(scratch.path(), &args, &system_path(), &kubeconfig));
+        assert_ne!(o.status.code(), Some(0), "{extra:?}");
+        let err = text(&o.stderr);
+        assert!(err.contains("production"), "{extra:?}: {err}");
+    }
+    let o = run(zt(
+        scratch.path(),
+        &["bootstrap", "dev", "--load-image", "app:ci", "--dry-run"],
+        &system_path(),
+        &kubeconfig,
+    ));
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        text(&o.stderr)
+            .contains("--load-image loads images into a Kind cluster: it needs --mode preview"),
+        "{}",
+        text(&o.stderr)
+    );
+}

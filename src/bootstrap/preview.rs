@@ -16,9 +16,7 @@ use super::runner::Plan;
 use super::stage::{Stage, StageError};
 use super::stages::images::LoadImage;
 use super::stages::kind::KindCreate;
-use super::stages::kubernetes::{
-    ApplyManifests, ManifestSource, WaitApplication, WaitDeployment, WaitNodeReady,
-};
+use super::stages::kubernetes::{ApplyManifests, ManifestSource, WaitNodeReady, WaitObject};
 use super::stages::preview_patch::{PatchTarget, PreviewPatch};
 use crate::patch::LOCAL_URL;
 use crate::render::Rendered;
@@ -164,10 +162,10 @@ pub fn plan(inputs: PreviewInputs<'_>) -> Result<Plan, StageError> {
             force: false,
         }));
     }
-    stages.push(Box::new(WaitDeployment {
-        namespace: REPO_SERVER.0.into(),
-        name: REPO_SERVER.1.into(),
-    }));
+    stages.push(Box::new(WaitObject::deployment(
+        REPO_SERVER.0,
+        REPO_SERVER.1,
+    )));
     stages.push(Box::new(ApplyManifests {
         name: "root-app".into(),
         summary: format!("apply the root Application {ROOT_APP} ({url} at {revision})"),
@@ -177,10 +175,7 @@ pub fn plan(inputs: PreviewInputs<'_>) -> Result<Plan, StageError> {
         },
         force: false,
     }));
-    stages.push(Box::new(WaitApplication {
-        namespace: "argocd".into(),
-        name: ROOT_APP.into(),
-    }));
+    stages.push(Box::new(WaitObject::application("argocd", ROOT_APP)));
     Ok(Plan {
         mode: "preview".into(),
         target: cluster.clone(),

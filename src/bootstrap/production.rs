@@ -14,9 +14,7 @@ use serde_json::{Value, json};
 use super::Ctx;
 use super::runner::Plan;
 use super::stage::{Stage, StageError, StageFuture};
-use super::stages::kubernetes::{
-    ApplyManifests, ManifestSource, WaitApplication, WaitDeployment, WaitNodeReady,
-};
+use super::stages::kubernetes::{ApplyManifests, ManifestSource, WaitNodeReady, WaitObject};
 use super::stages::talos::{
     ApplyConfig, BootstrapEtcd, FetchKubeconfig, Node, TalosAccess, WaitConfigured,
 };
@@ -229,10 +227,10 @@ pub fn plan(inputs: ProductionInputs<'_>) -> Result<Plan, StageError> {
             force: false,
         }));
     }
-    stages.push(Box::new(WaitDeployment {
-        namespace: REPO_SERVER.0.into(),
-        name: REPO_SERVER.1.into(),
-    }));
+    stages.push(Box::new(WaitObject::deployment(
+        REPO_SERVER.0,
+        REPO_SERVER.1,
+    )));
     let (root, root_from) = docs_of(tree, "argocd/root.yaml")?;
     stages.push(Box::new(ApplyManifests {
         name: "root-app".into(),
@@ -243,10 +241,7 @@ pub fn plan(inputs: ProductionInputs<'_>) -> Result<Plan, StageError> {
         },
         force: false,
     }));
-    stages.push(Box::new(WaitApplication {
-        namespace: "argocd".into(),
-        name: ROOT_APP.into(),
-    }));
+    stages.push(Box::new(WaitObject::application("argocd", ROOT_APP)));
     let (mut tenant_docs, mut tenant_from) = docs_of(tree, "argocd/repositories")?;
     let (apps, apps_from) = docs_of(tree, "argocd/tenants")?;
     tenant_docs.extend(apps);

@@ -166,14 +166,7 @@ fn check_flag(ds: &mut Diagnostics, flag: &str, value: &str) {
 
 /// Parses the contract's text; `file` names it in diagnostics.
 pub fn parse(src: &str, file: &Path, o: &Overrides) -> Result<ServiceConfig, Diagnostics> {
-    let doc = yaml::parse_document(src).map_err(|e| {
-        Diagnostics::from(Diagnostic::new(
-            file,
-            e.pos,
-            "",
-            format!("invalid YAML: {}", e.message),
-        ))
-    })?;
+    let doc = yaml::parse_file_document(src, file)?;
     let mut d = Decoder::new(file);
     if doc.is_null() {
         d.error(

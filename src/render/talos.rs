@@ -48,11 +48,8 @@ pub fn cilium_manifest(platform_repo: &RepoFiles) -> Result<InlineManifest, Rend
             .into(),
         )
     })?;
-    let docs: Vec<serde_json::Value> = yaml::from_str_multi(&contents).map_err(|e| {
-        RenderError::Input(
-            Diagnostic::new(&path, e.pos, "", format!("invalid YAML: {}", e.message)).into(),
-        )
-    })?;
+    let docs: Vec<serde_json::Value> =
+        yaml::from_str_multi(&contents).map_err(|e| RenderError::Input(e.in_file(&path).into()))?;
     if let Some(i) = docs
         .iter()
         .position(|d| d.get("apiVersion").is_none() || d.get("kind").is_none())

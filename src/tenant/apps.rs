@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use super::repo::TenantRepo;
 use super::rules;
-use crate::diag::{Diagnostic, Diagnostics};
+use crate::diag::Diagnostics;
 use crate::yaml::decode::Decoder;
 use crate::yaml::{self, Node};
 
@@ -96,14 +96,7 @@ pub fn parse(
     dir_name: &str,
     env: Option<&str>,
 ) -> Result<TenantApp, Diagnostics> {
-    let doc = yaml::parse_document(src).map_err(|e| {
-        Diagnostics::from(Diagnostic::new(
-            file,
-            e.pos,
-            "",
-            format!("invalid YAML: {}", e.message),
-        ))
-    })?;
+    let doc = yaml::parse_file_document(src, file)?;
     let mut d = Decoder::new(file);
     if let Err(m) = rules::dns1123_label(dir_name) {
         d.error(None, "", format!("tenant directory `{dir_name}`: {m}"));

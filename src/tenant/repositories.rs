@@ -69,8 +69,7 @@ pub fn check(src: &str, file: &Path, name: &str) -> Result<(), Diagnostics> {
     if let Err(m) = rules::dns1123_label(name) {
         diags.push(err(None, "", format!("repository name `{name}`: {m}")));
     }
-    let docs = yaml::parse_stream(src)
-        .map_err(|e| Diagnostics::from(err(e.pos, "", format!("invalid YAML: {}", e.message))))?;
+    let docs = yaml::parse_stream(src).map_err(|e| Diagnostics::from(e.in_file(file)))?;
     let docs: Vec<_> = docs.into_iter().filter(|d| !d.is_null()).collect();
     if docs.len() != 1 {
         diags.push(err(

@@ -14,7 +14,7 @@ use super::model::{
     TaintEffect, Talos, defaults,
 };
 use super::rules;
-use crate::diag::{Diagnostic, Diagnostics, Pos};
+use crate::diag::{Diagnostics, Pos};
 use crate::secret::SecretString;
 use crate::yaml::decode::{Decoder, Fields};
 use crate::yaml::{self, Node};
@@ -44,14 +44,7 @@ const TAINT_KEYS: &[&str] = &["key", "value", "effect"];
 
 /// Parses and validates one environment's values. `file` is only used in diagnostics.
 pub fn parse(src: &str, file: &Path, env: &str) -> Result<EnvValues, Diagnostics> {
-    let doc = yaml::parse_document(src).map_err(|e| {
-        Diagnostics::from(Diagnostic::new(
-            file,
-            e.pos,
-            "",
-            format!("invalid YAML: {}", e.message),
-        ))
-    })?;
+    let doc = yaml::parse_file_document(src, file)?;
     let mut d = Decoder::new(file);
     let Some(top) = d.fields(&doc, "", TOP_KEYS) else {
         return Err(d.finish().sorted());

@@ -45,6 +45,27 @@ impl YamlError {
     }
 }
 
+impl YamlError {
+    /// This error as the diagnostic of `file` (`file:line:col: invalid YAML: ...`).
+    pub fn in_file(&self, file: &std::path::Path) -> crate::diag::Diagnostic {
+        crate::diag::Diagnostic::new(
+            file,
+            self.pos,
+            "",
+            format!("invalid YAML: {}", self.message),
+        )
+    }
+}
+
+/// Parses a hand-written single-document file into a positioned tree, or the diagnostic that
+/// says where it is not YAML.
+pub fn parse_file_document(
+    src: &str,
+    file: &std::path::Path,
+) -> Result<Node, crate::diag::Diagnostics> {
+    parse_document(src).map_err(|e| e.in_file(file).into())
+}
+
 /// Limits that keep hostile input (alias bombs, huge streams) from exhausting memory, yet admit
 /// the largest real files we read (a 10k-line CRD bundle, a 1,700-line Cilium manifest).
 fn read_options() -> serde_saphyr::Options {

@@ -109,13 +109,30 @@ fn production_plan(args: &BootstrapArgs, p: Printer) -> Result<Plan, CommandErro
     if args.argocd_install.as_ref().is_some_and(|f| !f.is_file()) {
         return Err(anyhow!("--argocd-install: no such file").into());
     }
+    let mut endpoints = std::collections::BTreeMap::new();
+    for spec in &args.talos_endpoints {
+        let Some((node, addr)) = spec.split_once('=') else {
+            return Err(anyhow!("--talos-endpoint {spec}: expected NODE=HOST[:PORT]").into());
+        };
+        if !values.machines().any(|m| m.name == node) {
+            return Err(anyhow!(
+                "--talos-endpoint {spec}: no node `{node}` in environment {}",
+                values.env
+            )
+            .into());
+        }
+        let endpoint = addr
+            .parse::<zt::talos::api::TalosEndpoint>()
+            .map_err(|e| anyhow!("--talos-endpoint {spec}: {e}"))?;
+        endpoints.insert(node.to_string(), endpoint);
+    }
     production::plan(ProductionInputs {
         values: &values,
         rendered: &rendered,
         platform_repo: args.source.platform_repo.as_deref(),
         argocd_install: args.argocd_install.clone(),
         pins,
-        endpoints: Default::default(),
+        endpoints,
         client_options: ClientOptions::default(),
     })
     .map_err(|e| anyhow!(e).into())
@@ -130,9 +147,12 @@ fn preview_plan(args: &BootstrapArgs, p: Printer) -> Result<(Plan, Option<String
         )
         .into());
     }
-    if !args.cert_fingerprints.is_empty() || args.insecure_skip_verify {
+    if !args.cert_fingerprints.is_empty()
+        || args.insecure_skip_verify
+        || !args.talos_endpoints.is_empty()
+    {
         return Err(anyhow!(
-            "--cert-fingerprint and --insecure-skip-verify are about Talos nodes: production only"
+            "--cert-fingerprint, --insecure-skip-verify and --talos-endpoint are about Talos nodes: production only"
         )
         .into());
     }

@@ -197,21 +197,61 @@ impl Stage for ApplyManifests {
     }
 }
 
-/// Waits until a Deployment has all its replicas ready.
-pub struct WaitDeployment {
+/// Waits until an object reports ready by `check`: a Deployment with all replicas ready, an
+/// Argo CD Application Synced and Healthy.
+pub struct WaitObject {
+    /// Stage name (cache key).
+    pub stage: String,
+    pub api_version: &'static str,
+    pub kind: &'static str,
     pub namespace: String,
     pub name: String,
+    pub check: fn(&Value) -> Check,
+    /// What "ready" means, for the plan.
+    pub ready_means: &'static str,
+    /// Which timing limit applies.
+    pub limit: fn(&super::super::Timing) -> std::time::Duration,
 }
 
-impl Stage for WaitDeployment {
+impl WaitObject {
+    /// A Deployment whose replicas are all updated and ready.
+    pub fn deployment(namespace: &str, name: &str) -> Self {
+        WaitObject {
+            stage: format!("deployment-ready/{namespace}/{name}"),
+            api_version: "apps/v1",
+            kind: "Deployment",
+            namespace: namespace.into(),
+            name: name.into(),
+            check: |d| deployment_ready(d, None),
+            ready_means: "to be ready",
+            limit: |t| t.argocd,
+        }
+    }
+
+    /// An Argo CD Application that is Synced and Healthy.
+    pub fn application(namespace: &str, name: &str) -> Self {
+        WaitObject {
+            stage: format!("application-synced/{name}"),
+            api_version: "argoproj.io/v1alpha1",
+            kind: "Application",
+            namespace: namespace.into(),
+            name: name.into(),
+            check: application_synced_healthy,
+            ready_means: "to be Synced and Healthy",
+            limit: |t| t.platform,
+        }
+    }
+}
+
+impl Stage for WaitObject {
     fn name(&self) -> String {
-        format!("deployment-ready/{}/{}", self.namespace, self.name)
+        self.stage.clone()
     }
 
     fn summary(&self) -> String {
         format!(
-            "wait for Deployment {}/{} to be ready",
-            self.namespace, self.name
+            "wait for {} {}/{} {}",
+            self.kind, self.namespace, self.name, self.ready_means
         )
     }
 
@@ -222,65 +262,19 @@ impl Stage for WaitDeployment {
     fn run<'a>(&'a self, ctx: &'a mut Ctx) -> StageFuture<'a> {
         Box::pin(async move {
             let cluster = ctx.cluster().await?;
-            let what = format!("Deployment {}/{}", self.namespace, self.name);
-            poll::until(ctx, &what, ctx.timing.argocd, || async {
+            let what = format!("{} {}/{}", self.kind, self.namespace, self.name);
+            let limit = (self.limit)(&ctx.timing);
+            poll::until(ctx, &what, limit, || async {
                 match get_object(
                     &cluster,
-                    "apps/v1",
-                    "Deployment",
+                    self.api_version,
+                    self.kind,
                     Some(&self.namespace),
                     &self.name,
                 )
                 .await
                 {
-                    Probe::Ready(Some(d)) => check_to_probe(deployment_ready(&d, None)),
-                    Probe::Ready(None) => Probe::Pending("not created yet".into()),
-                    Probe::Pending(m) => Probe::Pending(m),
-                    Probe::Failed(m) => Probe::Failed(m),
-                }
-            })
-            .await
-        })
-    }
-}
-
-/// Waits until an Argo CD Application is Synced and Healthy.
-pub struct WaitApplication {
-    pub namespace: String,
-    pub name: String,
-}
-
-impl Stage for WaitApplication {
-    fn name(&self) -> String {
-        format!("application-synced/{}", self.name)
-    }
-
-    fn summary(&self) -> String {
-        format!(
-            "wait for Application {}/{} to be Synced and Healthy",
-            self.namespace, self.name
-        )
-    }
-
-    fn cacheable(&self) -> bool {
-        false
-    }
-
-    fn run<'a>(&'a self, ctx: &'a mut Ctx) -> StageFuture<'a> {
-        Box::pin(async move {
-            let cluster = ctx.cluster().await?;
-            let what = format!("Application {}/{}", self.namespace, self.name);
-            poll::until(ctx, &what, ctx.timing.platform, || async {
-                match get_object(
-                    &cluster,
-                    "argoproj.io/v1alpha1",
-                    "Application",
-                    Some(&self.namespace),
-                    &self.name,
-                )
-                .await
-                {
-                    Probe::Ready(Some(a)) => check_to_probe(application_synced_healthy(&a)),
+                    Probe::Ready(Some(o)) => check_to_probe((self.check)(&o)),
                     Probe::Ready(None) => Probe::Pending("not created yet".into()),
                     Probe::Pending(m) => Probe::Pending(m),
                     Probe::Failed(m) => Probe::Failed(m),

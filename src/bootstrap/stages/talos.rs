@@ -46,6 +46,36 @@ fn retry_while_rebooting(e: &TalosError) -> bool {
         )
 }
 
+/// Calls `call` on the node's configured API until it answers, retrying while the node boots or
+/// reboots into its config (connection and certificate errors) and while `transient` says the
+/// answer is worth another try.
+async fn until_configured<T, F, Fut>(
+    ctx: &Ctx,
+    what: &str,
+    access: &TalosAccess,
+    node: &Node,
+    transient: fn(&TalosError) -> bool,
+    call: F,
+) -> Result<T, StageError>
+where
+    F: Fn(TalosClient) -> Fut,
+    Fut: std::future::Future<Output = Result<T, TalosError>>,
+{
+    poll::until(ctx, what, ctx.timing.talos, || async {
+        let client = match configured(access, node).await {
+            Ok(c) => c,
+            Err(e) if retry_while_rebooting(&e) => return Probe::Pending(e.to_string()),
+            Err(e) => return Probe::Failed(e.to_string()),
+        };
+        match call(client).await {
+            Ok(v) => Probe::Ready(v),
+            Err(e) if transient(&e) => Probe::Pending(e.to_string()),
+            Err(e) => Probe::Failed(e.to_string()),
+        }
+    })
+    .await
+}
+
 /// `ApplyConfiguration` (mode AUTO) over the maintenance API. A node that already answers the
 /// configured API with our credentials is left alone: applying again would reboot it for nothing.
 pub struct ApplyConfig {
@@ -169,22 +199,22 @@ impl Stage for WaitConfigured {
     fn run<'a>(&'a self, ctx: &'a mut Ctx) -> StageFuture<'a> {
         Box::pin(async move {
             let what = format!("{} to answer with its config", self.node.name);
-            let v = poll::until(ctx, &what, ctx.timing.talos, || async {
-                let client = match configured(&self.access, &self.node).await {
-                    Ok(c) => c,
-                    Err(e) if retry_while_rebooting(&e) => return Probe::Pending(e.to_string()),
-                    Err(e) => return Probe::Failed(e.to_string()),
-                };
-                match client.version().await {
-                    Ok(v) => Probe::Ready(v),
-                    Err(e) if retry_while_rebooting(&e) => Probe::Pending(e.to_string()),
-                    Err(e) => Probe::Failed(e.to_string()),
-                }
-            })
+            let v = until_configured(
+                ctx,
+                &what,
+                &self.access,
+                &self.node,
+                retry_while_rebooting,
+                |c| async move { c.version().await },
+            )
             .await
             .map_err(|e| {
                 if e.message.contains("certificate") {
-                    e.hint("the node presents a certificate the talosconfig's CA did not sign, or refuses our client certificate: was it configured from another secrets bundle?")
+                    e.hint(
+                        "the node presents a certificate the talosconfig's CA did not sign, or \
+                         refuses our client certificate: was it configured from another secrets \
+                         bundle?",
+                    )
                 } else {
                     e
                 }
@@ -224,18 +254,14 @@ impl Stage for BootstrapEtcd {
     fn run<'a>(&'a self, ctx: &'a mut Ctx) -> StageFuture<'a> {
         Box::pin(async move {
             let what = format!("{} to bootstrap etcd", self.node.name);
-            let outcome = poll::until(ctx, &what, ctx.timing.talos, || async {
-                let client = match configured(&self.access, &self.node).await {
-                    Ok(c) => c,
-                    Err(e) if retry_while_rebooting(&e) => return Probe::Pending(e.to_string()),
-                    Err(e) => return Probe::Failed(e.to_string()),
-                };
-                match client.bootstrap().await {
-                    Ok(o) => Probe::Ready(o),
-                    Err(e) if e.is_transient() => Probe::Pending(e.to_string()),
-                    Err(e) => Probe::Failed(e.to_string()),
-                }
-            })
+            let outcome = until_configured(
+                ctx,
+                &what,
+                &self.access,
+                &self.node,
+                TalosError::is_transient,
+                |c| async move { c.bootstrap().await },
+            )
             .await?;
             match outcome {
                 BootstrapOutcome::Bootstrapped => ctx.detail("etcd bootstrapped"),
@@ -271,18 +297,14 @@ impl Stage for FetchKubeconfig {
     fn run<'a>(&'a self, ctx: &'a mut Ctx) -> StageFuture<'a> {
         Box::pin(async move {
             let what = format!("the kubeconfig from {}", self.node.name);
-            let bytes = poll::until(ctx, &what, ctx.timing.talos, || async {
-                let client = match configured(&self.access, &self.node).await {
-                    Ok(c) => c,
-                    Err(e) if retry_while_rebooting(&e) => return Probe::Pending(e.to_string()),
-                    Err(e) => return Probe::Failed(e.to_string()),
-                };
-                match client.kubeconfig().await {
-                    Ok(b) => Probe::Ready(b),
-                    Err(e) if e.is_transient() => Probe::Pending(e.to_string()),
-                    Err(e) => Probe::Failed(e.to_string()),
-                }
-            })
+            let bytes = until_configured(
+                ctx,
+                &what,
+                &self.access,
+                &self.node,
+                TalosError::is_transient,
+                |c| async move { c.kubeconfig().await },
+            )
             .await?;
             let context = crate::kube::kubeconfig::write(&ctx.kubeconfig, &bytes)
                 .map_err(|e| StageError::new(e.to_string()))?;

@@ -1,0 +1,291 @@
+//! `kubectl zt bootstrap` as users run it: the plan of a dry run through the real kubectl, and a
+//! whole production bootstrap through the plugin binary against the Talos and Kubernetes test
+//! doubles.
+
+use std::path::Path;
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use zt_test_support::kube_api::{ResourceType, TestApi};
+use zt_test_support::talos_api::TalosTestServer;
+use zt_test_support::workspace_root;
+
+const CREDENTIALS: &[(&str, &str)] = &[
+    ("BOT_GITHUB_USERNAME", "zerotouch-example"),
+    ("BOT_GITHUB_TOKEN", "ghp_BOOTSTRAPTOKEN"),
+    ("TENANTS_REPO_NAME", "zerotouch-tenants"),
+    ("AWS_ACCESS_KEY_ID", "AKIABOOTSTRAP"),
+    ("AWS_SECRET_ACCESS_KEY", "bootstrap-aws-secret"),
+];
+
+fn bin_dir() -> std::path::PathBuf {
+    Path::new(env!("CARGO_BIN_EXE_kubectl-zt"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+fn command(program: impl AsRef<std::ffi::OsStr>, home: &Path) -> Command {
+    let mut c = Command::new(program);
+    c.current_dir(workspace_root())
+        .env("HOME", home)
+        .env_remove("KUBECONFIG")
+        .env_remove("CI")
+        .env_remove("GITHUB_ACTIONS")
+        .env(
+            "PATH",
+            format!(
+                "{}:{}",
+                bin_dir().display(),
+                std::env::var("PATH").unwrap_or_default()
+            ),
+        );
+    for (k, v) in CREDENTIALS {
+        c.env(k, v);
+    }
+    c
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+const BASE: &[&str] = &[
+    "bootstrap",
+    "dev",
+    "--tenant-repo",
+    "examples/tenant-repo",
+    "--secrets",
+    "examples/example-secrets.yaml",
+    "--platform-repo",
+    "examples/platform-repo",
+];
+
+#[test]
+fn dry_run_prints_the_plan_and_touches_nothing() {
+    let home = tempfile::tempdir().unwrap();
+    let cache = home.path().join("cache.json");
+    let mut args: Vec<&str> = BASE.to_vec();
+    args.extend(["--dry-run", "--cache", cache.to_str().unwrap()]);
+    let kubectl = Command::new("kubectl")
+        .arg("version")
+        .arg("--client")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    let o: Output = if kubectl {
+        command("kubectl", home.path())
+            .arg("zt")
+            .args(&args)
+            .output()
+            .unwrap()
+    } else {
+        command(env!("CARGO_BIN_EXE_kubectl-zt"), home.path())
+            .args(&args)
+            .output()
+            .unwrap()
+    };
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let plan = text(&o.stdout);
+    for want in [
+        "bootstrap plan (production environment dev (cluster zerotouch-dev-01)), 18 stages:",
+        "  2. talos-apply/cp01-main",
+        "ApplyConfiguration mode=AUTO to 203.0.113.10:50000: TLS without a client certificate",
+        "payload: talos/cp01-main.yaml",
+        "holds keys, not shown",
+        "  4. etcd-bootstrap",
+        "server-side apply Secret/argocd/repo-credentials",
+        " 17. application-synced/platform-bootstrap",
+        "dry run: nothing was sent, nothing was written",
+    ] {
+        assert!(plan.contains(want), "`{want}` missing from:\n{plan}");
+    }
+    let bundle = zt::examples::bundle().unwrap();
+    for secret in [
+        bundle.trustd_info.token.as_str(),
+        "ghp_BOOTSTRAPTOKEN",
+        "bootstrap-aws-secret",
+    ] {
+        assert!(!plan.contains(secret) && !text(&o.stderr).contains(secret));
+    }
+    assert!(!cache.exists(), "a dry run writes no stage cache");
+    assert!(
+        !home.path().join(".kube").exists(),
+        "a dry run writes no kubeconfig"
+    );
+}
+
+#[test]
+fn bad_flags_and_missing_inputs_are_clear() {
+    let home = tempfile::tempdir().unwrap();
+    let run = |extra: &[&str]| {
+        let mut args: Vec<&str> = BASE.to_vec();
+        args.extend(extra);
+        command(env!("CARGO_BIN_EXE_kubectl-zt"), home.path())
+            .args(&args)
+            .output()
+            .unwrap()
+    };
+    let o = run(&["--dry-run", "--talos-endpoint", "nosuch=127.0.0.1:1"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        text(&o.stderr).contains("no node `nosuch` in environment dev"),
+        "{}",
+        text(&o.stderr)
+    );
+    let o = run(&["--dry-run", "--cert-fingerprint", "not-a-fingerprint"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        text(&o.stderr).contains("--cert-fingerprint"),
+        "{}",
+        text(&o.stderr)
+    );
+    let o = command(env!("CARGO_BIN_EXE_kubectl-zt"), home.path())
+        .args([
+            "bootstrap",
+            "dev",
+            "--tenant-repo",
+            "examples/tenant-repo",
+            "--secrets",
+            "examples/example-secrets.yaml",
+            "--dry-run",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        text(&o.stderr).contains("--platform-repo"),
+        "installing Argo CD needs the platform repo: {}",
+        text(&o.stderr)
+    );
+}
+
+fn node(name: &str) -> Value {
+    json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": name},
+           "status": {"conditions": [{"type": "Ready", "status": "True"}]}})
+}
+
+#[tokio::test]
+async fn a_production_bootstrap_through_the_plugin() {
+    let bundle = zt::examples::bundle().unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let api = TestApi::builder()
+        .resource(ResourceType::new("", "v1", "Node", "nodes", false))
+        .resource(ResourceType::new(
+            "apiextensions.k8s.io",
+            "v1",
+            "CustomResourceDefinition",
+            "customresourcedefinitions",
+            false,
+        ))
+        .resource(ResourceType::new(
+            "argoproj.io",
+            "v1alpha1",
+            "Application",
+            "applications",
+            true,
+        ))
+        .resource(ResourceType::new(
+            "external-secrets.io",
+            "v1",
+            "ExternalSecret",
+            "externalsecrets",
+            true,
+        ))
+        .start();
+    api.with_store(|s| {
+        for n in ["cp01-main", "worker01", "worker02"] {
+            s.put(node(n));
+        }
+    });
+    api.after_apply(
+        "CustomResourceDefinition",
+        "applications.argoproj.io",
+        Duration::from_millis(10),
+        |s| {
+            s.set_status(
+                "CustomResourceDefinition",
+                "",
+                "applications.argoproj.io",
+                json!({"conditions": [{"type": "Established", "status": "True"}]}),
+            );
+        },
+    );
+    api.after_apply("Deployment", "argocd-repo-server", Duration::from_millis(10), |s| {
+        s.set_status("Deployment", "argocd", "argocd-repo-server", json!({"observedGeneration": 1, "replicas": 1, "updatedReplicas": 1, "readyReplicas": 1}));
+    });
+    api.after_apply(
+        "Application",
+        "platform-bootstrap",
+        Duration::from_millis(10),
+        |s| {
+            s.set_status(
+                "Application",
+                "argocd",
+                "platform-bootstrap",
+                json!({"health": {"status": "Healthy"}, "sync": {"status": "Synced"}}),
+            );
+        },
+    );
+    let kubeconfig = std::fs::read(api.write_kubeconfig(home.path())).unwrap();
+    let mut nodes = Vec::new();
+    let mut endpoint_args = Vec::new();
+    for name in ["cp01-main", "worker01", "worker02"] {
+        let n = TalosTestServer::maintenance_then_configured(&bundle).await;
+        n.state().kubeconfig = kubeconfig.clone();
+        n.state().machine_type = if name == "cp01-main" {
+            "controlplane"
+        } else {
+            "worker"
+        }
+        .into();
+        endpoint_args.push(format!("{name}={}", n.endpoint()));
+        nodes.push(n);
+    }
+    let target = home.path().join("cluster-kubeconfig");
+    let cache = home.path().join("cache.json");
+    let mut args: Vec<String> = BASE.iter().map(|s| s.to_string()).collect();
+    args.extend([
+        "--kubeconfig".into(),
+        target.display().to_string(),
+        "--cache".into(),
+        cache.display().to_string(),
+        "--timeout".into(),
+        "5s".into(),
+        "--node-timeout".into(),
+        "5s".into(),
+    ]);
+    for e in &endpoint_args {
+        args.extend(["--talos-endpoint".into(), e.clone()]);
+    }
+    // The plugin runs in another process while this runtime serves the Talos nodes.
+    let home_path = home.path().to_path_buf();
+    let o = tokio::task::spawn_blocking(move || {
+        command(env!("CARGO_BIN_EXE_kubectl-zt"), &home_path)
+            .args(&args)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let (out, err) = (text(&o.stdout), text(&o.stderr));
+    assert!(o.status.success(), "{err}");
+    assert!(out.contains("bootstrap complete: 18 stages done"), "{out}");
+    for line in [
+        "✓ talos-apply/cp01-main",
+        "✓ etcd-bootstrap",
+        "✓ kubeconfig",
+        "✓ application-synced/platform-bootstrap",
+        "✓ tenants",
+    ] {
+        assert!(err.contains(line), "{line} missing:\n{err}");
+    }
+    assert!(!err.contains("ghp_BOOTSTRAPTOKEN") && !out.contains("ghp_BOOTSTRAPTOKEN"));
+    assert!(
+        std::fs::read_to_string(&target)
+            .unwrap()
+            .contains(&api.url())
+    );
+    assert!(nodes[0].state().bootstrapped);
+    assert!(api.get("Application", "argocd", "billing").is_some());
+}

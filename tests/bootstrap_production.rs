@@ -1,0 +1,490 @@
+//! The production bootstrap end to end against the test doubles: three Talos test nodes (real
+//! TLS, certificates from the example bundle) and the in-process Kubernetes API, on which a
+//! test "controller" turns the CRD established, the repo server ready and the root Application
+//! Synced and Healthy. Also: a failure halfway and a resumed run, a node that never comes back,
+//! and a node that belongs to another cluster (wrong certificates).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use zt::bootstrap::cache::StageCache;
+use zt::bootstrap::production::{self, ProductionInputs};
+use zt::bootstrap::progress::{Progress, StageStatus, finish_line};
+use zt::bootstrap::{Ctx, RunError, Timing, run};
+use zt::credentials::Mode;
+use zt::render::argocd::PlatformSource;
+use zt::render::{self, ProductionRequest, Rendered, TemplateSource};
+use zt::source::RepoFiles;
+use zt::talos::api::{ClientOptions, TalosEndpoint};
+use zt::talos::bundle::SecretsBundle;
+use zt::tenant::{EnvValues, TenantRepo};
+use zt_test_support::kube_api::{ResourceType, TestApi};
+use zt_test_support::talos_api::TalosTestServer;
+use zt_test_support::workspace_root;
+
+/// Progress that records the lines a user would see.
+#[derive(Default)]
+struct Recorder(Mutex<Vec<String>>);
+
+impl Progress for Recorder {
+    fn start(&self, _stage: &str, _what: &str) {}
+    fn detail(&self, stage: &str, message: &str) {
+        self.0.lock().unwrap().push(format!("  {stage}: {message}"));
+    }
+    fn finish(&self, stage: &str, status: &StageStatus, elapsed: Duration) {
+        let line = finish_line(stage, status, elapsed);
+        // Elapsed times vary; keep the symbol and the stage.
+        let stable = match status {
+            StageStatus::Failed(why) => format!("✗ {stage}: {why}"),
+            _ => line.split(" (").next().unwrap_or(&line).to_string(),
+        };
+        self.0.lock().unwrap().push(stable);
+    }
+}
+
+impl Recorder {
+    fn finished(&self) -> Vec<String> {
+        self.0
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|l| !l.starts_with("  "))
+            .cloned()
+            .collect()
+    }
+    fn all(&self) -> String {
+        self.0.lock().unwrap().join("\n")
+    }
+}
+
+fn example_bundle() -> SecretsBundle {
+    zt::examples::bundle().unwrap()
+}
+
+fn values() -> EnvValues {
+    zt::tenant::load_env(&workspace_root().join("examples/tenant-repo"), "dev").unwrap()
+}
+
+fn rendered(bundle: &SecretsBundle) -> Rendered {
+    let tenant = TenantRepo::open(&workspace_root().join("examples/tenant-repo")).unwrap();
+    let platform = RepoFiles::dir(&workspace_root().join("examples/platform-repo"));
+    let creds = zt::examples::env().credentials(Mode::Production).unwrap();
+    render::render_production(&ProductionRequest {
+        tenant: &tenant,
+        env: "dev",
+        bundle: Some(bundle),
+        platform_repo: Some(&platform),
+        platform: PlatformSource {
+            url: "https://github.com/zerotouch-example/zerotouch-platform.git".into(),
+            revision: "main".into(),
+            overlay: "bootstrap/argocd/overlays/main/dev".into(),
+        },
+        credentials: Some(&creds),
+        templates: &TemplateSource::default(),
+    })
+    .unwrap()
+}
+
+fn node(name: &str, ready: bool) -> Value {
+    json!({
+        "apiVersion": "v1", "kind": "Node", "metadata": {"name": name},
+        "status": {"conditions": [{"type": "Ready", "status": if ready { "True" } else { "False" },
+            "reason": if ready { "KubeletReady" } else { "KubeletNotReady" },
+            "message": if ready { "kubelet is posting ready status" } else { "container runtime network not ready: cni plugin not initialized" }}]},
+    })
+}
+
+/// The cluster side: the API server with the kinds a bootstrap touches, the three nodes, and a
+/// controller that reacts to what the bootstrap applies.
+fn kube_api(worker02_ready: bool, platform_healthy: bool) -> TestApi {
+    // The builder starts from the kinds a ZeroTouch cluster serves; add what a bootstrap touches.
+    let api = TestApi::builder()
+        .resource(ResourceType::new("", "v1", "Node", "nodes", false))
+        .resource(ResourceType::new(
+            "apiextensions.k8s.io",
+            "v1",
+            "CustomResourceDefinition",
+            "customresourcedefinitions",
+            false,
+        ))
+        .resource(ResourceType::new(
+            "argoproj.io",
+            "v1alpha1",
+            "Application",
+            "applications",
+            true,
+        ))
+        .resource(ResourceType::new(
+            "external-secrets.io",
+            "v1",
+            "ExternalSecret",
+            "externalsecrets",
+            true,
+        ))
+        .start();
+    api.with_store(|s| {
+        s.put(node("cp01-main", true));
+        s.put(node("worker01", true));
+        s.put(node("worker02", worker02_ready));
+    });
+    schedule_controller(&api, platform_healthy);
+    api
+}
+
+fn schedule_controller(api: &TestApi, platform_healthy: bool) {
+    api.after_apply(
+        "CustomResourceDefinition",
+        "applications.argoproj.io",
+        Duration::from_millis(20),
+        |s| {
+            s.set_status(
+                "CustomResourceDefinition",
+                "",
+                "applications.argoproj.io",
+                json!({"conditions": [{"type": "Established", "status": "True"}]}),
+            );
+        },
+    );
+    api.after_apply("Deployment", "argocd-repo-server", Duration::from_millis(20), |s| {
+        let generation = s.get("Deployment", "argocd", "argocd-repo-server")
+            .and_then(|d| d.pointer("/metadata/generation").and_then(Value::as_i64)).unwrap_or(1);
+        s.set_status("Deployment", "argocd", "argocd-repo-server",
+            json!({"observedGeneration": generation, "replicas": 1, "updatedReplicas": 1, "readyReplicas": 1}));
+    });
+    if platform_healthy {
+        mark_platform_healthy(api);
+    }
+}
+
+fn mark_platform_healthy(api: &TestApi) {
+    api.after_apply("Application", "platform-bootstrap", Duration::from_millis(30), |s| {
+        s.set_status("Application", "argocd", "platform-bootstrap",
+            json!({"health": {"status": "Healthy"}, "sync": {"status": "Synced", "revision": "abc"}}));
+    });
+}
+
+struct Cluster {
+    nodes: BTreeMap<String, TalosTestServer>,
+    api: TestApi,
+    dir: tempfile::TempDir,
+}
+
+/// Three Talos nodes in maintenance mode that join `bundle`'s cluster when configured, the
+/// control plane handing out a kubeconfig for the test API.
+async fn cluster(bundle: &SecretsBundle, worker02_ready: bool, platform_healthy: bool) -> Cluster {
+    let dir = tempfile::tempdir().unwrap();
+    let api = kube_api(worker02_ready, platform_healthy);
+    let kubeconfig = std::fs::read(api.write_kubeconfig(dir.path())).unwrap();
+    let mut nodes = BTreeMap::new();
+    for name in ["cp01-main", "worker01", "worker02"] {
+        let n = TalosTestServer::maintenance_then_configured(bundle).await;
+        {
+            let mut st = n.state();
+            st.hostname = name.into();
+            st.machine_type = if name == "cp01-main" {
+                "controlplane"
+            } else {
+                "worker"
+            }
+            .into();
+            st.kubeconfig = kubeconfig.clone();
+        }
+        nodes.insert(name.to_string(), n);
+    }
+    Cluster { nodes, api, dir }
+}
+
+fn timing() -> Timing {
+    Timing {
+        talos: Duration::from_secs(2),
+        kubernetes: Duration::from_millis(1500),
+        argocd: Duration::from_secs(3),
+        platform: Duration::from_millis(700),
+        kind: Duration::from_secs(3),
+        poll_initial: Duration::from_millis(10),
+        poll_max: Duration::from_millis(100),
+    }
+}
+
+fn plan(c: &Cluster, bundle: &SecretsBundle) -> (zt::bootstrap::Plan, PathBuf) {
+    let values = values();
+    let rendered = rendered(bundle);
+    let endpoints = c
+        .nodes
+        .iter()
+        .map(|(name, n)| (name.clone(), n.endpoint().parse::<TalosEndpoint>().unwrap()))
+        .collect();
+    let plan = production::plan(ProductionInputs {
+        values: &values,
+        rendered: &rendered,
+        platform_repo: Some(&workspace_root().join("examples/platform-repo")),
+        argocd_install: None,
+        pins: Vec::new(),
+        endpoints,
+        client_options: ClientOptions {
+            connect_timeout: Duration::from_secs(2),
+            request_timeout: Duration::from_secs(5),
+        },
+    })
+    .unwrap();
+    (plan, c.dir.path().join("home/.kube/config"))
+}
+
+async fn run_plan(
+    c: &Cluster,
+    bundle: &SecretsBundle,
+    fresh: bool,
+) -> (Result<zt::bootstrap::RunSummary, RunError>, Arc<Recorder>) {
+    let (plan, kubeconfig) = plan(c, bundle);
+    let rec = Arc::new(Recorder::default());
+    let mut ctx = Ctx::new(timing(), rec.clone(), kubeconfig, None);
+    let mut cache =
+        StageCache::open(&c.dir.path().join("cache.json"), &plan.fingerprint(), fresh).unwrap();
+    let r = run(&plan, &mut ctx, &mut cache, std::future::pending()).await;
+    (r, rec)
+}
+
+#[tokio::test]
+async fn bootstraps_three_nodes_to_a_syncing_platform() {
+    let bundle = example_bundle();
+    let c = cluster(&bundle, true, true).await;
+    let (result, rec) = run_plan(&c, &bundle, false).await;
+    let summary = result.unwrap_or_else(|e| panic!("{e}\n{}", rec.all()));
+    assert_eq!(summary.cached.len(), 0);
+
+    assert_eq!(
+        rec.finished(),
+        [
+            "✓ render",
+            "✓ talos-apply/cp01-main",
+            "✓ talos-ready/cp01-main",
+            "✓ etcd-bootstrap",
+            "✓ kubeconfig",
+            "✓ node-ready/cp01-main",
+            "✓ talos-apply/worker01",
+            "✓ talos-ready/worker01",
+            "✓ node-ready/worker01",
+            "✓ talos-apply/worker02",
+            "✓ talos-ready/worker02",
+            "✓ node-ready/worker02",
+            "✓ argocd-install",
+            "✓ secrets",
+            "✓ deployment-ready/argocd/argocd-repo-server",
+            "✓ root-app",
+            "✓ application-synced/platform-bootstrap",
+            "✓ tenants",
+        ]
+    );
+
+    // Each node got exactly its rendered config, once, over the maintenance API in AUTO mode.
+    let r = rendered(&bundle);
+    for (name, n) in &c.nodes {
+        let st = n.state();
+        assert_eq!(st.applied.len(), 1, "{name} applied once");
+        assert_eq!(
+            st.applied[0].data,
+            r.tree
+                .get(Path::new(&format!("talos/{name}.yaml")))
+                .unwrap()
+                .bytes
+        );
+        assert_eq!(format!("{:?}", st.applied[0].mode), "Auto");
+        assert_eq!(
+            st.bootstrapped,
+            name == "cp01-main",
+            "{name}: etcd bootstrapped only on the control plane"
+        );
+    }
+
+    // The kubeconfig was written privately, and the cluster got what the plan said.
+    let kubeconfig = c.dir.path().join("home/.kube/config");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            std::fs::metadata(&kubeconfig).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+    }
+    assert!(
+        std::fs::read_to_string(&kubeconfig)
+            .unwrap()
+            .contains(&c.api.url())
+    );
+    let created = c.api.created();
+    for want in [
+        "CustomResourceDefinition applications.argoproj.io",
+        "Namespace argocd",
+        "Deployment argocd/argocd-repo-server",
+        "Namespace external-secrets",
+        "Secret external-secrets/aws-access-token",
+        "Secret argocd/repo-credentials",
+        "Application argocd/platform-bootstrap",
+        "ExternalSecret argocd/repo-catalog",
+        "Application argocd/identity-service",
+    ] {
+        assert!(
+            created.iter().any(|c| c == want),
+            "{want} not created: {created:#?}"
+        );
+    }
+    let pos = |w: &str| created.iter().position(|c| c == w).unwrap();
+    assert!(
+        pos("CustomResourceDefinition applications.argoproj.io")
+            < pos("Application argocd/platform-bootstrap")
+    );
+    assert!(pos("Secret argocd/repo-credentials") < pos("Application argocd/platform-bootstrap"));
+    assert!(
+        pos("Application argocd/platform-bootstrap") < pos("Application argocd/identity-service"),
+        "tenants after the platform"
+    );
+    // The example install's toleration patch went through kustomize.
+    let repo_server = c
+        .api
+        .get("Deployment", "argocd", "argocd-repo-server")
+        .unwrap();
+    assert_eq!(
+        repo_server
+            .pointer("/spec/template/spec/tolerations/0/key")
+            .unwrap(),
+        "node-role.kubernetes.io/control-plane"
+    );
+
+    // Nothing secret reached the progress output.
+    let out = rec.all();
+    for secret in [
+        &bundle.trustd_info.token,
+        &bundle.secrets.bootstrap_token,
+        &bundle.certs.os.key,
+    ] {
+        assert!(!out.contains(secret.as_str()));
+    }
+    assert!(!out.contains("example-token-not-a-secret"));
+}
+
+#[tokio::test]
+async fn a_failed_run_resumes_where_it_stopped() {
+    let bundle = example_bundle();
+    // Argo CD never reports the platform healthy: the first run times out there.
+    let c = cluster(&bundle, true, false).await;
+    let (result, rec) = run_plan(&c, &bundle, false).await;
+    let err = result.unwrap_err();
+    let msg = err.to_string();
+    assert!(
+        msg.contains("application-synced/platform-bootstrap"),
+        "{msg}"
+    );
+    assert!(
+        msg.contains("timed out") && msg.contains("health unknown, sync unknown"),
+        "{msg}"
+    );
+    assert!(
+        rec.finished()
+            .last()
+            .unwrap()
+            .starts_with("✗ application-synced/platform-bootstrap")
+    );
+    let cache = std::fs::read_to_string(c.dir.path().join("cache.json")).unwrap();
+    for done in [
+        "talos-apply/cp01-main",
+        "etcd-bootstrap",
+        "kubeconfig",
+        "argocd-install",
+        "root-app",
+    ] {
+        assert!(
+            cache.contains(&format!("\"{done}\"")),
+            "{done} not recorded: {cache}"
+        );
+    }
+    assert!(
+        !cache.contains("tenants"),
+        "a stage after the failure is not recorded"
+    );
+
+    // The platform comes up; the rerun skips everything that finished and applies nothing to
+    // the nodes again.
+    c.api.with_store(|s| {
+        s.set_status(
+            "Application",
+            "argocd",
+            "platform-bootstrap",
+            json!({"health": {"status": "Healthy"}, "sync": {"status": "Synced"}}),
+        );
+    });
+    let calls_before: BTreeMap<String, usize> = c
+        .nodes
+        .iter()
+        .map(|(n, s)| (n.clone(), s.state().applied.len()))
+        .collect();
+    let (result, rec) = run_plan(&c, &bundle, false).await;
+    let summary = result.unwrap_or_else(|e| panic!("{e}\n{}", rec.all()));
+    assert!(summary.cached.contains(&"talos-apply/worker02".to_string()));
+    assert!(summary.cached.contains(&"etcd-bootstrap".to_string()));
+    assert_eq!(summary.done.last().map(String::as_str), Some("tenants"));
+    assert!(
+        rec.finished()
+            .contains(&"↷ talos-apply/cp01-main".to_string()),
+        "{:?}",
+        rec.finished()
+    );
+    for (n, s) in &c.nodes {
+        assert_eq!(
+            s.state().applied.len(),
+            calls_before[n],
+            "{n} was configured again"
+        );
+    }
+
+    // --fresh runs every stage again; an already configured node is left alone and an
+    // already bootstrapped etcd counts as done.
+    let (result, rec) = run_plan(&c, &bundle, true).await;
+    result.unwrap_or_else(|e| panic!("{e}\n{}", rec.all()));
+    for (n, s) in &c.nodes {
+        assert_eq!(
+            s.state().applied.len(),
+            calls_before[n],
+            "{n}: a configured node is not re-applied"
+        );
+    }
+    assert!(rec.all().contains("already bootstrapped"), "{}", rec.all());
+}
+
+#[tokio::test]
+async fn a_node_that_never_turns_ready_times_out_with_a_diagnosis() {
+    let bundle = example_bundle();
+    let c = cluster(&bundle, false, true).await;
+    let (result, _) = run_plan(&c, &bundle, false).await;
+    let msg = result.unwrap_err().to_string();
+    assert!(msg.contains("node-ready/worker02"), "{msg}");
+    assert!(
+        msg.contains(
+            "condition Ready is False (reason KubeletNotReady): container runtime network not ready"
+        ),
+        "{msg}"
+    );
+}
+
+#[tokio::test]
+async fn nodes_of_another_cluster_are_refused() {
+    // The nodes join the example cluster; we render with a different bundle, so our
+    // talosconfig's client certificate and CA do not match theirs.
+    let theirs = example_bundle();
+    let ours = SecretsBundle::generate().unwrap();
+    let c = cluster(&theirs, true, true).await;
+    let (result, rec) = run_plan(&c, &ours, false).await;
+    let msg = result.unwrap_err().to_string();
+    assert!(
+        msg.contains("talos-ready/cp01-main"),
+        "{msg}\n{}",
+        rec.all()
+    );
+    assert!(
+        msg.contains("another secrets bundle"),
+        "the hint names the likely cause: {msg}"
+    );
+    assert!(!c.nodes["cp01-main"].state().bootstrapped);
+}
