@@ -1,45 +1,266 @@
-//! The little git the render needs: the commit a checkout is at. Runs the `git` program (local
-//! only, never the network).
+//! The git facts kubectl zt needs, by running `git` (no network): the commit a checkout is at
+//! (render and preview-patch pin Argo CD to it), and preview-patch's `--commit`, which records the patched tree on a branch without touching the user's branch,
+//! index or work tree (a temporary index, `write-tree`, `commit-tree`, `update-ref`).
 
+use std::ffi::OsString;
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum GitError {
-    #[error("{}: not a git checkout (needed to pin the revision Argo CD syncs)", .0.display())]
+    #[error(
+        "{}: not a git checkout, so there is no commit to pin targetRevision to; use a clone of the platform repo",
+        .0.display()
+    )]
     NotACheckout(PathBuf),
-    #[error("{}: the repository has no commit yet (needed to pin the revision Argo CD syncs)", .0.display())]
+    #[error(
+        "{}: the repository has no commit yet, so there is no revision to pin; commit first",
+        .0.display()
+    )]
     NoCommit(PathBuf),
-    #[error("cannot run git: {0}; is git installed?")]
-    Unavailable(std::io::Error),
+    #[error("cannot run git ({0}); git is needed to find the commit to pin")]
+    Spawn(String),
+    #[error("git {args} failed: {stderr}")]
+    Failed { args: String, stderr: String },
+    #[error("`{0}` is not a valid branch name")]
+    BadBranch(String),
+    #[error(
+        "branch {branch} is checked out in {}; --commit rewrites that branch, so pick another with --branch",
+        worktree.display()
+    )]
+    BranchCheckedOut { branch: String, worktree: PathBuf },
 }
 
-/// The full SHA of `HEAD` in the checkout at `dir`.
-pub fn head_commit(dir: &Path) -> Result<String, GitError> {
-    let inside = Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args(["rev-parse", "--is-inside-work-tree"])
-        .output()
-        .map_err(GitError::Unavailable)?;
-    if !inside.status.success() {
-        return Err(GitError::NotACheckout(dir.to_path_buf()));
+/// A git checkout holding the platform repo (possibly in a subdirectory).
+#[derive(Debug, Clone)]
+pub struct Repo {
+    dir: PathBuf,
+}
+
+/// What `--commit` did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CommitOutcome {
+    /// A new commit, now the tip of the branch.
+    Created { commit: String },
+    /// The branch already holds exactly this tree on top of HEAD.
+    UpToDate { commit: String },
+}
+
+impl Repo {
+    /// `dir` must be inside a git work tree.
+    pub fn open(dir: &Path) -> Result<Repo, GitError> {
+        let repo = Repo {
+            dir: dir.to_path_buf(),
+        };
+        match repo.git(&["rev-parse", "--is-inside-work-tree"], &[], None) {
+            Ok(out) if out.trim() == "true" => Ok(repo),
+            Ok(_) => Err(GitError::NotACheckout(dir.to_path_buf())),
+            Err(GitError::Failed { .. }) => Err(GitError::NotACheckout(dir.to_path_buf())),
+            Err(e) => Err(e),
+        }
     }
-    let out = Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args(["rev-parse", "--verify", "--quiet", "HEAD^{commit}"])
-        .output()
-        .map_err(GitError::Unavailable)?;
-    let sha = String::from_utf8_lossy(&out.stdout).trim().to_string();
-    if !out.status.success() || sha.len() != 40 || !sha.bytes().all(|c| c.is_ascii_hexdigit()) {
-        return Err(GitError::NoCommit(dir.to_path_buf()));
+
+    fn git(
+        &self,
+        args: &[&str],
+        env: &[(&str, OsString)],
+        stdin: Option<&[u8]>,
+    ) -> Result<String, GitError> {
+        let mut cmd = Command::new("git");
+        cmd.arg("-C")
+            .arg(&self.dir)
+            .args(args)
+            .env("GIT_TERMINAL_PROMPT", "0")
+            .env("LC_ALL", "C")
+            .stdin(if stdin.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().map_err(|e| GitError::Spawn(e.to_string()))?;
+        if let (Some(bytes), Some(mut pipe)) = (stdin, child.stdin.take()) {
+            pipe.write_all(bytes)
+                .map_err(|e| GitError::Spawn(e.to_string()))?;
+        }
+        let out = child
+            .wait_with_output()
+            .map_err(|e| GitError::Spawn(e.to_string()))?;
+        if !out.status.success() {
+            return Err(GitError::Failed {
+                args: args.join(" "),
+                stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+            });
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     }
-    Ok(sha)
+
+    /// The full id of the commit checked out.
+    pub fn head(&self) -> Result<String, GitError> {
+        self.git(&["rev-parse", "--verify", "-q", "HEAD^{commit}"], &[], None)
+            .map(|s| s.trim().to_string())
+            .map_err(|_| GitError::NoCommit(self.dir.clone()))
+    }
+
+    /// Records `files` (paths relative to the platform repo dir, new contents) on top of the
+    /// tracked work tree as a commit whose parent is HEAD, and points `branch` at it. The
+    /// commit holds the tracked files as they are in the work tree (uncommitted edits included:
+    /// the preview shows what is being worked on), with `files` replaced.
+    pub fn commit_files(
+        &self,
+        branch: &str,
+        files: &[(String, Vec<u8>)],
+        message: &str,
+    ) -> Result<CommitOutcome, GitError> {
+        if self
+            .git(&["check-ref-format", "--branch", branch], &[], None)
+            .is_err()
+            || branch.starts_with('-')
+        {
+            return Err(GitError::BadBranch(branch.to_string()));
+        }
+        let full_ref = format!("refs/heads/{branch}");
+        self.refuse_checked_out(branch, &full_ref)?;
+        let head = self.head()?;
+        let top = PathBuf::from(
+            self.git(&["rev-parse", "--show-toplevel"], &[], None)?
+                .trim(),
+        );
+        let prefix = self
+            .git(&["rev-parse", "--show-prefix"], &[], None)?
+            .trim()
+            .to_string();
+
+        let tmp = tempfile::Builder::new()
+            .prefix("zt-preview-index-")
+            .tempdir()
+            .map_err(|e| GitError::Spawn(format!("temporary index: {e}")))?;
+        let index = tmp.path().join("index");
+        // Start from a copy of the real index (its stat data saves re-hashing the tree); the
+        // real one is never written.
+        let real_index = self.git(
+            &["rev-parse", "--path-format=absolute", "--git-path", "index"],
+            &[],
+            None,
+        )?;
+        let real_index = PathBuf::from(real_index.trim());
+        let env: Vec<(&str, OsString)> = vec![("GIT_INDEX_FILE", index.clone().into_os_string())];
+        let top_repo = Repo { dir: top.clone() };
+        if real_index.is_file() {
+            std::fs::copy(&real_index, &index)
+                .map_err(|e| GitError::Spawn(format!("copying the index: {e}")))?;
+        } else {
+            top_repo.git(&["read-tree", "HEAD"], &env, None)?;
+        }
+        top_repo.git(&["add", "-u", "--", "."], &env, None)?;
+        for (rel, bytes) in files {
+            let path = format!("{prefix}{rel}");
+            let blob = top_repo.git(&["hash-object", "-w", "--stdin"], &[], Some(bytes))?;
+            let staged = top_repo.git(&["ls-files", "-s", "--", &path], &env, None)?;
+            let mode = staged
+                .split_whitespace()
+                .next()
+                .filter(|m| *m == "100755")
+                .unwrap_or("100644");
+            let info = format!("{mode},{},{path}", blob.trim());
+            top_repo.git(&["update-index", "--add", "--cacheinfo", &info], &env, None)?;
+        }
+        let tree = top_repo
+            .git(&["write-tree"], &env, None)?
+            .trim()
+            .to_string();
+
+        let existing = self
+            .git(
+                &[
+                    "rev-parse",
+                    "--verify",
+                    "-q",
+                    &format!("{full_ref}^{{commit}}"),
+                ],
+                &[],
+                None,
+            )
+            .ok()
+            .map(|s| s.trim().to_string());
+        if let Some(old) = &existing {
+            let old_tree = self.git(&["rev-parse", &format!("{old}^{{tree}}")], &[], None)?;
+            let parent = self
+                .git(
+                    &["rev-parse", "-q", "--verify", &format!("{old}^")],
+                    &[],
+                    None,
+                )
+                .ok();
+            if old_tree.trim() == tree && parent.as_deref().map(str::trim) == Some(head.as_str()) {
+                return Ok(CommitOutcome::UpToDate {
+                    commit: old.clone(),
+                });
+            }
+        }
+        let commit = self
+            .git(
+                &["commit-tree", &tree, "-p", &head, "-m", message],
+                &self.identity(),
+                None,
+            )?
+            .trim()
+            .to_string();
+        let mut args = vec![
+            "update-ref",
+            "-m",
+            "kubectl zt preview-patch --commit",
+            &full_ref,
+            &commit,
+        ];
+        if let Some(old) = &existing {
+            args.push(old);
+        }
+        self.git(&args, &[], None)?;
+        Ok(CommitOutcome::Created { commit })
+    }
+
+    /// A fallback identity for machines (CI) with none configured; a configured one wins.
+    fn identity(&self) -> Vec<(&'static str, OsString)> {
+        let configured = self
+            .git(&["config", "user.email"], &[], None)
+            .is_ok_and(|s| !s.trim().is_empty())
+            || std::env::var_os("GIT_COMMITTER_EMAIL").is_some();
+        if configured {
+            return Vec::new();
+        }
+        vec![
+            ("GIT_AUTHOR_NAME", "kubectl zt".into()),
+            ("GIT_AUTHOR_EMAIL", "kubectl-zt@localhost".into()),
+            ("GIT_COMMITTER_NAME", "kubectl zt".into()),
+            ("GIT_COMMITTER_EMAIL", "kubectl-zt@localhost".into()),
+        ]
+    }
+
+    fn refuse_checked_out(&self, branch: &str, full_ref: &str) -> Result<(), GitError> {
+        let list = self.git(&["worktree", "list", "--porcelain"], &[], None)?;
+        let mut worktree = PathBuf::new();
+        for line in list.lines() {
+            if let Some(p) = line.strip_prefix("worktree ") {
+                worktree = PathBuf::from(p);
+            } else if line.strip_prefix("branch ") == Some(full_ref) {
+                return Err(GitError::BranchCheckedOut {
+                    branch: branch.to_string(),
+                    worktree,
+                });
+            }
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]
-mod tests {
+mod head_tests {
     use super::*;
 
     fn git(dir: &Path, args: &[&str]) {
@@ -52,8 +273,7 @@ mod tests {
             .env("GIT_COMMITTER_NAME", "t")
             .env("GIT_COMMITTER_EMAIL", "t@example.com")
             .status()
-            .unwrap()
-            .success();
+            .is_ok_and(|s| s.success());
         assert!(ok, "git {args:?}");
     }
 
@@ -61,16 +281,13 @@ mod tests {
     fn reads_head_and_explains_what_is_missing() {
         let dir = tempfile::tempdir().unwrap();
         assert!(matches!(
-            head_commit(dir.path()),
+            Repo::open(dir.path()),
             Err(GitError::NotACheckout(_))
         ));
         git(dir.path(), &["init", "-q"]);
-        assert!(matches!(
-            head_commit(dir.path()),
-            Err(GitError::NoCommit(_))
-        ));
+        let repo = Repo::open(dir.path()).unwrap();
+        assert!(matches!(repo.head(), Err(GitError::NoCommit(_))));
         git(dir.path(), &["commit", "-q", "--allow-empty", "-m", "x"]);
-        let sha = head_commit(dir.path()).unwrap();
-        assert_eq!(sha.len(), 40);
+        assert_eq!(repo.head().unwrap().len(), 40);
     }
 }

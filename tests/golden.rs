@@ -121,7 +121,13 @@ pub fn fixed_platform_checkout() -> (tempfile::TempDir, String) {
 #[test]
 fn golden_preview() {
     let (checkout, sha) = fixed_platform_checkout();
-    assert_eq!(sha, zt::git::head_commit(checkout.path()).unwrap());
+    assert_eq!(
+        sha,
+        zt::git::Repo::open(checkout.path())
+            .unwrap()
+            .head()
+            .unwrap()
+    );
     let path = checkout
         .path()
         .canonicalize()

@@ -144,10 +144,19 @@ pub fn production(
     Ok((rendered, format!("environment {env_name}")))
 }
 
+/// Whether an environment variable says "this is CI": set, and not empty, `0` or `false` (CI
+/// systems set `CI=true`; people turn it off with `CI=false`).
+pub fn env_flag(name: &str) -> bool {
+    std::env::var(name).is_ok_and(|v| {
+        let v = v.trim();
+        !v.is_empty() && v != "0" && !v.eq_ignore_ascii_case("false")
+    })
+}
+
 /// Whether a preview runs in CI, where Argo CD reads the platform from GitHub (`--ci`, or the
-/// CI or GITHUB_ACTIONS variable set).
+/// CI or GITHUB_ACTIONS variable set). `preview-patch` uses the same rule.
 pub fn preview_in_ci(src: &SourceArgs) -> bool {
-    src.ci || std::env::var_os("CI").is_some() || std::env::var_os("GITHUB_ACTIONS").is_some()
+    src.ci || env_flag("CI") || env_flag("GITHUB_ACTIONS")
 }
 
 pub fn preview(
@@ -182,7 +191,9 @@ pub fn preview_at(
     let abs = dir
         .canonicalize()
         .with_context(|| format!("--platform-repo {}", dir.display()))?;
-    let commit = zt::git::head_commit(&abs).map_err(|e| anyhow!(e))?;
+    let commit = zt::git::Repo::open(&abs)
+        .and_then(|r| r.head())
+        .map_err(|e| anyhow!(e))?;
     let env = EnvSnapshot::from_process();
     let in_ci = preview_in_ci(src);
     let url = if in_ci {

@@ -1190,3 +1190,35 @@ fn preview_patch_has_its_own_completer_and_help() {
     assert!(o.status.success());
     assert!(text(&o.stdout).contains("kind-*"), "{}", text(&o.stdout));
 }
+
+#[test]
+fn ci_false_is_not_ci_for_render_either() {
+    // preview-patch reads CI=false (or 0, or empty) as "not CI"; render must agree, or the two
+    // would disagree about where Argo CD reads the platform from.
+    let (repo, _) = git_checkout();
+    for value in ["false", "0", ""] {
+        let mut c = command(env!("CARGO_BIN_EXE_kubectl-zt"));
+        for (k, v) in CREDENTIALS {
+            c.env(k, v);
+        }
+        let o = c
+            .env("CI", value)
+            .args([
+                "render",
+                "--mode",
+                "preview",
+                "--platform-repo",
+                repo.path().to_str().unwrap(),
+                "-o",
+                "yaml",
+            ])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", text(&o.stderr));
+        assert!(
+            text(&o.stdout).contains("repoURL: file:///repo"),
+            "CI={value:?} is not CI:\n{}",
+            text(&o.stdout)
+        );
+    }
+}

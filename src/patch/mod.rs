@@ -6,12 +6,11 @@
 //!   descent into YAML held by strings.
 //! - [`engine`]: runs a set over the repo in memory and re-edits each changed file with
 //!   [`crate::yaml::edit`], so only the changed lines differ; [`write`] writes all or nothing.
-//! - [`git`]: the commit to pin, and `--commit` onto a branch; [`context`]: the Kind-context rule.
+//! - [`context`]: the Kind-context rule. (The commit to pin and `--commit` are in [`crate::git`].)
 
 pub mod apply;
 pub mod context;
 pub mod engine;
-pub mod git;
 pub mod glob;
 pub mod overlay;
 pub mod path;

@@ -2,7 +2,7 @@
 
 use anyhow::{Context, anyhow};
 use zt::diag::Diagnostics;
-use zt::patch::git::{CommitOutcome, Repo};
+use zt::git::{CommitOutcome, Repo};
 use zt::patch::{
     self, DocResult, LOCAL_URL, Mode, Overlay, PatchOutcome, Plan, Request, Vars, context, overlay,
     write,
@@ -10,15 +10,8 @@ use zt::patch::{
 
 use crate::CommandError;
 use crate::args::PreviewPatchArgs;
+use crate::inputs::env_flag;
 use crate::messages::{self, Outcome, Printer};
-
-/// Whether an environment variable says "this is CI" (set, non-empty, not false/0).
-fn env_flag(name: &str) -> bool {
-    std::env::var(name).is_ok_and(|v| {
-        let v = v.trim();
-        !v.is_empty() && v != "0" && !v.eq_ignore_ascii_case("false")
-    })
-}
 
 fn mode_of(args: &PreviewPatchArgs) -> Mode {
     if args.local {

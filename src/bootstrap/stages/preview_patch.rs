@@ -11,7 +11,7 @@ use std::path::PathBuf;
 
 use super::super::context::Ctx;
 use super::super::stage::{Stage, StageError, StageFuture};
-use crate::patch::git::{CommitOutcome, Repo};
+use crate::git::{CommitOutcome, Repo};
 use crate::patch::{self, LOCAL_URL, Mode, Request, Vars, overlay};
 
 /// Where Argo CD reads the platform from.
