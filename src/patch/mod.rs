@@ -5,7 +5,7 @@
 //! - [`apply`]: one RFC 6902 operation (through the `json-patch` crate), with selectors and
 //!   descent into YAML held by strings.
 //! - [`engine`]: runs a set over the repo in memory and re-edits each changed file with
-//!   [`crate::yaml::edit`], so only the changed lines differ; [`write`] writes all or nothing.
+//!   [`crate::yaml::edit`], so only the changed lines differ; [`write`](mod@write) writes all or nothing.
 //! - [`context`]: the Kind-context rule. (The commit to pin and `--commit` are in [`crate::git`].)
 
 pub mod apply;
