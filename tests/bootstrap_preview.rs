@@ -287,7 +287,7 @@ fn the_plan_refuses_inputs_that_could_not_work() {
     std::fs::remove_dir_all(root.join("bootstrap/argocd/install/preview")).unwrap();
     let e = err(preview::plan(inputs(&good, &root, None, vec![])));
     assert!(
-        e.contains("no preview Argo CD install kustomization")
+        e.contains("install/preview: no Argo CD install kustomization")
             && e.contains("--argocd-install FILE"),
         "{e}"
     );

@@ -8,6 +8,7 @@
 
 pub mod cache;
 pub mod context;
+pub mod platform;
 pub mod poll;
 pub mod preview;
 pub mod production;

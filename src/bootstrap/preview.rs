@@ -11,12 +11,12 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use super::production::{REPO_SERVER, ROOT_APP, RenderedStage, docs_of, with_namespaces};
+use super::platform::{ROOT_APP, RenderedStage, argocd_stages, docs_of, install_source};
 use super::runner::Plan;
 use super::stage::{Stage, StageError};
 use super::stages::images::LoadImage;
 use super::stages::kind::KindCreate;
-use super::stages::kubernetes::{ApplyManifests, ManifestSource, WaitNodeReady, WaitObject};
+use super::stages::kubernetes::WaitNodeReady;
 use super::stages::preview_patch::{PatchTarget, PreviewPatch};
 use crate::patch::LOCAL_URL;
 use crate::render::Rendered;
@@ -57,7 +57,7 @@ pub fn plan(inputs: PreviewInputs<'_>) -> Result<Plan, StageError> {
     let kind_config = tree
         .get(Path::new("kind/cluster.yaml"))
         .ok_or_else(|| StageError::new("the render produced no kind/cluster.yaml"))?;
-    let (root, root_from) = docs_of(tree, "argocd/root.yaml")?;
+    let (root, _) = docs_of(tree, "argocd/root.yaml")?;
     let Some(root_app) = root.first() else {
         return Err(StageError::new("the render produced no argocd/root.yaml"));
     };
@@ -86,7 +86,7 @@ pub fn plan(inputs: PreviewInputs<'_>) -> Result<Plan, StageError> {
         ))
         .hint("pass --platform-repo the top of a clone (not a subdirectory or a `git worktree`), or use --ci so Argo CD reads the platform from GitHub"));
     }
-    let (secret_docs, secret_files) = docs_of(tree, "secrets")?;
+    let (secret_docs, _) = docs_of(tree, "secrets")?;
 
     let mut images: Vec<String> = Vec::new();
     for image in &inputs.load_images {
@@ -128,54 +128,18 @@ pub fn plan(inputs: PreviewInputs<'_>) -> Result<Plan, StageError> {
         target: inputs.patch_target.clone(),
     }));
 
-    let install = match &inputs.argocd_install {
-        Some(file) => ManifestSource::File(file.clone()),
-        None => {
-            let dir = inputs.platform_repo.join(ARGOCD_INSTALL);
-            if !dir.is_dir() {
-                return Err(StageError::new(format!(
-                    "{}: no preview Argo CD install kustomization in the platform repo",
-                    dir.display()
-                ))
-                .hint("pass --argocd-install FILE with a pre-built manifest"));
-            }
-            ManifestSource::Kustomization(dir)
-        }
-    };
-    stages.push(Box::new(ApplyManifests {
-        name: "argocd-install".into(),
-        summary: "install Argo CD for the preview (server-side apply)".into(),
-        source: install,
-        force: false,
-    }));
-    if !secret_docs.is_empty() {
-        stages.push(Box::new(ApplyManifests {
-            name: "secrets".into(),
-            summary: format!(
-                "apply the rendered Secrets ({}) and their namespaces",
-                secret_docs.len()
-            ),
-            source: ManifestSource::Rendered {
-                docs: with_namespaces(secret_docs),
-                from: secret_files,
-            },
-            force: false,
-        }));
-    }
-    stages.push(Box::new(WaitObject::deployment(
-        REPO_SERVER.0,
-        REPO_SERVER.1,
-    )));
-    stages.push(Box::new(ApplyManifests {
-        name: "root-app".into(),
-        summary: format!("apply the root Application {ROOT_APP} ({url} at {revision})"),
-        source: ManifestSource::Rendered {
-            docs: root,
-            from: root_from,
-        },
-        force: false,
-    }));
-    stages.push(Box::new(WaitObject::application("argocd", ROOT_APP)));
+    let install = install_source(
+        inputs.argocd_install.as_ref(),
+        Some(inputs.platform_repo),
+        ARGOCD_INSTALL,
+    )?;
+    argocd_stages(
+        &mut stages,
+        tree,
+        install,
+        "install Argo CD for the preview (server-side apply)",
+        format!("apply the root Application {ROOT_APP} ({url} at {revision})"),
+    )?;
     Ok(Plan {
         mode: "preview".into(),
         target: cluster.clone(),

@@ -9,16 +9,14 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use serde_json::{Value, json};
-
-use super::Ctx;
+use super::platform::{ROOT_APP, RenderedStage, argocd_stages, docs_of, install_source};
 use super::runner::Plan;
-use super::stage::{Stage, StageError, StageFuture};
-use super::stages::kubernetes::{ApplyManifests, ManifestSource, WaitNodeReady, WaitObject};
+use super::stage::{Stage, StageError};
+use super::stages::kubernetes::{ApplyManifests, ManifestSource, WaitNodeReady};
 use super::stages::talos::{
     ApplyConfig, BootstrapEtcd, FetchKubeconfig, Node, TalosAccess, WaitConfigured,
 };
-use crate::render::{OutputTree, Rendered};
+use crate::render::Rendered;
 use crate::secret::SecretBytes;
 use crate::talos::api::{ClientOptions, Fingerprint, TalosEndpoint};
 use crate::talos::config::TalosConfig;
@@ -26,9 +24,6 @@ use crate::tenant::EnvValues;
 
 /// Where the platform repository keeps Argo CD's install kustomization.
 pub const ARGOCD_INSTALL: &str = "bootstrap/argocd/install";
-/// Argo CD's repo server, which must run before the root Application can sync.
-pub const REPO_SERVER: (&str, &str) = ("argocd", "argocd-repo-server");
-pub const ROOT_APP: &str = "platform-bootstrap";
 
 pub struct ProductionInputs<'a> {
     pub values: &'a EnvValues,
@@ -43,60 +38,6 @@ pub struct ProductionInputs<'a> {
     /// Talos API endpoints by node name, where a node is not reached at `<ip>:50000`.
     pub endpoints: BTreeMap<String, TalosEndpoint>,
     pub client_options: ClientOptions,
-}
-
-pub(super) fn docs_of(
-    tree: &OutputTree,
-    prefix: &str,
-) -> Result<(Vec<Value>, Vec<String>), StageError> {
-    let mut docs = Vec::new();
-    let mut from = Vec::new();
-    for (path, file) in tree.iter().filter(|(p, _)| p.starts_with(prefix)) {
-        let text = String::from_utf8_lossy(&file.bytes);
-        let parsed: Vec<Value> = crate::yaml::from_str_multi(&text)
-            .map_err(|e| StageError::new(format!("rendered {}: {e}", path.display())))?;
-        docs.extend(parsed.into_iter().filter(|d| !d.is_null()));
-        from.push(path.display().to_string());
-    }
-    Ok((docs, from))
-}
-
-/// Namespace objects for every namespace `docs` live in, first.
-pub(super) fn with_namespaces(docs: Vec<Value>) -> Vec<Value> {
-    let mut names: Vec<String> = docs
-        .iter()
-        .filter_map(|d| d.pointer("/metadata/namespace").and_then(Value::as_str))
-        .map(str::to_string)
-        .collect();
-    names.sort();
-    names.dedup();
-    let mut out: Vec<Value> = names
-        .into_iter()
-        .map(|n| json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": n}}))
-        .collect();
-    out.extend(docs);
-    out
-}
-
-/// A stage that reports what was rendered (the render itself ran before the plan was built,
-/// in memory, because the plan is made from its output).
-pub(super) struct RenderedStage {
-    pub(super) summary: String,
-}
-
-impl Stage for RenderedStage {
-    fn name(&self) -> String {
-        "render".into()
-    }
-    fn summary(&self) -> String {
-        self.summary.clone()
-    }
-    fn cacheable(&self) -> bool {
-        false
-    }
-    fn run<'a>(&'a self, _ctx: &'a mut Ctx) -> StageFuture<'a> {
-        Box::pin(async { Ok(()) })
-    }
 }
 
 pub fn plan(inputs: ProductionInputs<'_>) -> Result<Plan, StageError> {
@@ -133,7 +74,7 @@ pub fn plan(inputs: ProductionInputs<'_>) -> Result<Plan, StageError> {
     };
 
     let mut stages: Vec<Box<dyn Stage>> = Vec::new();
-    let (secret_docs, secret_files) = docs_of(tree, "secrets")?;
+    let (secret_docs, _) = docs_of(tree, "secrets")?;
     let tenants_count = tree
         .iter()
         .filter(|(p, _)| p.starts_with("argocd/tenants"))
@@ -189,59 +130,18 @@ pub fn plan(inputs: ProductionInputs<'_>) -> Result<Plan, StageError> {
         }));
     }
 
-    let install = match (&inputs.argocd_install, inputs.platform_repo) {
-        (Some(file), _) => ManifestSource::File(file.clone()),
-        (None, Some(repo)) => {
-            let dir = repo.join(ARGOCD_INSTALL);
-            if !dir.is_dir() {
-                return Err(StageError::new(format!(
-                    "{}: no Argo CD install kustomization in the platform repo",
-                    dir.display()
-                ))
-                .hint("pass --argocd-install FILE with a pre-built manifest"));
-            }
-            ManifestSource::Kustomization(dir)
-        }
-        (None, None) => {
-            return Err(StageError::new("installing Argo CD needs the platform repository's bootstrap/argocd/install")
-                .hint("pass --platform-repo DIR (a checkout of the platform repo), or --argocd-install FILE with a pre-built manifest"));
-        }
-    };
-    stages.push(Box::new(ApplyManifests {
-        name: "argocd-install".into(),
-        summary: "install Argo CD (server-side apply)".into(),
-        source: install,
-        force: false,
-    }));
-    if !secret_docs.is_empty() {
-        stages.push(Box::new(ApplyManifests {
-            name: "secrets".into(),
-            summary: format!(
-                "apply the rendered Secrets ({}) and their namespaces",
-                secret_docs.len()
-            ),
-            source: ManifestSource::Rendered {
-                docs: with_namespaces(secret_docs),
-                from: secret_files,
-            },
-            force: false,
-        }));
-    }
-    stages.push(Box::new(WaitObject::deployment(
-        REPO_SERVER.0,
-        REPO_SERVER.1,
-    )));
-    let (root, root_from) = docs_of(tree, "argocd/root.yaml")?;
-    stages.push(Box::new(ApplyManifests {
-        name: "root-app".into(),
-        summary: format!("apply the root Application {ROOT_APP}"),
-        source: ManifestSource::Rendered {
-            docs: root,
-            from: root_from,
-        },
-        force: false,
-    }));
-    stages.push(Box::new(WaitObject::application("argocd", ROOT_APP)));
+    let install = install_source(
+        inputs.argocd_install.as_ref(),
+        inputs.platform_repo,
+        ARGOCD_INSTALL,
+    )?;
+    argocd_stages(
+        &mut stages,
+        tree,
+        install,
+        "install Argo CD (server-side apply)",
+        format!("apply the root Application {ROOT_APP}"),
+    )?;
     let (mut tenant_docs, mut tenant_from) = docs_of(tree, "argocd/repositories")?;
     let (apps, apps_from) = docs_of(tree, "argocd/tenants")?;
     tenant_docs.extend(apps);
