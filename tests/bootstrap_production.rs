@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use serde_json::{Value, json};
+use serde_json::json;
 use zt::bootstrap::cache::StageCache;
 use zt::bootstrap::production::{self, ProductionInputs};
 use zt::bootstrap::progress::{Progress, StageStatus, finish_line};
@@ -21,7 +21,8 @@ use zt::source::RepoFiles;
 use zt::talos::api::{ClientOptions, TalosEndpoint};
 use zt::talos::bundle::SecretsBundle;
 use zt::tenant::{EnvValues, TenantRepo};
-use zt_test_support::kube_api::{ResourceType, TestApi};
+use zt_test_support::kube_api::TestApi;
+use zt_test_support::preview::{cluster_api, platform_syncs};
 use zt_test_support::talos_api::TalosTestServer;
 use zt_test_support::workspace_root;
 
@@ -88,82 +89,18 @@ fn rendered(bundle: &SecretsBundle) -> Rendered {
     .unwrap()
 }
 
-fn node(name: &str, ready: bool) -> Value {
-    json!({
-        "apiVersion": "v1", "kind": "Node", "metadata": {"name": name},
-        "status": {"conditions": [{"type": "Ready", "status": if ready { "True" } else { "False" },
-            "reason": if ready { "KubeletReady" } else { "KubeletNotReady" },
-            "message": if ready { "kubelet is posting ready status" } else { "container runtime network not ready: cni plugin not initialized" }}]},
-    })
-}
-
-/// The cluster side: the API server with the kinds a bootstrap touches, the three nodes, and a
-/// controller that reacts to what the bootstrap applies.
+/// The cluster side: the three nodes, the controllers, and (when asked) Argo CD reporting the
+/// platform healthy.
 fn kube_api(worker02_ready: bool, platform_healthy: bool) -> TestApi {
-    // The builder starts from the kinds a ZeroTouch cluster serves; add what a bootstrap touches.
-    let api = TestApi::builder()
-        .resource(ResourceType::new("", "v1", "Node", "nodes", false))
-        .resource(ResourceType::new(
-            "apiextensions.k8s.io",
-            "v1",
-            "CustomResourceDefinition",
-            "customresourcedefinitions",
-            false,
-        ))
-        .resource(ResourceType::new(
-            "argoproj.io",
-            "v1alpha1",
-            "Application",
-            "applications",
-            true,
-        ))
-        .resource(ResourceType::new(
-            "external-secrets.io",
-            "v1",
-            "ExternalSecret",
-            "externalsecrets",
-            true,
-        ))
-        .start();
-    api.with_store(|s| {
-        s.put(node("cp01-main", true));
-        s.put(node("worker01", true));
-        s.put(node("worker02", worker02_ready));
-    });
-    schedule_controller(&api, platform_healthy);
-    api
-}
-
-fn schedule_controller(api: &TestApi, platform_healthy: bool) {
-    api.after_apply(
-        "CustomResourceDefinition",
-        "applications.argoproj.io",
-        Duration::from_millis(20),
-        |s| {
-            s.set_status(
-                "CustomResourceDefinition",
-                "",
-                "applications.argoproj.io",
-                json!({"conditions": [{"type": "Established", "status": "True"}]}),
-            );
-        },
-    );
-    api.after_apply("Deployment", "argocd-repo-server", Duration::from_millis(20), |s| {
-        let generation = s.get("Deployment", "argocd", "argocd-repo-server")
-            .and_then(|d| d.pointer("/metadata/generation").and_then(Value::as_i64)).unwrap_or(1);
-        s.set_status("Deployment", "argocd", "argocd-repo-server",
-            json!({"observedGeneration": generation, "replicas": 1, "updatedReplicas": 1, "readyReplicas": 1}));
-    });
+    let api = cluster_api(&[
+        ("cp01-main", true),
+        ("worker01", true),
+        ("worker02", worker02_ready),
+    ]);
     if platform_healthy {
-        mark_platform_healthy(api);
+        platform_syncs(&api, Duration::from_millis(30));
     }
-}
-
-fn mark_platform_healthy(api: &TestApi) {
-    api.after_apply("Application", "platform-bootstrap", Duration::from_millis(30), |s| {
-        s.set_status("Application", "argocd", "platform-bootstrap",
-            json!({"health": {"status": "Healthy"}, "sync": {"status": "Synced", "revision": "abc"}}));
-    });
+    api
 }
 
 struct Cluster {

@@ -6,8 +6,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 use std::time::Duration;
 
-use serde_json::{Value, json};
-use zt_test_support::kube_api::{ResourceType, TestApi};
+use zt_test_support::preview::{cluster_api, platform_syncs};
 use zt_test_support::talos_api::TalosTestServer;
 use zt_test_support::workspace_root;
 
@@ -160,73 +159,12 @@ fn bad_flags_and_missing_inputs_are_clear() {
     );
 }
 
-fn node(name: &str) -> Value {
-    json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": name},
-           "status": {"conditions": [{"type": "Ready", "status": "True"}]}})
-}
-
 #[tokio::test]
 async fn a_production_bootstrap_through_the_plugin() {
     let bundle = zt::examples::bundle().unwrap();
     let home = tempfile::tempdir().unwrap();
-    let api = TestApi::builder()
-        .resource(ResourceType::new("", "v1", "Node", "nodes", false))
-        .resource(ResourceType::new(
-            "apiextensions.k8s.io",
-            "v1",
-            "CustomResourceDefinition",
-            "customresourcedefinitions",
-            false,
-        ))
-        .resource(ResourceType::new(
-            "argoproj.io",
-            "v1alpha1",
-            "Application",
-            "applications",
-            true,
-        ))
-        .resource(ResourceType::new(
-            "external-secrets.io",
-            "v1",
-            "ExternalSecret",
-            "externalsecrets",
-            true,
-        ))
-        .start();
-    api.with_store(|s| {
-        for n in ["cp01-main", "worker01", "worker02"] {
-            s.put(node(n));
-        }
-    });
-    api.after_apply(
-        "CustomResourceDefinition",
-        "applications.argoproj.io",
-        Duration::from_millis(10),
-        |s| {
-            s.set_status(
-                "CustomResourceDefinition",
-                "",
-                "applications.argoproj.io",
-                json!({"conditions": [{"type": "Established", "status": "True"}]}),
-            );
-        },
-    );
-    api.after_apply("Deployment", "argocd-repo-server", Duration::from_millis(10), |s| {
-        s.set_status("Deployment", "argocd", "argocd-repo-server", json!({"observedGeneration": 1, "replicas": 1, "updatedReplicas": 1, "readyReplicas": 1}));
-    });
-    api.after_apply(
-        "Application",
-        "platform-bootstrap",
-        Duration::from_millis(10),
-        |s| {
-            s.set_status(
-                "Application",
-                "argocd",
-                "platform-bootstrap",
-                json!({"health": {"status": "Healthy"}, "sync": {"status": "Synced"}}),
-            );
-        },
-    );
+    let api = cluster_api(&[("cp01-main", true), ("worker01", true), ("worker02", true)]);
+    platform_syncs(&api, Duration::from_millis(10));
     let kubeconfig = std::fs::read(api.write_kubeconfig(home.path())).unwrap();
     let mut nodes = Vec::new();
     let mut endpoint_args = Vec::new();

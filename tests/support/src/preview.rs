@@ -1,4 +1,5 @@
-//! A Kind cluster as preview bootstrap sees it, played by the test API server: it serves Nodes,
+//! A cluster as a bootstrap sees it (a Kind cluster in preview, Talos nodes in production),
+//! played by the test API server: it serves Nodes,
 //! CustomResourceDefinitions and Argo CD Applications besides the default kinds, its
 //! control-plane node is Ready (kind and the kubelet made it), and scripted controllers do what
 //! the API server and Argo CD would: an applied CRD becomes Established, the applied repo
@@ -13,8 +14,21 @@ use crate::kube_api::{ResourceType, TestApi};
 /// The root Application preview bootstrap applies.
 pub const ROOT_APP: &str = "platform-bootstrap";
 
-/// The API of a Kind cluster named `cluster`, with its control-plane node Ready.
-pub fn kind_cluster_api(cluster: &str) -> TestApi {
+/// A Node object with its `Ready` condition, as the kubelet reports it.
+pub fn node(name: &str, ready: bool) -> serde_json::Value {
+    json!({
+        "apiVersion": "v1", "kind": "Node", "metadata": {"name": name},
+        "status": {"conditions": [{"type": "Ready", "status": if ready { "True" } else { "False" },
+            "reason": if ready { "KubeletReady" } else { "KubeletNotReady" },
+            "message": if ready { "kubelet is posting ready status" } else { "container runtime network not ready: cni plugin not initialized" }}]},
+    })
+}
+
+/// The API of a cluster a bootstrap brings up: the default kinds plus Nodes, CRDs, Argo CD
+/// Applications and `external-secrets.io/v1` ExternalSecrets; the given nodes (name, Ready);
+/// and controllers that establish the Application CRD and roll out Argo CD's repo server as
+/// soon as they are applied.
+pub fn cluster_api(nodes: &[(&str, bool)]) -> TestApi {
     let api = TestApi::builder()
         .resource(ResourceType::new("", "v1", "Node", "nodes", false))
         .resource(ResourceType::new(
@@ -31,13 +45,18 @@ pub fn kind_cluster_api(cluster: &str) -> TestApi {
             "applications",
             true,
         ))
+        .resource(ResourceType::new(
+            "external-secrets.io",
+            "v1",
+            "ExternalSecret",
+            "externalsecrets",
+            true,
+        ))
         .start();
     api.with_store(|s| {
-        s.put(json!({
-            "apiVersion": "v1", "kind": "Node",
-            "metadata": {"name": format!("{cluster}-control-plane")},
-            "status": {"conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady"}]},
-        }))
+        for (name, ready) in nodes {
+            s.put(node(name, *ready));
+        }
     });
     api.after_apply(
         "CustomResourceDefinition",
@@ -66,6 +85,11 @@ pub fn kind_cluster_api(cluster: &str) -> TestApi {
         },
     );
     api
+}
+
+/// The API of a Kind cluster named `cluster`, with its control-plane node Ready.
+pub fn kind_cluster_api(cluster: &str) -> TestApi {
+    cluster_api(&[(&format!("{cluster}-control-plane"), true)])
 }
 
 /// Argo CD syncing the platform: the root Application reports Synced and Healthy `after` it is
