@@ -40,9 +40,11 @@ bench:
 	$(CARGO) bench -p zt --bench deploy
 
 install:
-	$(CARGO) build --release -p zt-plugins --bins
+	$(CARGO) build --release -p zt-plugins --bin kubectl-zt --bin kubectl_complete-zt
 	install -d $(PREFIX)/bin
-	for p in $(PLUGINS) kubectl_complete-zt; do install -m 0755 target/release/$$p $(PREFIX)/bin/$$p; done
+	install -m 0755 target/release/kubectl-zt target/release/kubectl_complete-zt $(PREFIX)/bin/
+	# One binary: each per-command plugin is a link to kubectl-zt, which reads its own name.
+	for p in $(filter-out kubectl-zt,$(PLUGINS)); do ln -sf kubectl-zt $(PREFIX)/bin/$$p; done
 	for c in $(filter-out kubectl_complete-zt,$(COMPLETERS)); do ln -sf kubectl_complete-zt $(PREFIX)/bin/$$c; done
 	@echo "installed into $(PREFIX)/bin; make sure it is on PATH, then: kubectl zt --help"
 

@@ -64,7 +64,41 @@ pub enum Plugin {
 
 /// Runs the plugin with the process arguments.
 pub fn main(plugin: Plugin) -> ExitCode {
-    run(plugin, std::env::args_os())
+    let argv: Vec<OsString> = std::env::args_os().collect();
+    // `make install` links every per-command name to the one `kubectl-zt` binary; the name it
+    // was started under says which command it is.
+    let plugin = match plugin {
+        Plugin::All => argv
+            .first()
+            .and_then(|a| std::path::Path::new(a).file_name())
+            .and_then(|n| n.to_str())
+            .and_then(Plugin::from_executable_name)
+            .unwrap_or(Plugin::All),
+        p => p,
+    };
+    run(plugin, argv)
+}
+
+/// The commands a per-command plugin executable can stand for, by their name in the file name
+/// (`kubectl-zt-preview_patch`: kubectl maps a `-` in a command to `_` in file names).
+const COMMANDS: &[(&str, &str)] = &[
+    ("render", "render"),
+    ("validate", "validate"),
+    ("secrets", "secrets"),
+    ("preview_patch", "preview-patch"),
+    ("deploy", "deploy"),
+    ("bootstrap", "bootstrap"),
+];
+
+impl Plugin {
+    /// `kubectl-zt-render` → the render command; `kubectl-zt` or anything else → `None`.
+    pub fn from_executable_name(name: &str) -> Option<Plugin> {
+        let cmd = name.strip_prefix("kubectl-zt-")?;
+        COMMANDS
+            .iter()
+            .find(|(file, _)| *file == cmd)
+            .map(|(_, command)| Plugin::Command(command))
+    }
 }
 
 /// Runs the plugin with `argv` (argv[0] included).

@@ -1222,3 +1222,61 @@ fn ci_false_is_not_ci_for_render_either() {
         );
     }
 }
+
+#[cfg(unix)]
+#[test]
+fn per_command_links_to_the_one_binary_work_through_kubectl() {
+    // `make install` links kubectl-zt-<cmd> to kubectl-zt; the binary reads its own name.
+    let dir = tempfile::tempdir().unwrap();
+    for name in [
+        "kubectl-zt",
+        "kubectl-zt-render",
+        "kubectl-zt-preview_patch",
+    ] {
+        std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_kubectl-zt"), dir.path().join(name))
+            .unwrap();
+    }
+    let o = Command::new(dir.path().join("kubectl-zt-preview_patch"))
+        .arg("--help")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stdout).contains("kubectl zt preview-patch"),
+        "{}",
+        text(&o.stdout)
+    );
+    if !kubectl_available() {
+        return;
+    }
+    let kubectl_dir = Command::new("sh")
+        .args(["-c", "dirname \"$(command -v kubectl)\""])
+        .output()
+        .unwrap();
+    let path = format!(
+        "{}:{}",
+        dir.path().display(),
+        text(&kubectl_dir.stdout).trim()
+    );
+    let o = command("kubectl")
+        .args(["zt", "render", "--help"])
+        .env("PATH", &path)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stdout).contains("Usage: kubectl zt render"),
+        "{}",
+        text(&o.stdout)
+    );
+    let o = command("kubectl")
+        .args(["zt", "preview-patch", "--help"])
+        .env("PATH", &path)
+        .output()
+        .unwrap();
+    assert!(
+        text(&o.stdout).contains("Usage: kubectl zt preview-patch"),
+        "{}",
+        text(&o.stdout)
+    );
+}
