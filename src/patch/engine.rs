@@ -33,6 +33,41 @@ pub struct Plan {
     pub files_read: usize,
 }
 
+impl Plan {
+    /// Records the patched files as a commit on `branch` (on top of `head`, the tracked work
+    /// tree otherwise as it is), for a `file:///repo` source Argo CD resolves by branch. `by`
+    /// names the command in the commit message.
+    pub fn commit_to(
+        &self,
+        git: &crate::git::Repo,
+        branch: &str,
+        head: &str,
+        by: &str,
+    ) -> Result<crate::git::CommitOutcome, crate::git::GitError> {
+        let files: Vec<(String, Vec<u8>)> = self
+            .changes
+            .iter()
+            .map(|c| (c.path.clone(), c.after.clone().into_bytes()))
+            .collect();
+        let mut names: Vec<&str> = self
+            .changes
+            .iter()
+            .flat_map(|c| c.patches.iter().map(String::as_str))
+            .collect();
+        names.sort_unstable();
+        names.dedup();
+        let message = format!(
+            "{by}: adapt the platform for a Kind preview\n\nBase: {head}\nPatches: {}\n",
+            if names.is_empty() {
+                "none changed anything".to_string()
+            } else {
+                names.join(", ")
+            }
+        );
+        git.commit_files(branch, &files, &message)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FileChange {
     /// Relative to the platform repo, `/`-separated.

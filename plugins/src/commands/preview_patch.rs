@@ -204,28 +204,8 @@ fn commit(
     plan: &Plan,
     p: Printer,
 ) -> Result<Outcome, CommandError> {
-    let files: Vec<(String, Vec<u8>)> = plan
-        .changes
-        .iter()
-        .map(|c| (c.path.clone(), c.after.clone().into_bytes()))
-        .collect();
-    let mut names: Vec<&str> = plan
-        .changes
-        .iter()
-        .flat_map(|c| c.patches.iter().map(String::as_str))
-        .collect();
-    names.sort_unstable();
-    names.dedup();
-    let message = format!(
-        "kubectl zt preview-patch: adapt the platform for a Kind preview\n\nBase: {head}\nPatches: {}\n",
-        if names.is_empty() {
-            "none changed anything".to_string()
-        } else {
-            names.join(", ")
-        }
-    );
-    let outcome = git
-        .commit_files(&args.branch, &files, &message)
+    let outcome = plan
+        .commit_to(git, &args.branch, head, "kubectl zt preview-patch")
         .context("--commit")
         .map_err(CommandError::Other)?;
     let short = |s: &str| s[..s.len().min(12)].to_string();

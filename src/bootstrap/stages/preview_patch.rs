@@ -117,35 +117,15 @@ impl Stage for PreviewPatch {
                     ));
                 }
                 PatchTarget::Branch(branch) => {
-                    let files: Vec<(String, Vec<u8>)> = plan
-                        .changes
-                        .iter()
-                        .map(|c| (c.path.clone(), c.after.clone().into_bytes()))
-                        .collect();
-                    let mut names: Vec<&str> = plan
-                        .changes
-                        .iter()
-                        .flat_map(|c| c.patches.iter().map(String::as_str))
-                        .collect();
-                    names.sort_unstable();
-                    names.dedup();
-                    let message = format!(
-                        "kubectl zt bootstrap --mode preview: adapt the platform for Kind\n\nBase: {head}\nPatches: {}\n",
-                        if names.is_empty() {
-                            "none changed anything".to_string()
-                        } else {
-                            names.join(", ")
-                        }
-                    );
-                    let outcome = git
-                        .commit_files(branch, &files, &message)
+                    let outcome = plan
+                        .commit_to(&git, branch, &head, "kubectl zt bootstrap --mode preview")
                         .map_err(|e| StageError::new(e.to_string()))?;
                     match outcome {
                         CommitOutcome::Created { commit } => ctx.detail(&format!(
                             "committed {} on branch {branch} ({} changed file{}, base {})",
                             short(&commit),
-                            files.len(),
-                            if files.len() == 1 { "" } else { "s" },
+                            plan.changes.len(),
+                            if plan.changes.len() == 1 { "" } else { "s" },
                             short(&head)
                         )),
                         CommitOutcome::UpToDate { commit } => ctx.detail(&format!(
