@@ -32,6 +32,11 @@ pub enum GitError {
     BranchCheckedOut { branch: String, worktree: PathBuf },
 }
 
+/// The first 12 characters of a commit id, for messages.
+pub fn short(commit: &str) -> &str {
+    commit.get(..12).unwrap_or(commit)
+}
+
 /// A git checkout holding the platform repo (possibly in a subdirectory).
 #[derive(Debug, Clone)]
 pub struct Repo {

@@ -146,17 +146,22 @@ pub fn production(
 
 /// Whether an environment variable says "this is CI": set, and not empty, `0` or `false` (CI
 /// systems set `CI=true`; people turn it off with `CI=false`).
-pub fn env_flag(name: &str) -> bool {
+fn env_flag(name: &str) -> bool {
     std::env::var(name).is_ok_and(|v| {
         let v = v.trim();
         !v.is_empty() && v != "0" && !v.eq_ignore_ascii_case("false")
     })
 }
 
-/// Whether a preview runs in CI, where Argo CD reads the platform from GitHub (`--ci`, or the
-/// CI or GITHUB_ACTIONS variable set). `preview-patch` uses the same rule.
+/// Whether a run is in CI, where Argo CD reads the platform from GitHub: `--ci` (`flag`), or the
+/// CI or GITHUB_ACTIONS variable set. The one rule for render, preview-patch and bootstrap.
+pub fn ci_requested(flag: bool) -> bool {
+    flag || env_flag("CI") || env_flag("GITHUB_ACTIONS")
+}
+
+/// [`ci_requested`] for the render flags.
 pub fn preview_in_ci(src: &SourceArgs) -> bool {
-    src.ci || env_flag("CI") || env_flag("GITHUB_ACTIONS")
+    ci_requested(src.ci)
 }
 
 pub fn preview(

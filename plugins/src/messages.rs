@@ -87,7 +87,7 @@ pub fn work_tree_invisible_to_argocd(head: &str, branch: &str) -> String {
 these uncommitted edits are invisible to it (only manifests applied with kubectl, such as the \
 root Application, are read from the work tree). Run with --commit to record the patched tree on \
 branch {branch} and pin targetRevision to it.",
-        &head[..head.len().min(12)]
+        zt::git::short(head)
     )
 }
 

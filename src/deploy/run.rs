@@ -467,8 +467,9 @@ impl Waiter<'_> {
 
     async fn check(&self, t: &Target) -> Check {
         let client = &self.cluster.client;
-        let unreadable =
-            |e: ::kube::Error| Check::Pending(format!("cannot read it: {}", kube::chain(&e)));
+        let unreadable = |e: ::kube::Error| {
+            Check::Pending(format!("cannot read it: {}", crate::diag::error_chain(&e)))
+        };
         match t {
             Target::Ready {
                 res,

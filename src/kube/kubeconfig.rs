@@ -24,6 +24,25 @@ pub enum KubeconfigWriteError {
     },
 }
 
+/// The kubeconfig files kubectl would read, in order: the entries of `KUBECONFIG` (`kubeconfig_env`)
+/// when it is set and not empty, else `<home>/.kube/config`.
+pub fn files(kubeconfig_env: Option<&std::ffi::OsStr>, home: Option<&Path>) -> Vec<PathBuf> {
+    match kubeconfig_env.filter(|v| !v.is_empty()) {
+        Some(v) => std::env::split_paths(v)
+            .filter(|p| !p.as_os_str().is_empty())
+            .collect(),
+        None => home
+            .map(|h| vec![h.join(".kube").join("config")])
+            .unwrap_or_default(),
+    }
+}
+
+/// [`files`] for this process's `KUBECONFIG` and `HOME`.
+pub fn files_from_environment() -> Vec<PathBuf> {
+    let home = std::env::var_os("HOME").map(PathBuf::from);
+    files(std::env::var_os("KUBECONFIG").as_deref(), home.as_deref())
+}
+
 const SECTIONS: [&str; 3] = ["clusters", "users", "contexts"];
 
 fn parse(text: &str) -> Result<Map<String, Value>, String> {

@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 
 use kube::config::{KubeConfigOptions, Kubeconfig, KubeconfigError};
 
+use crate::diag::error_chain;
 use crate::yaml;
 
 pub use apply::{ApplyOptions, FIELD_MANAGER};
@@ -81,10 +82,10 @@ pub async fn connect(access: &ClusterAccess) -> Result<Cluster, KubeError> {
             path.clone(),
         )
     } else if let Some(list) = std::env::var_os("KUBECONFIG").filter(|v| !v.is_empty()) {
-        let paths: Vec<PathBuf> = std::env::split_paths(&list)
-            .filter(|p| !p.as_os_str().is_empty())
+        let existing: Vec<PathBuf> = kubeconfig::files(Some(&list), None)
+            .into_iter()
+            .filter(|p| p.exists())
             .collect();
-        let existing: Vec<PathBuf> = paths.iter().filter(|p| p.exists()).cloned().collect();
         if existing.is_empty() {
             return Err(KubeError::Kubeconfig {
                 path: PathBuf::from(list),
@@ -93,7 +94,11 @@ pub async fn connect(access: &ClusterAccess) -> Result<Cluster, KubeError> {
         }
         let shown = existing[0].clone();
         (from_files(&existing, &options).await?, shown)
-    } else if let Some(path) = default_kubeconfig().filter(|p| p.exists()) {
+    } else if let Some(path) = kubeconfig::files_from_environment()
+        .into_iter()
+        .next()
+        .filter(|p| p.exists())
+    {
         (
             from_files(std::slice::from_ref(&path), &options).await?,
             path,
@@ -109,13 +114,9 @@ pub async fn connect(access: &ClusterAccess) -> Result<Cluster, KubeError> {
     let url = config.cluster_url.to_string();
     let client = kube::Client::try_from(config).map_err(|e| KubeError::Kubeconfig {
         path: shown,
-        message: format!("cannot build a client: {}", chain(&e)),
+        message: format!("cannot build a client: {}", error_chain(&e)),
     })?;
     Ok(Cluster { client, url })
-}
-
-fn default_kubeconfig() -> Option<PathBuf> {
-    std::env::var_os("HOME").map(|h| Path::new(&h).join(".kube/config"))
 }
 
 async fn from_files(
@@ -178,21 +179,6 @@ fn kubeconfig_error(path: &Path, e: &KubeconfigError) -> KubeError {
     }
 }
 
-/// An error and its causes on one line (`a: b: c`), the way people read connection failures.
-pub fn chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut out = e.to_string();
-    let mut cur = e.source();
-    while let Some(s) = cur {
-        let text = s.to_string();
-        if !out.contains(&text) {
-            out.push_str(": ");
-            out.push_str(&text);
-        }
-        cur = s.source();
-    }
-    out
-}
-
 /// Whether a client error means the server could not be reached at all.
 pub fn is_connection_error(e: &kube::Error) -> bool {
     matches!(e, kube::Error::HyperError(_) | kube::Error::Service(_))
@@ -221,12 +207,12 @@ pub fn api_error(cluster: &Cluster, object: &str, e: kube::Error) -> KubeError {
         },
         e if is_connection_error(&e) => KubeError::Unreachable {
             url: cluster.url.clone(),
-            message: chain(&e),
+            message: error_chain(&e),
         },
         e => KubeError::Api {
             object: object.to_string(),
             code: 0,
-            message: chain(&e),
+            message: error_chain(&e),
         },
     }
 }

@@ -47,24 +47,12 @@ struct Kubeconfig {
     current_context: Option<String>,
 }
 
-/// The files kubectl would read, in order.
-pub fn kubeconfig_files(kubeconfig_env: Option<&OsStr>, home: Option<&Path>) -> Vec<PathBuf> {
-    match kubeconfig_env.filter(|v| !v.is_empty()) {
-        Some(v) => std::env::split_paths(v)
-            .filter(|p| !p.as_os_str().is_empty())
-            .collect(),
-        None => home
-            .map(|h| vec![h.join(".kube").join("config")])
-            .unwrap_or_default(),
-    }
-}
-
 /// The current context and the file that set it.
 pub fn current_context(
     kubeconfig_env: Option<&OsStr>,
     home: Option<&Path>,
 ) -> Result<(String, PathBuf), ContextError> {
-    let files = kubeconfig_files(kubeconfig_env, home);
+    let files = crate::kube::kubeconfig::files(kubeconfig_env, home);
     let mut any = false;
     for f in &files {
         let text = match std::fs::read_to_string(f) {

@@ -5,6 +5,7 @@
 //! document, so it cannot add keys or documents whatever the variable holds. Undefined variables
 //! are errors, caught when an overlay is loaded.
 
+use crate::render::templates::describe_error;
 use std::fmt;
 
 use minijinja::{Environment, UndefinedBehavior};
@@ -92,7 +93,7 @@ impl Templates {
         }
         self.env
             .render_str(s, vars.context())
-            .map_err(|e| describe(&e))
+            .map_err(|e| describe_error(&e))
     }
 
     /// Renders every string inside `v` (keys included).
@@ -121,18 +122,11 @@ impl Templates {
         let compiled = self
             .env
             .compile_expression(expr)
-            .map_err(|e| describe(&e))?;
+            .map_err(|e| describe_error(&e))?;
         compiled
             .eval(vars.context())
             .map(|v| v.is_true())
-            .map_err(|e| describe(&e))
-    }
-}
-
-fn describe(e: &minijinja::Error) -> String {
-    match e.detail() {
-        Some(d) => format!("{}: {d}", e.kind()),
-        None => e.kind().to_string(),
+            .map_err(|e| describe_error(&e))
     }
 }
 

@@ -115,9 +115,14 @@ pub fn template_error(name: &str, e: &minijinja::Error) -> RenderError {
     RenderError::Template {
         template: name.to_string(),
         line: e.line(),
-        message: match e.detail() {
-            Some(d) => format!("{}: {d}", e.kind()),
-            None => e.kind().to_string(),
-        },
+        message: describe_error(e),
+    }
+}
+
+/// MiniJinja's error kind and detail, never the values in the context.
+pub fn describe_error(e: &minijinja::Error) -> String {
+    match e.detail() {
+        Some(d) => format!("{}: {d}", e.kind()),
+        None => e.kind().to_string(),
     }
 }

@@ -58,13 +58,9 @@ pub fn kubeconfig_path(explicit: Option<&PathBuf>) -> Result<PathBuf, CommandErr
     if let Some(p) = explicit {
         return Ok(p.clone());
     }
-    if let Some(list) = std::env::var_os("KUBECONFIG").filter(|v| !v.is_empty())
-        && let Some(first) = std::env::split_paths(&list).find(|p| !p.as_os_str().is_empty())
-    {
-        return Ok(first);
-    }
-    std::env::var_os("HOME")
-        .map(|h| PathBuf::from(h).join(".kube/config"))
+    zt::kube::kubeconfig::files_from_environment()
+        .into_iter()
+        .next()
         .ok_or_else(|| anyhow!("no kubeconfig location: pass --kubeconfig FILE").into())
 }
 

@@ -10,13 +10,11 @@ use zt::patch::{
 
 use crate::CommandError;
 use crate::args::PreviewPatchArgs;
-use crate::inputs::env_flag;
+use crate::inputs::ci_requested;
 use crate::messages::{self, Outcome, Printer};
 
 fn mode_of(args: &PreviewPatchArgs) -> Mode {
-    if args.local {
-        Mode::Local
-    } else if args.ci || env_flag("CI") || env_flag("GITHUB_ACTIONS") {
+    if !args.local && ci_requested(args.ci) {
         Mode::Ci
     } else {
         Mode::Local
@@ -67,7 +65,7 @@ pub fn run(args: &PreviewPatchArgs, p: Printer) -> Result<Outcome, CommandError>
         if args.commit {
             format!("{} (branch)", vars.platform_revision)
         } else {
-            format!("{} (HEAD)", &head[..head.len().min(12)])
+            format!("{} (HEAD)", zt::git::short(&head))
         }
     ));
     let plan = patch::plan(&Request {
@@ -208,7 +206,7 @@ fn commit(
         .commit_to(git, &args.branch, head, "kubectl zt preview-patch")
         .context("--commit")
         .map_err(CommandError::Other)?;
-    let short = |s: &str| s[..s.len().min(12)].to_string();
+    let short = zt::git::short;
     match outcome {
         CommitOutcome::UpToDate { commit } => println!(
             "no changes: branch {} ({}) already holds this patched tree on top of HEAD",

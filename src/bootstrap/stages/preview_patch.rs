@@ -11,7 +11,7 @@ use std::path::PathBuf;
 
 use super::super::context::Ctx;
 use super::super::stage::{Stage, StageError, StageFuture};
-use crate::git::{CommitOutcome, Repo};
+use crate::git::{CommitOutcome, Repo, short};
 use crate::patch::{self, LOCAL_URL, Mode, Request, Vars, overlay};
 
 /// Where Argo CD reads the platform from.
@@ -27,10 +27,6 @@ pub struct PreviewPatch {
     /// The platform repo checkout (the directory Kind mounts at /repo).
     pub root: PathBuf,
     pub target: PatchTarget,
-}
-
-fn short(commit: &str) -> &str {
-    &commit[..commit.len().min(12)]
 }
 
 impl Stage for PreviewPatch {

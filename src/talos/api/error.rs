@@ -145,7 +145,7 @@ impl TalosError {
     pub(crate) fn from_transport(endpoint: &str, err: &tonic::transport::Error) -> TalosError {
         from_chain(endpoint, err).unwrap_or_else(|| TalosError::Unreachable {
             endpoint: endpoint.to_string(),
-            reason: chain_text(err),
+            reason: crate::diag::error_chain(err),
             timed_out: false,
         })
     }
@@ -185,21 +185,6 @@ fn from_chain(endpoint: &str, err: &(dyn StdError + 'static)) -> Option<TalosErr
         current = e.source();
     }
     None
-}
-
-/// An error and its sources on one line, without repeating a source already quoted.
-fn chain_text(err: &(dyn StdError + 'static)) -> String {
-    let mut text = err.to_string();
-    let mut current = err.source();
-    while let Some(e) = current {
-        let part = e.to_string();
-        if !text.contains(&part) {
-            text.push_str(": ");
-            text.push_str(&part);
-        }
-        current = e.source();
-    }
-    text
 }
 
 /// Longest server-supplied text kept in an error.

@@ -23,11 +23,22 @@ pub fn workspace_root() -> PathBuf {
         .unwrap_or_default()
 }
 
-/// `../shared` next to the workspace, when this machine has it (CI does). Conformance tests
-/// that need upstream schemas or fixtures skip without it.
+/// `../shared` next to the workspace, when this machine has it. Conformance tests that need
+/// upstream schemas or fixtures skip without it (the callers say so on stderr); with
+/// `ZT_REQUIRE_SHARED` set (CI sets it) a missing `../shared` fails the test instead, so CI can
+/// never pass by skipping them.
 pub fn shared_dir() -> Option<PathBuf> {
     let dir = workspace_root().join("../shared");
-    dir.is_dir().then(|| dir.canonicalize().unwrap_or(dir))
+    if dir.is_dir() {
+        return Some(dir.canonicalize().unwrap_or(dir));
+    }
+    if std::env::var_os("ZT_REQUIRE_SHARED").is_some() {
+        panic!(
+            "ZT_REQUIRE_SHARED is set but {} does not exist",
+            dir.display()
+        );
+    }
+    None
 }
 
 /// Whether `make golden` asked for expected files to be rewritten.
