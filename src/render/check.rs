@@ -1,13 +1,13 @@
 //! `--check`: compare a fresh render with an output directory, as a unified diff with secret
 //! values redacted. Golden tests as a user command.
 
-use std::fs;
 use std::path::{Path, PathBuf};
 
 use similar::TextDiff;
 
 use super::output::OutputTree;
 use super::redact::redact_yaml;
+use crate::fsio::confined::{self, ConfinedError};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ChangeKind {
@@ -29,12 +29,15 @@ pub struct Change {
 
 /// Compares `tree` with the directory `out`. Only the top-level directories the tree owns are
 /// inspected for extra files.
-pub fn compare(tree: &OutputTree, out: &Path) -> Vec<Change> {
+///
+/// `out` may hold anything (a tenant repo's CI checks it out from git): below it only regular
+/// files are read, no link is followed and no file larger than [`confined::MAX_FILE_BYTES`] is
+/// read. Anything else is an error naming the path, never showing content, and a file that
+/// cannot be read is an error, never reported as missing.
+pub fn compare(tree: &OutputTree, out: &Path) -> Result<Vec<Change>, ConfinedError> {
     let mut changes = Vec::new();
     for (rel, file) in tree.iter() {
-        let path = out.join(rel);
-        let on_disk = fs::read(&path).ok();
-        match on_disk {
+        match confined::read(out, rel, confined::MAX_FILE_BYTES, out)? {
             None => changes.push(Change {
                 path: rel.clone(),
                 kind: ChangeKind::Missing,
@@ -49,25 +52,17 @@ pub fn compare(tree: &OutputTree, out: &Path) -> Vec<Change> {
         }
     }
     for dir in tree.top_dirs() {
-        for entry in walkdir::WalkDir::new(out.join(&dir))
-            .sort_by_file_name()
-            .into_iter()
-            .flatten()
-            .filter(|e| e.file_type().is_file())
-        {
-            let Ok(rel) = entry.path().strip_prefix(out) else {
-                continue;
-            };
-            if tree.get(rel).is_none() {
+        for rel in confined::list_files(out, &dir, out)? {
+            if tree.get(&rel).is_none() {
                 changes.push(Change {
-                    path: rel.to_path_buf(),
-                    kind: ChangeKind::Extra,
                     diff: format!("{}: not produced by this render\n", rel.display()),
+                    path: rel,
+                    kind: ChangeKind::Extra,
                 });
             }
         }
     }
-    changes
+    Ok(changes)
 }
 
 fn diff_text(rel: &Path, old: &[u8], new: &[u8], secret: bool) -> String {
@@ -100,6 +95,7 @@ fn diff_text(rel: &Path, old: &[u8], new: &[u8], secret: bool) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs;
 
     #[test]
     fn reports_missing_modified_and_extra_with_redaction() {
@@ -121,7 +117,7 @@ mod tests {
         .unwrap();
         t.insert("talos/new.yaml", b"y: 2\n".to_vec(), false)
             .unwrap();
-        let changes = compare(&t, out);
+        let changes = compare(&t, out).unwrap();
         let kinds: Vec<_> = changes
             .iter()
             .map(|c| (c.path.display().to_string(), c.kind.clone()))
@@ -153,7 +149,7 @@ mod tests {
         let mut t = OutputTree::new();
         t.insert("s/a.yaml", b"password: two\n".to_vec(), true)
             .unwrap();
-        let changes = compare(&t, dir.path());
+        let changes = compare(&t, dir.path()).unwrap();
         assert_eq!(changes.len(), 1);
         assert_eq!(
             changes[0].diff,

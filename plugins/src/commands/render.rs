@@ -60,7 +60,7 @@ fn check_against(tree: &OutputTree, out: &Path, p: Printer) -> Result<Outcome, C
         )
         .into());
     }
-    let changes = check::compare(tree, out);
+    let changes = check::compare(tree, out).map_err(|e| anyhow!("--check: {e}"))?;
     if changes.is_empty() {
         p.info(&format!(
             "{}: up to date ({} files)",

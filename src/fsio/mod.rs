@@ -1,4 +1,8 @@
-//! File writes that never leave a half-written file behind and never widen permissions.
+//! Files on disk: writes that never leave a half-written file behind and never widen
+//! permissions ([`write_atomic`]), and reads inside directories that someone else may have
+//! filled, which never follow a link or read past a size cap ([`confined`]).
+
+pub mod confined;
 
 use std::fs;
 use std::io::{self, Write};

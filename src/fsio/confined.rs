@@ -1,0 +1,400 @@
+//! Reading inside a directory whose contents someone else may control: the output directory
+//! that `render --check` compares (a tenant repo's CI checks it out from git, where anyone who
+//! can commit can plant a link), the tenant repository, a platform checkout.
+//!
+//! The rules, the same for every caller:
+//! - The root itself is the user's choice and is opened as given (it may be a link).
+//! - Below the root nothing is followed: every directory component and the file itself are
+//!   opened relative to their parent with `O_NOFOLLOW`, so a link anywhere on the way is an
+//!   error naming the path, never a read of what it points at (`/proc/self/environ`, the secrets
+//!   bundle, `/dev/zero`). Walking with `openat` also means a link swapped in between a check
+//!   and the read cannot redirect it.
+//! - Only regular files are read: a FIFO, socket or device is an error (and opening one cannot
+//!   block, `O_NONBLOCK`).
+//! - At most `max` bytes are read: a larger file is an error, checked before reading and again
+//!   while reading (a file may grow).
+//! - A missing file is `Ok(None)`; every other failure is an error, never "missing".
+//!
+//! Errors name the path (relative to the root, as the user knows it) and what was wrong,
+//! never any content.
+
+use std::ffi::OsStr;
+use std::fs::File;
+use std::io::{self, Read};
+use std::os::fd::OwnedFd;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Component, Path, PathBuf};
+
+use rustix::fs::{AtFlags, FileType, Mode, OFlags};
+use rustix::io::Errno;
+
+/// The largest file [`read`] accepts unless told otherwise: far above anything we render or
+/// read by hand (a machine config with an inline Cilium manifest is well under 1 MiB), far
+/// below anything that could hurt.
+pub const MAX_FILE_BYTES: u64 = 16 * 1024 * 1024;
+
+/// Why a path below a confined root could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfinedError {
+    #[error(
+        "{}: is a symbolic link; only regular files are read here and links are never followed",
+        .path.display()
+    )]
+    Link { path: PathBuf },
+    #[error("{}: is a {kind}, not a regular file", .path.display())]
+    NotRegular { path: PathBuf, kind: &'static str },
+    #[error("{}: is larger than {limit} bytes, the most that is read here", .path.display())]
+    TooLarge { path: PathBuf, limit: u64 },
+    #[error("{}: not a relative path below the directory being read", .path.display())]
+    OutsideRoot { path: PathBuf },
+    #[error("{}: {source}", .path.display())]
+    Io { path: PathBuf, source: io::Error },
+}
+
+impl ConfinedError {
+    /// The path the error is about.
+    pub fn path(&self) -> &Path {
+        match self {
+            ConfinedError::Link { path }
+            | ConfinedError::NotRegular { path, .. }
+            | ConfinedError::TooLarge { path, .. }
+            | ConfinedError::OutsideRoot { path }
+            | ConfinedError::Io { path, .. } => path,
+        }
+    }
+}
+
+/// Reads `root/rel` without following any link below `root`, only if it is a regular file of
+/// at most `max` bytes. `Ok(None)` when it (or a directory on the way) does not exist. Errors
+/// name `shown.join(rel)`, where `shown` is how the user knows `root`.
+pub fn read(
+    root: &Path,
+    rel: &Path,
+    max: u64,
+    shown: &Path,
+) -> Result<Option<Vec<u8>>, ConfinedError> {
+    let names = components(rel, shown)?;
+    let Some((file_name, dirs)) = names.split_last() else {
+        return Err(ConfinedError::OutsideRoot {
+            path: shown.join(rel),
+        });
+    };
+    let mut at = shown.to_path_buf();
+    let Some(mut dir) = open_root(root, shown)? else {
+        return Ok(None);
+    };
+    for name in dirs {
+        at.push(name);
+        match open_below(&dir, name, true, &at)? {
+            Some(next) => dir = next,
+            None => return Ok(None),
+        }
+    }
+    at.push(file_name);
+    let Some(fd) = open_below(&dir, file_name, false, &at)? else {
+        return Ok(None);
+    };
+    let stat = rustix::fs::fstat(&fd).map_err(|e| io_error(&at, e))?;
+    let kind = FileType::from_raw_mode(stat.st_mode);
+    if kind != FileType::RegularFile {
+        return Err(ConfinedError::NotRegular {
+            path: at,
+            kind: kind_name(kind),
+        });
+    }
+    let too_large = || ConfinedError::TooLarge {
+        path: at.clone(),
+        limit: max,
+    };
+    if u64::try_from(stat.st_size).unwrap_or(u64::MAX) > max {
+        return Err(too_large());
+    }
+    let mut bytes = Vec::new();
+    File::from(fd)
+        .take(max.saturating_add(1))
+        .read_to_end(&mut bytes)
+        .map_err(|source| ConfinedError::Io {
+            path: at.clone(),
+            source,
+        })?;
+    if bytes.len() as u64 > max {
+        return Err(too_large());
+    }
+    Ok(Some(bytes))
+}
+
+/// The regular files below `root/rel_dir` (relative to `root`, sorted), walking without
+/// following links. A link, FIFO, socket or device anywhere below is an error, so a planted
+/// link to a directory can never make its target's files appear. An absent directory has no
+/// files.
+pub fn list_files(
+    root: &Path,
+    rel_dir: &Path,
+    shown: &Path,
+) -> Result<Vec<PathBuf>, ConfinedError> {
+    let names = components(rel_dir, shown)?;
+    let mut at = shown.to_path_buf();
+    let Some(mut dir) = open_root(root, shown)? else {
+        return Ok(Vec::new());
+    };
+    for name in &names {
+        at.push(name);
+        match open_below(&dir, name, true, &at)? {
+            Some(next) => dir = next,
+            None => return Ok(Vec::new()),
+        }
+    }
+    let mut files = Vec::new();
+    let start: PathBuf = names.iter().collect();
+    walk(dir, &start, &at, &mut files)?;
+    files.sort();
+    Ok(files)
+}
+
+fn walk(
+    dir: OwnedFd,
+    rel: &Path,
+    shown: &Path,
+    files: &mut Vec<PathBuf>,
+) -> Result<(), ConfinedError> {
+    let mut entries = Vec::new();
+    let mut reader = rustix::fs::Dir::read_from(&dir).map_err(|e| io_error(shown, e))?;
+    for entry in reader.by_ref() {
+        let entry = entry.map_err(|e| io_error(shown, e))?;
+        let name = OsStr::from_bytes(entry.file_name().to_bytes());
+        if name == "." || name == ".." {
+            continue;
+        }
+        entries.push(name.to_os_string());
+    }
+    for name in entries {
+        let at = shown.join(&name);
+        let stat = rustix::fs::statat(&dir, name.as_os_str(), AtFlags::SYMLINK_NOFOLLOW)
+            .map_err(|e| io_error(&at, e))?;
+        match FileType::from_raw_mode(stat.st_mode) {
+            FileType::RegularFile => files.push(rel.join(&name)),
+            FileType::Directory => {
+                if let Some(sub) = open_below(&dir, &name, true, &at)? {
+                    walk(sub, &rel.join(&name), &at, files)?;
+                }
+            }
+            FileType::Symlink => return Err(ConfinedError::Link { path: at }),
+            other => {
+                return Err(ConfinedError::NotRegular {
+                    path: at,
+                    kind: kind_name(other),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The normal components of `rel`; anything else (`..`, an absolute path, `.`) is refused.
+fn components<'a>(rel: &'a Path, shown: &Path) -> Result<Vec<&'a OsStr>, ConfinedError> {
+    rel.components()
+        .map(|c| match c {
+            Component::Normal(name) => Ok(name),
+            _ => Err(ConfinedError::OutsideRoot {
+                path: shown.join(rel),
+            }),
+        })
+        .collect()
+}
+
+fn open_root(root: &Path, shown: &Path) -> Result<Option<OwnedFd>, ConfinedError> {
+    match rustix::fs::open(
+        root,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    ) {
+        Ok(fd) => Ok(Some(fd)),
+        Err(Errno::NOENT) => Ok(None),
+        Err(e) => Err(io_error(shown, e)),
+    }
+}
+
+/// Opens `name` in `dir` without following a link; `Ok(None)` when it does not exist.
+fn open_below(
+    dir: &OwnedFd,
+    name: &OsStr,
+    directory: bool,
+    at: &Path,
+) -> Result<Option<OwnedFd>, ConfinedError> {
+    let mut flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::NONBLOCK;
+    if directory {
+        flags |= OFlags::DIRECTORY;
+    }
+    match rustix::fs::openat(dir, name, flags, Mode::empty()) {
+        Ok(fd) => Ok(Some(fd)),
+        Err(Errno::NOENT) => Ok(None),
+        Err(e) => {
+            // Say what is there instead: a link (ELOOP, or ENOTDIR for a link where a directory
+            // was expected), a file where a directory belongs, ...
+            match rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW) {
+                Ok(stat) => match FileType::from_raw_mode(stat.st_mode) {
+                    FileType::Symlink => Err(ConfinedError::Link {
+                        path: at.to_path_buf(),
+                    }),
+                    kind if directory && kind != FileType::Directory => {
+                        Err(ConfinedError::NotRegular {
+                            path: at.to_path_buf(),
+                            kind: kind_name(kind),
+                        })
+                    }
+                    _ => Err(io_error(at, e)),
+                },
+                Err(_) => Err(io_error(at, e)),
+            }
+        }
+    }
+}
+
+fn kind_name(kind: FileType) -> &'static str {
+    match kind {
+        FileType::RegularFile => "regular file",
+        FileType::Directory => "directory",
+        FileType::Symlink => "symbolic link",
+        FileType::Fifo => "named pipe (FIFO)",
+        FileType::Socket => "socket",
+        FileType::CharacterDevice => "character device",
+        FileType::BlockDevice => "block device",
+        _ => "special file",
+    }
+}
+
+fn io_error(path: &Path, e: Errno) -> ConfinedError {
+    ConfinedError::Io {
+        path: path.to_path_buf(),
+        source: io::Error::from(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fs;
+    use std::os::unix::fs::symlink;
+
+    fn tree() -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        fs::create_dir_all(dir.path().join("out/argocd/tenants")).unwrap();
+        fs::write(dir.path().join("out/argocd/root.yaml"), "root").unwrap();
+        fs::write(dir.path().join("out/argocd/tenants/a.yaml"), "a").unwrap();
+        fs::create_dir_all(dir.path().join("elsewhere")).unwrap();
+        fs::write(dir.path().join("elsewhere/secret.yaml"), "TOP-SECRET").unwrap();
+        dir
+    }
+
+    fn out(dir: &tempfile::TempDir) -> PathBuf {
+        dir.path().join("out")
+    }
+
+    #[test]
+    fn reads_regular_files_and_reports_missing_ones() {
+        let d = tree();
+        let shown = Path::new("OUT");
+        let got = read(&out(&d), Path::new("argocd/root.yaml"), 100, shown).unwrap();
+        assert_eq!(got.as_deref(), Some(&b"root"[..]));
+        for missing in ["argocd/none.yaml", "nodir/x.yaml"] {
+            assert!(
+                read(&out(&d), Path::new(missing), 100, shown)
+                    .unwrap()
+                    .is_none()
+            );
+        }
+        assert_eq!(
+            list_files(&out(&d), Path::new("argocd"), shown).unwrap(),
+            [
+                PathBuf::from("argocd/root.yaml"),
+                PathBuf::from("argocd/tenants/a.yaml")
+            ]
+        );
+        assert!(
+            list_files(&out(&d), Path::new("talos"), shown)
+                .unwrap()
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn never_follows_a_link_to_a_file_or_a_directory() {
+        let d = tree();
+        let shown = Path::new("OUT");
+        fs::remove_file(out(&d).join("argocd/root.yaml")).unwrap();
+        symlink(
+            d.path().join("elsewhere/secret.yaml"),
+            out(&d).join("argocd/root.yaml"),
+        )
+        .unwrap();
+        let err = read(&out(&d), Path::new("argocd/root.yaml"), 100, shown).unwrap_err();
+        assert!(matches!(err, ConfinedError::Link { .. }), "{err}");
+        assert_eq!(err.path(), Path::new("OUT/argocd/root.yaml"));
+        assert!(!err.to_string().contains("TOP-SECRET"));
+
+        fs::create_dir_all(out(&d).join("secrets")).unwrap();
+        fs::remove_dir(out(&d).join("secrets")).unwrap();
+        symlink(d.path().join("elsewhere"), out(&d).join("secrets")).unwrap();
+        let err = read(&out(&d), Path::new("secrets/secret.yaml"), 100, shown).unwrap_err();
+        assert!(matches!(err, ConfinedError::Link { .. }), "{err}");
+        assert_eq!(err.path(), Path::new("OUT/secrets"));
+        let err = list_files(&out(&d), Path::new("secrets"), shown).unwrap_err();
+        assert!(matches!(err, ConfinedError::Link { .. }), "{err}");
+
+        // A link deeper down, met while walking.
+        fs::remove_file(out(&d).join("argocd/root.yaml")).unwrap();
+        symlink("/etc", out(&d).join("argocd/tenants/etc")).unwrap();
+        let err = list_files(&out(&d), Path::new("argocd"), shown).unwrap_err();
+        assert_eq!(err.path(), Path::new("OUT/argocd/tenants/etc"));
+    }
+
+    #[test]
+    fn refuses_special_files_and_large_ones_without_blocking() {
+        let d = tree();
+        let shown = Path::new("OUT");
+        let fifo = out(&d).join("argocd/pipe.yaml");
+        rustix::fs::mknodat(
+            rustix::fs::CWD,
+            &fifo,
+            FileType::Fifo,
+            Mode::from_raw_mode(0o600),
+            0,
+        )
+        .unwrap();
+        let err = read(&out(&d), Path::new("argocd/pipe.yaml"), 100, shown).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                ConfinedError::NotRegular {
+                    kind: "named pipe (FIFO)",
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        let err = list_files(&out(&d), Path::new("argocd"), shown).unwrap_err();
+        assert!(matches!(err, ConfinedError::NotRegular { .. }), "{err}");
+        fs::remove_file(&fifo).unwrap();
+
+        let err = read(&out(&d), Path::new("argocd/root.yaml"), 3, shown).unwrap_err();
+        assert!(
+            matches!(err, ConfinedError::TooLarge { limit: 3, .. }),
+            "{err}"
+        );
+        // A file where a directory belongs is named as such, not "missing".
+        let err = read(&out(&d), Path::new("argocd/root.yaml/x"), 100, shown).unwrap_err();
+        assert!(matches!(err, ConfinedError::NotRegular { .. }), "{err}");
+    }
+
+    #[test]
+    fn refuses_paths_that_leave_the_root() {
+        let d = tree();
+        for rel in ["../elsewhere/secret.yaml", "/etc/passwd", ""] {
+            let err = read(&out(&d), Path::new(rel), 100, Path::new("OUT")).unwrap_err();
+            assert!(
+                matches!(err, ConfinedError::OutsideRoot { .. }),
+                "{rel}: {err}"
+            );
+        }
+    }
+}
