@@ -187,6 +187,22 @@ impl<'s> Editor<'s> {
         }
     }
 
+    /// Where a block scalar being replaced whole ends: after its last content line and the
+    /// whitespace-only lines it extends over, before the newline that ends them, so none of
+    /// its lines are left behind.
+    fn block_scalar_end(&self, node: &Node) -> usize {
+        let end = self.content_end(node);
+        let rest = self.src.get(end..node.span.end).unwrap_or("");
+        if rest
+            .bytes()
+            .all(|b| matches!(b, b' ' | b'\n' | b'\r' | b'\t'))
+        {
+            end + rest.rfind('\n').unwrap_or(0)
+        } else {
+            end
+        }
+    }
+
     /// The offset just after the `:` that follows a mapping key.
     fn colon_end(&self, key: &Node) -> Result<usize, EditError> {
         let from = self.content_end(key);
@@ -203,9 +219,23 @@ impl<'s> Editor<'s> {
     }
 
     /// The `-` of a block sequence item, scanning back over the spaces and newlines before it.
+    /// A block scalar item's span starts at its first content line, so its header (`|`, `>-`,
+    /// `|2+`, with an optional comment) is skipped too.
     fn dash_of(&self, item: &Node) -> Option<usize> {
         let before = &self.src[..item.span.start];
-        let trimmed = before.trim_end_matches([' ', '\n', '\r']);
+        let mut trimmed = before.trim_end_matches([' ', '\n', '\r']);
+        let block_scalar = matches!(
+            item.as_scalar().map(|s| s.style),
+            Some(ScalarStyle::Literal | ScalarStyle::Folded)
+        );
+        if block_scalar {
+            let line_start = trimmed.rfind('\n').map_or(0, |i| i + 1);
+            let line = &trimmed[line_start..];
+            let header = line.find(" #").map_or(line, |i| &line[..i]).trim_end();
+            let indicators = header.trim_end_matches(|c: char| "+-0123456789".contains(c));
+            let bare = indicators.strip_suffix(['|', '>'])?;
+            trimmed = &trimmed[..line_start + bare.trim_end_matches(' ').len()];
+        }
         trimmed.ends_with('-').then(|| trimmed.len() - 1)
     }
 
@@ -530,6 +560,8 @@ impl<'s> Editor<'s> {
                 let from = self.colon_end(key)?;
                 let end = if empty_node {
                     from
+                } else if block_scalar {
+                    self.block_scalar_end(node).max(from)
                 } else {
                     self.content_end(node).max(from)
                 };
@@ -549,6 +581,11 @@ impl<'s> Editor<'s> {
                 };
                 if empty_node {
                     self.splice(dash + 1..dash + 1, format!(" {text}"));
+                } else if block_scalar {
+                    // A block scalar's span starts at its first content line: its header
+                    // (`|`, `>-`, ...) after the dash goes too.
+                    let end = self.block_scalar_end(node);
+                    self.splice(dash + 1..end, format!(" {text}"));
                 } else {
                     let end = self.content_end(node);
                     self.splice(node.span.start..end, text);
@@ -885,6 +922,31 @@ containers:
             out.contains("    # keep me\n    a: 1\n      \n    b:\n      c: 3\n  next: x\n"),
             "{out}"
         );
+    }
+
+    #[test]
+    fn a_block_scalar_item_of_a_sequence_can_be_replaced() {
+        // As in Cilium's agent DaemonSet: `command: [bash, -c, <literal block>]`, the block
+        // indented deeper than the item and holding whitespace-only lines.
+        let src =
+            "command:\n- \"bash\"\n- |\n      set -e\n      \n      echo done\n      \nnext: x\n";
+        let docs = parse_stream(src).unwrap();
+        for (new, want) in [
+            (
+                json!("new-1"),
+                "command:\n- \"bash\"\n- \"new-1\"\nnext: x\n",
+            ),
+            // Line by line, keeping the block's indentation and its trailing blank line.
+            (
+                json!("a\nb\n"),
+                "command:\n- \"bash\"\n- |\n      a\n      b\n      \nnext: x\n",
+            ),
+        ] {
+            let mut v = docs[0].to_json();
+            v["command"][1] = new.clone();
+            let out = edit_stream(src, &docs, &[(0, &v)]).unwrap_or_else(|e| panic!("{new}: {e}"));
+            assert_eq!(out, want, "{new}");
+        }
     }
 
     #[test]
