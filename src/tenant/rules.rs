@@ -230,6 +230,42 @@ pub fn image_ref(s: &str) -> Result<(), String> {
     }
 }
 
+/// A node's `ip` is where bootstrap sends its machine config, CA keys included: it must name
+/// one machine on the network. The unspecified address, loopback, link-local, multicast and
+/// broadcast addresses never do (a loopback address would hand the keys to whatever listens on
+/// the machine running bootstrap); `--talos-endpoint` is the explicit way to reach a node
+/// through a forwarded port.
+pub fn node_address(ip: IpAddr) -> Result<(), String> {
+    match unfit_for_a_node(ip) {
+        None => Ok(()),
+        Some(why) => Err(format!(
+            "`{ip}` is {why}, not a node's address; expected the address the node answers on \
+             (to reach a node through a forwarded port, use bootstrap's --talos-endpoint)"
+        )),
+    }
+}
+
+fn unfit_for_a_node(ip: IpAddr) -> Option<String> {
+    let why = match ip {
+        IpAddr::V4(a) if a.is_unspecified() => "the unspecified address",
+        IpAddr::V4(a) if a.is_loopback() => "a loopback address",
+        IpAddr::V4(a) if a.is_link_local() => "a link-local address",
+        IpAddr::V4(a) if a.is_multicast() => "a multicast address",
+        IpAddr::V4(a) if a.is_broadcast() => "the broadcast address",
+        IpAddr::V6(a) if a.is_unspecified() => "the unspecified address",
+        IpAddr::V6(a) if a.is_loopback() => "a loopback address",
+        IpAddr::V6(a) if a.is_unicast_link_local() => "a link-local address",
+        IpAddr::V6(a) if a.is_multicast() => "a multicast address",
+        // `::ffff:127.0.0.1` dials 127.0.0.1.
+        IpAddr::V6(a) => {
+            let v4 = a.to_ipv4_mapped()?;
+            return unfit_for_a_node(IpAddr::V4(v4)).map(|why| format!("{why} (IPv4-mapped)"));
+        }
+        IpAddr::V4(_) => return None,
+    };
+    Some(why.to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

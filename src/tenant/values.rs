@@ -115,7 +115,13 @@ fn machine(d: &mut Decoder, node: &Node, path: &str, role: Role) -> Option<(Mach
             }
         }
     });
-    let ip = ip_field(d, &f, "ip", true);
+    let ip = ip_field(d, &f, "ip", true).and_then(|ip| match rules::node_address(ip) {
+        Ok(()) => Some(ip),
+        Err(m) => {
+            d.error(f.get("ip").map(|n| n.pos), &f.child("ip"), m);
+            None
+        }
+    });
     let rescue_password = d.opt_string(&f, "rescue_password").map(SecretString::new);
     let install_disk = match f.get("install_disk") {
         None => Some(defaults::INSTALL_DISK.to_string()),
