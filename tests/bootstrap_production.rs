@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use serde_json::json;
 use zt::bootstrap::cache::StageCache;
-use zt::bootstrap::production::{self, ProductionInputs};
+use zt::bootstrap::production::{self, MaintenanceTrust, ProductionInputs};
 use zt::bootstrap::progress::{Progress, StageStatus, finish_line};
 use zt::bootstrap::{Ctx, RunError, Timing, run};
 use zt::credentials::Mode;
@@ -34,6 +34,12 @@ impl Progress for Recorder {
     fn start(&self, _stage: &str, _what: &str) {}
     fn detail(&self, stage: &str, message: &str) {
         self.0.lock().unwrap().push(format!("  {stage}: {message}"));
+    }
+    fn warn(&self, stage: &str, message: &str) {
+        self.0
+            .lock()
+            .unwrap()
+            .push(format!("  warning: {stage}: {message}"));
     }
     fn finish(&self, stage: &str, status: &StageStatus, elapsed: Duration) {
         let line = finish_line(stage, status, elapsed);
@@ -146,7 +152,11 @@ fn timing() -> Timing {
     }
 }
 
-fn plan(c: &Cluster, bundle: &SecretsBundle) -> (zt::bootstrap::Plan, PathBuf) {
+fn plan(
+    c: &Cluster,
+    bundle: &SecretsBundle,
+    maintenance: MaintenanceTrust,
+) -> (zt::bootstrap::Plan, PathBuf) {
     let values = values();
     let rendered = rendered(bundle);
     let endpoints = c
@@ -159,7 +169,7 @@ fn plan(c: &Cluster, bundle: &SecretsBundle) -> (zt::bootstrap::Plan, PathBuf) {
         rendered: &rendered,
         platform_repo: Some(&workspace_root().join("examples/platform-repo")),
         argocd_install: None,
-        pins: Vec::new(),
+        maintenance,
         endpoints,
         client_options: ClientOptions {
             connect_timeout: Duration::from_secs(2),
@@ -175,7 +185,16 @@ async fn run_plan(
     bundle: &SecretsBundle,
     fresh: bool,
 ) -> (Result<zt::bootstrap::RunSummary, RunError>, Arc<Recorder>) {
-    let (plan, kubeconfig) = plan(c, bundle);
+    run_plan_trusting(c, bundle, fresh, MaintenanceTrust::Unverified).await
+}
+
+async fn run_plan_trusting(
+    c: &Cluster,
+    bundle: &SecretsBundle,
+    fresh: bool,
+    maintenance: MaintenanceTrust,
+) -> (Result<zt::bootstrap::RunSummary, RunError>, Arc<Recorder>) {
+    let (plan, kubeconfig) = plan(c, bundle, maintenance);
     let rec = Arc::new(Recorder::default());
     let mut ctx = Ctx::new(timing(), rec.clone(), kubeconfig, None);
     let mut cache =
@@ -424,4 +443,52 @@ async fn nodes_of_another_cluster_are_refused() {
         "the hint names the likely cause: {msg}"
     );
     assert!(!c.nodes["cp01-main"].state().bootstrapped);
+}
+
+#[tokio::test]
+async fn machine_configs_go_only_to_verified_or_explicitly_unverified_nodes() {
+    let bundle = example_bundle();
+    let fingerprint = |c: &Cluster, n: &str| c.nodes[n].maintenance_fingerprint().unwrap();
+
+    // No pins and no --insecure-skip-verify: the keys stay here; the node's fingerprint is shown.
+    let c = cluster(&bundle, true, true).await;
+    let (result, rec) = run_plan_trusting(&c, &bundle, false, MaintenanceTrust::Refuse).await;
+    let msg = result.unwrap_err().to_string();
+    assert!(
+        msg.contains("talos-apply/cp01-main")
+            && msg.contains(&format!(
+                "--cert-fingerprint {}",
+                fingerprint(&c, "cp01-main")
+            )),
+        "{msg}\n{}",
+        rec.all()
+    );
+    assert!(c.nodes.values().all(|n| n.state().applied.is_empty()));
+
+    // A pin the node does not match (another machine answered): refused, nothing sent, and the
+    // fingerprint that did answer is named.
+    let c = cluster(&bundle, true, true).await;
+    let other = fingerprint(&c, "worker01");
+    let (result, rec) =
+        run_plan_trusting(&c, &bundle, false, MaintenanceTrust::Pinned(vec![other])).await;
+    let msg = result.unwrap_err().to_string();
+    assert!(
+        msg.contains("does not match the pinned fingerprint")
+            && msg.contains(&fingerprint(&c, "cp01-main").to_string()),
+        "{msg}\n{}",
+        rec.all()
+    );
+    assert!(c.nodes.values().all(|n| n.state().applied.is_empty()));
+
+    // Explicitly unverified: sent, with a warning naming what answered.
+    let c = cluster(&bundle, true, true).await;
+    let (result, rec) = run_plan(&c, &bundle, false).await;
+    result.unwrap_or_else(|e| panic!("{e}\n{}", rec.all()));
+    let warning = format!(
+        "warning: talos-apply/cp01-main: sent talos/cp01-main.yaml to an unverified peer at {} \
+         presenting SPKI fingerprint {}",
+        c.nodes["cp01-main"].endpoint(),
+        fingerprint(&c, "cp01-main")
+    );
+    assert!(rec.all().contains(&warning), "{}", rec.all());
 }

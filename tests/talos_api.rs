@@ -230,6 +230,23 @@ async fn pinning_accepts_the_node_certificate_and_refuses_another() {
     assert!(!err.is_transient());
 }
 
+#[tokio::test]
+async fn an_unpinned_client_tells_which_certificate_answered() {
+    let identity = Identity::maintenance();
+    let server = TalosTestServer::maintenance(&identity).await;
+    let spki = Fingerprint::spki_of(&identity.cert_der).unwrap();
+    let client = TalosClient::maintenance(&endpoint(&server), &[])
+        .await
+        .unwrap();
+    assert_eq!(client.peer_fingerprint(), Some(spki));
+    // A pinned client records the match too; a configured client verifies against the CA and
+    // has nothing to report.
+    let pinned = TalosClient::maintenance(&endpoint(&server), &[spki])
+        .await
+        .unwrap();
+    assert_eq!(pinned.peer_fingerprint(), Some(spki));
+}
+
 // ---------------------------------------------------------------------------------------------
 // Configured mode: mutual TLS
 

@@ -302,8 +302,9 @@ pub struct BootstrapArgs {
     #[arg(long, value_name = "FILE", value_hint = clap::ValueHint::FilePath)]
     pub kubeconfig: Option<PathBuf>,
 
-    /// Pin the maintenance API's certificate (Talos prints its fingerprint on the console);
-    /// repeatable. Without it the maintenance certificate is not verified
+    /// Pin the maintenance API's certificate: only a node presenting it is sent its config
+    /// (which holds the cluster's CA keys). Talos prints the fingerprint on the node's console;
+    /// a run without this flag prints the one the node presented. Repeatable
     #[arg(long = "cert-fingerprint", value_name = "FINGERPRINT")]
     pub cert_fingerprints: Vec<String>,
 
@@ -312,9 +313,11 @@ pub struct BootstrapArgs {
     #[arg(long = "talos-endpoint", value_name = "NODE=HOST[:PORT]")]
     pub talos_endpoints: Vec<String>,
 
-    /// Do not verify the maintenance API's self-issued certificate (the default without
-    /// --cert-fingerprint; accepted to say so explicitly)
-    #[arg(long, conflicts_with = "cert_fingerprints")]
+    /// Send the machine configs (they hold the cluster's CA keys) to nodes in maintenance mode
+    /// without verifying their self-issued certificates, as `talosctl apply-config --insecure`
+    /// does; the fingerprint each node presented is printed. Without this or
+    /// --cert-fingerprint, bootstrap refuses to send a config
+    #[arg(long, visible_alias = "insecure", conflicts_with = "cert_fingerprints")]
     pub insecure_skip_verify: bool,
 
     /// A pre-built Argo CD install manifest, instead of building the platform repo's

@@ -197,17 +197,38 @@ async fn a_production_bootstrap_through_the_plugin() {
         args.extend(["--talos-endpoint".into(), e.clone()]);
     }
     // The plugin runs in another process while this runtime serves the Talos nodes.
-    let home_path = home.path().to_path_buf();
-    let o = tokio::task::spawn_blocking(move || {
-        command(env!("CARGO_BIN_EXE_kubectl-zt"), &home_path)
-            .args(&args)
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap();
+    let run = |args: Vec<String>| {
+        let home_path = home.path().to_path_buf();
+        tokio::task::spawn_blocking(move || {
+            command(env!("CARGO_BIN_EXE_kubectl-zt"), &home_path)
+                .args(&args)
+                .output()
+                .unwrap()
+        })
+    };
+
+    // Neither pins nor --insecure-skip-verify: the machine configs hold the cluster's CA keys,
+    // so nothing is sent; the fingerprint the node presented is shown, to compare and pin.
+    let o = run(args.clone()).await.unwrap();
+    let err = text(&o.stderr);
+    let cp_fingerprint = nodes[0].maintenance_fingerprint().unwrap().to_string();
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("not sending talos/cp01-main.yaml")
+            && err.contains(&format!("--cert-fingerprint {cp_fingerprint}")),
+        "{err}"
+    );
+    assert!(nodes.iter().all(|n| n.state().applied.is_empty()));
+
+    // Pinned to what each node's console shows: applied.
+    for n in &nodes {
+        let pin = n.maintenance_fingerprint().unwrap().to_string();
+        args.extend(["--cert-fingerprint".into(), pin]);
+    }
+    let o = run(args).await.unwrap();
     let (out, err) = (text(&o.stdout), text(&o.stderr));
     assert!(o.status.success(), "{err}");
+    assert_eq!(nodes[0].state().applied.len(), 1);
     assert!(out.contains("bootstrap complete: 18 stages done"), "{out}");
     for line in [
         "✓ talos-apply/cp01-main",

@@ -18,9 +18,11 @@ use super::stages::talos::{
 };
 use crate::render::Rendered;
 use crate::secret::SecretBytes;
-use crate::talos::api::{ClientOptions, Fingerprint, TalosEndpoint};
+use crate::talos::api::{ClientOptions, TalosEndpoint};
 use crate::talos::config::TalosConfig;
 use crate::tenant::EnvValues;
+
+pub use super::stages::talos::MaintenanceTrust;
 
 /// Where the platform repository keeps Argo CD's install kustomization.
 pub const ARGOCD_INSTALL: &str = "bootstrap/argocd/install";
@@ -33,8 +35,9 @@ pub struct ProductionInputs<'a> {
     pub platform_repo: Option<&'a Path>,
     /// A pre-built Argo CD install manifest, used instead of building the kustomization.
     pub argocd_install: Option<PathBuf>,
-    /// Pins for the maintenance API's certificates (empty: not verified).
-    pub pins: Vec<Fingerprint>,
+    /// Whether nodes in maintenance mode may be sent their configs (pins, or explicitly
+    /// unverified).
+    pub maintenance: MaintenanceTrust,
     /// Talos API endpoints by node name, where a node is not reached at `<ip>:50000`.
     pub endpoints: BTreeMap<String, TalosEndpoint>,
     pub client_options: ClientOptions,
@@ -51,7 +54,7 @@ pub fn plan(inputs: ProductionInputs<'_>) -> Result<Plan, StageError> {
             .map_err(|e| StageError::new(format!("rendered talosconfig: {e}")))?;
     let access = Arc::new(TalosAccess {
         talosconfig,
-        pins: inputs.pins.clone(),
+        maintenance: inputs.maintenance.clone(),
         options: inputs.client_options,
     });
     let node = |m: &crate::tenant::model::Machine| -> Result<Node, StageError> {

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use anyhow::{Context, anyhow};
 use zt::bootstrap::cache::StageCache;
 use zt::bootstrap::preview::{self, PreviewInputs};
-use zt::bootstrap::production::{self, ProductionInputs};
+use zt::bootstrap::production::{self, MaintenanceTrust, ProductionInputs};
 use zt::bootstrap::progress::LineProgress;
 use zt::bootstrap::stages::preview_patch::PatchTarget;
 use zt::bootstrap::{Ctx, Plan, RunError, Timing, run};
@@ -127,7 +127,13 @@ fn production_plan(args: &BootstrapArgs, p: Printer) -> Result<Plan, CommandErro
         rendered: &rendered,
         platform_repo: args.source.platform_repo.as_deref(),
         argocd_install: args.argocd_install.clone(),
-        pins,
+        maintenance: if !pins.is_empty() {
+            MaintenanceTrust::Pinned(pins)
+        } else if args.insecure_skip_verify {
+            MaintenanceTrust::Unverified
+        } else {
+            MaintenanceTrust::Refuse
+        },
         endpoints,
         client_options: ClientOptions::default(),
     })

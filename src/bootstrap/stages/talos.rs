@@ -16,10 +16,50 @@ use crate::talos::config::TalosConfig;
 /// What every Talos stage of one run shares.
 pub struct TalosAccess {
     pub talosconfig: TalosConfig,
-    /// `--cert-fingerprint`: pins for the maintenance API's self-issued certificate. Empty means
-    /// the certificate is not verified (`--insecure-skip-verify`, the maintenance default).
-    pub pins: Vec<Fingerprint>,
+    /// Whether the maintenance API may be sent the machine configs.
+    pub maintenance: MaintenanceTrust,
     pub options: ClientOptions,
+}
+
+/// How far a node's maintenance API is trusted. A machine config holds every CA key of the
+/// cluster, and a node in maintenance mode presents a self-issued certificate that nothing can
+/// verify, so sending to an unverified peer must be an explicit choice, as it is with
+/// `talosctl apply-config --insecure`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MaintenanceTrust {
+    /// `--cert-fingerprint`: only a node presenting one of these certificates gets the config.
+    Pinned(Vec<Fingerprint>),
+    /// `--insecure-skip-verify`: whatever answers gets it; the fingerprint it presented is shown.
+    Unverified,
+    /// Neither: connect, show the fingerprint the node presented, send nothing and fail.
+    Refuse,
+}
+
+impl MaintenanceTrust {
+    fn describe(&self) -> String {
+        match self {
+            MaintenanceTrust::Pinned(pins) => {
+                format!(
+                    "pinned to {} fingerprint(s) (--cert-fingerprint)",
+                    pins.len()
+                )
+            }
+            MaintenanceTrust::Unverified => {
+                "NOT verified (--insecure-skip-verify): the config goes to whatever answers".into()
+            }
+            MaintenanceTrust::Refuse => "not verifiable without --cert-fingerprint: a run \
+                 connects, shows the node's fingerprint and sends nothing (or pass \
+                 --insecure-skip-verify)"
+                .into(),
+        }
+    }
+
+    fn pins(&self) -> &[Fingerprint] {
+        match self {
+            MaintenanceTrust::Pinned(pins) => pins,
+            MaintenanceTrust::Unverified | MaintenanceTrust::Refuse => &[],
+        }
+    }
 }
 
 /// One Talos machine of the plan.
@@ -103,11 +143,7 @@ impl Stage for ApplyConfig {
             format!(
                 "ApplyConfiguration mode=AUTO to {}: TLS without a client certificate, server certificate {}",
                 self.node.endpoint,
-                if self.access.pins.is_empty() {
-                    "not verified (maintenance mode; pin it with --cert-fingerprint)".to_string()
-                } else {
-                    format!("pinned to {} fingerprint(s)", self.access.pins.len())
-                }
+                self.access.maintenance.describe()
             ),
             format!(
                 "payload: {} ({} bytes; holds keys, not shown)",
@@ -131,10 +167,11 @@ impl Stage for ApplyConfig {
                 "the maintenance API of {} ({})",
                 self.node.name, self.node.endpoint
             );
-            let report = poll::until(ctx, &what, ctx.timing.talos, || async {
+            let trust = &self.access.maintenance;
+            let (report, presented) = poll::until(ctx, &what, ctx.timing.talos, || async {
                 let client = match TalosClient::maintenance_with(
                     &self.node.endpoint,
-                    &self.access.pins,
+                    trust.pins(),
                     self.access.options,
                 )
                 .await
@@ -143,16 +180,39 @@ impl Stage for ApplyConfig {
                     Err(e) if e.is_transient() => return Probe::Pending(e.to_string()),
                     Err(e) => return Probe::Failed(e.to_string()),
                 };
+                let presented = client
+                    .peer_fingerprint()
+                    .map_or_else(|| "(unreadable)".to_string(), |f| f.to_string());
+                if *trust == MaintenanceTrust::Refuse {
+                    return Probe::Failed(format!(
+                        "not sending {} to {}: it holds the cluster's CA keys and the node's \
+                         certificate is not verified. The node presented SPKI fingerprint \
+                         {presented}; if the node's console shows the same, rerun with \
+                         --cert-fingerprint {presented} (or --insecure-skip-verify to send it \
+                         unverified)",
+                        self.source, self.node.endpoint
+                    ));
+                }
                 match client
                     .apply_configuration(self.config.expose(), ApplyMode::Auto, false)
                     .await
                 {
-                    Ok(r) => Probe::Ready(r),
+                    Ok(r) => Probe::Ready((r, presented)),
                     Err(e) if e.is_transient() => Probe::Pending(e.to_string()),
                     Err(e) => Probe::Failed(e.to_string()),
                 }
             })
             .await?;
+            match trust {
+                MaintenanceTrust::Unverified => ctx.warn(&format!(
+                    "sent {} to an unverified peer at {} presenting SPKI fingerprint {presented} \
+                     (--insecure-skip-verify)",
+                    self.source, self.node.endpoint
+                )),
+                _ => ctx.detail(&format!(
+                    "the node's certificate matched the pin {presented}"
+                )),
+            }
             ctx.detail(&format!(
                 "node applied the config (mode {}): {}",
                 report.mode, report.mode_details

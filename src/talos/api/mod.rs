@@ -36,7 +36,7 @@ pub use self::kubeconfig::KubeconfigError;
 use self::proto::machine::apply_configuration_request::Mode as ProtoMode;
 use self::proto::machine::machine_service_client::MachineServiceClient;
 use self::proto::machine::{ApplyConfigurationRequest, BootstrapRequest};
-pub use self::tls::{Fingerprint, FingerprintError, TlsFailure, TlsSetupError};
+pub use self::tls::{Fingerprint, FingerprintError, PeerFingerprint, TlsFailure, TlsSetupError};
 use crate::secret::SecretBytes;
 use crate::talos::config::{TalosConfig, TalosContext};
 use crate::talos::pki;
@@ -268,6 +268,8 @@ pub struct TalosClient {
     mode: ClientMode,
     node: Option<AsciiMetadataValue>,
     options: ClientOptions,
+    /// Maintenance mode: the certificate the server presented.
+    peer: Option<PeerFingerprint>,
 }
 
 impl fmt::Debug for TalosClient {
@@ -281,9 +283,11 @@ impl fmt::Debug for TalosClient {
 }
 
 impl TalosClient {
-    /// A node in maintenance mode: TLS without a client certificate. With no `pins` any server
-    /// certificate is accepted (the node's is self-issued and nothing could verify it);
-    /// otherwise only a certificate matching one of them.
+    /// A node in maintenance mode: TLS without a client certificate. With `pins`, only a
+    /// certificate matching one of them is accepted. With no pins the node's certificate (it is
+    /// self-issued) is not verified: the first one presented is accepted and held for this
+    /// client's lifetime. Either way [`TalosClient::peer_fingerprint`] tells which certificate
+    /// answered, so a caller can refuse to send secrets to an unverified peer, or show it.
     pub async fn maintenance(
         endpoint: &TalosEndpoint,
         pins: &[Fingerprint],
@@ -296,8 +300,17 @@ impl TalosClient {
         pins: &[Fingerprint],
         options: ClientOptions,
     ) -> Result<TalosClient, TalosError> {
-        let config = tls::maintenance_config(pins)?;
-        Self::connect(endpoint, config, ClientMode::Maintenance, None, options).await
+        let (config, peer) = tls::maintenance_config(pins)?;
+        let mut client =
+            Self::connect(endpoint, config, ClientMode::Maintenance, None, options).await?;
+        client.peer = Some(peer);
+        Ok(client)
+    }
+
+    /// The SPKI fingerprint (Talos's form) of the certificate a maintenance-mode node
+    /// presented; `None` for a configured client, whose server is verified against the CA.
+    pub fn peer_fingerprint(&self) -> Option<Fingerprint> {
+        self.peer.as_ref().and_then(PeerFingerprint::get)
     }
 
     /// A configured node, with the current context of `talosconfig`: mutual TLS, the server
@@ -374,6 +387,7 @@ impl TalosClient {
             mode,
             node,
             options,
+            peer: None,
         })
     }
 

@@ -1,9 +1,11 @@
 //! TLS for the Talos API: the two ways `talosctl` talks to a node, built on rustls (ring).
 //!
 //! - Maintenance mode (`talosctl apply-config --insecure`): the node has no config yet and so no
-//!   CA; it presents a self-issued certificate. We send no client certificate and, by default,
-//!   accept any server certificate (the channel is encrypted but not authenticated). Optional
-//!   fingerprint pins turn that into "accept exactly this certificate".
+//!   CA; it presents a self-issued certificate. We send no client certificate. Fingerprint pins
+//!   mean "accept exactly this certificate"; without pins the first certificate a client sees is
+//!   accepted and then held for that client's lifetime (a reconnect to another peer fails), and
+//!   its fingerprint is recorded so the caller can show it (and decide whether to send anything
+//!   at all: see the bootstrap's `talos-apply` stage).
 //! - Configured mode: mutual TLS. The server must chain to the cluster's os CA (talosconfig `ca`)
 //!   and carry the address we dialled; we present the talosconfig admin certificate.
 //!
@@ -14,7 +16,7 @@ use std::fmt;
 use std::io;
 use std::net::IpAddr;
 use std::str::FromStr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use base64::Engine as _;
@@ -155,12 +157,25 @@ pub(crate) struct PinMismatch {
 }
 
 /// Maintenance-mode verification: no chain and no name to check (the node's certificate is
-/// self-issued), so either accept any certificate or exactly the pinned ones. The handshake
-/// signature is still verified, so a pin also proves the server holds the pinned key.
+/// self-issued), so either exactly the pinned certificates or, without pins, the first one seen.
+/// The handshake signature is still verified, so a pin also proves the server holds the pinned
+/// key.
 #[derive(Debug)]
 struct MaintenanceVerifier {
     pins: Vec<Fingerprint>,
+    /// The SPKI fingerprint of the first certificate presented (shared with the client).
+    seen: PeerFingerprint,
     algorithms: WebPkiSupportedAlgorithms,
+}
+
+/// The SPKI fingerprint a maintenance-mode server presented, once a handshake has happened.
+#[derive(Debug, Clone, Default)]
+pub struct PeerFingerprint(Arc<Mutex<Option<Fingerprint>>>);
+
+impl PeerFingerprint {
+    pub fn get(&self) -> Option<Fingerprint> {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
 }
 
 impl ServerCertVerifier for MaintenanceVerifier {
@@ -172,10 +187,28 @@ impl ServerCertVerifier for MaintenanceVerifier {
         _ocsp_response: &[u8],
         _now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        if self.pins.is_empty() || self.pins.iter().any(|p| p.matches(end_entity)) {
+        let presented = Fingerprint::spki_of(end_entity);
+        let accepted = if self.pins.is_empty() {
+            // Trust on first use, for this client only: the certificate that answered first is
+            // the one any reconnect must present again.
+            let mut seen = self.seen.0.lock().unwrap_or_else(|e| e.into_inner());
+            match (*seen, presented) {
+                (None, Some(p)) => {
+                    *seen = Some(p);
+                    true
+                }
+                (Some(first), Some(p)) => first == p,
+                (_, None) => false,
+            }
+        } else if self.pins.iter().any(|p| p.matches(end_entity)) {
+            *self.seen.0.lock().unwrap_or_else(|e| e.into_inner()) = presented;
+            true
+        } else {
+            false
+        };
+        if accepted {
             return Ok(ServerCertVerified::assertion());
         }
-        let presented = Fingerprint::spki_of(end_entity);
         Err(rustls::Error::InvalidCertificate(CertificateError::Other(
             OtherError(Arc::new(PinMismatch { presented })),
         )))
@@ -224,17 +257,22 @@ fn finish(mut config: ClientConfig) -> Arc<ClientConfig> {
     Arc::new(config)
 }
 
-/// Maintenance mode: no client certificate; any server certificate, or only pinned ones.
-pub(crate) fn maintenance_config(pins: &[Fingerprint]) -> Result<Arc<ClientConfig>, TlsSetupError> {
+/// Maintenance mode: no client certificate; only pinned server certificates, or without pins
+/// the first one seen. The returned handle tells which certificate the server presented.
+pub(crate) fn maintenance_config(
+    pins: &[Fingerprint],
+) -> Result<(Arc<ClientConfig>, PeerFingerprint), TlsSetupError> {
+    let seen = PeerFingerprint::default();
     let verifier = MaintenanceVerifier {
         pins: pins.to_vec(),
+        seen: seen.clone(),
         algorithms: provider().signature_verification_algorithms,
     };
     let config = base_builder()?
         .dangerous()
         .with_custom_certificate_verifier(Arc::new(verifier))
         .with_no_client_auth();
-    Ok(finish(config))
+    Ok((finish(config), seen))
 }
 
 /// Configured mode: the server must chain to `ca_der` (the os CA) and name the address we
@@ -559,7 +597,7 @@ mod tests {
     #[test]
     fn server_names_accept_addresses_and_host_names() {
         let c = |host: &str| Connector {
-            config: maintenance_config(&[]).unwrap(),
+            config: maintenance_config(&[]).unwrap().0,
             host: host.into(),
             port: 50000,
             timeout: Duration::from_secs(1),

@@ -147,6 +147,8 @@ impl Shared {
 /// A running test node. Dropping it stops accepting connections.
 pub struct TalosTestServer {
     addr: SocketAddr,
+    /// The maintenance identity's certificate, as presented in maintenance mode.
+    maintenance_cert: Option<Vec<u8>>,
     shared: Arc<Shared>,
     task: JoinHandle<()>,
 }
@@ -249,7 +251,20 @@ impl TalosTestServer {
             .expect("bind 127.0.0.1");
         let addr = listener.local_addr().expect("local address");
         let task = tokio::spawn(accept_loop(listener, shared.clone()));
-        TalosTestServer { addr, shared, task }
+        TalosTestServer {
+            addr,
+            maintenance_cert: maintenance.map(|id| id.cert_der.clone()),
+            shared,
+            task,
+        }
+    }
+
+    /// The Talos (SPKI) fingerprint of the certificate presented in maintenance mode, as a node
+    /// shows it on its console.
+    pub fn maintenance_fingerprint(&self) -> Option<zt::talos::api::Fingerprint> {
+        self.maintenance_cert
+            .as_deref()
+            .and_then(zt::talos::api::Fingerprint::spki_of)
     }
 
     pub fn addr(&self) -> SocketAddr {
