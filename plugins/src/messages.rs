@@ -36,8 +36,11 @@ pub struct Printer {
 }
 
 impl Printer {
+    /// A warning on stderr; `-q` asks for errors only, so it hides warnings too.
     pub fn warn(&self, msg: &str) {
-        eprintln!("warning: {msg}");
+        if !self.quiet {
+            eprintln!("warning: {msg}");
+        }
     }
 
     /// A progress or detail line on stderr, hidden with `-q`.

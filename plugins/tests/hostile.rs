@@ -296,3 +296,46 @@ fn check_refuses_links_and_special_files_in_the_output_directory() {
         c.assert_refused(case, rel, why);
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// The output swap (audit finding 4) and -q (finding 6)
+
+#[test]
+fn staging_left_by_a_killed_render_is_removed_and_named_and_quiet_means_quiet() {
+    let c = CheckCase::new();
+    let stale = c.out().join(".zt-render-k1ll3d/secrets");
+    fs::create_dir_all(&stale).unwrap();
+    fs::copy(
+        workspace_root().join("examples/example-secrets.yaml"),
+        stale.join("copy.yaml"),
+    )
+    .unwrap();
+    let o = zt(&c.args(false));
+    let err = text(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert!(
+        err.contains(".zt-render-k1ll3d") && err.contains("interrupted"),
+        "{err}"
+    );
+    assert!(!c.out().join(".zt-render-k1ll3d").exists());
+    assert_no_secrets("stale staging", &o);
+
+    // -q: errors only. No file list, no warnings (the example's optional keys are unset).
+    let mut args = c.args(false);
+    args.push("-q");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_kubectl-zt"));
+    cmd.current_dir(workspace_root()).args(&args);
+    for (k, v) in CREDENTIALS.iter().filter(|(k, _)| !k.ends_with("_API_KEY")) {
+        cmd.env(k, v);
+    }
+    let o = cmd
+        .env_remove("OPENAI_API_KEY")
+        .env_remove("ANTHROPIC_API_KEY")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert_eq!(
+        (text(&o.stdout), text(&o.stderr)),
+        (String::new(), String::new())
+    );
+}

@@ -17,7 +17,7 @@ pub mod templates;
 use std::path::PathBuf;
 
 use crate::diag::{Diagnostics, Pos};
-pub use output::{OutputError, OutputTree};
+pub use output::{OutputError, OutputTree, WriteReport};
 pub use templates::TemplateSource;
 
 #[derive(Debug, thiserror::Error)]

@@ -8,6 +8,8 @@ use std::path::{Component, Path, PathBuf};
 
 use crate::fsio::{self, PUBLIC_MODE, SECRET_MODE};
 
+mod switch;
+
 /// One output file.
 #[derive(Clone, PartialEq, Eq)]
 pub struct OutputFile {
@@ -101,14 +103,32 @@ impl OutputTree {
         dirs
     }
 
-    /// Writes the tree under `out`. Each top-level directory the tree owns is built completely
-    /// in a staging directory and then swapped in by rename, so a failure leaves the previous
-    /// output as it was and a success leaves no stale files from earlier renders in those
-    /// directories. Other content of `out` is not touched.
-    pub fn write(&self, out: &Path) -> Result<(), OutputError> {
+    /// Writes the tree under `out`, all or nothing, and says what it cleaned up.
+    ///
+    /// - A lock on `OUT/.zt-render.lock` serialises renders into one `OUT` (a second render
+    ///   waits for the first).
+    /// - Staging directories left by a render that was killed (`.zt-render-*`; they may hold
+    ///   copies of secrets) are removed and reported.
+    /// - The whole tree is built in one staging directory inside `out` (same filesystem), then
+    ///   each top-level directory it owns is exchanged with the one in `out` (`renameat2`
+    ///   `RENAME_EXCHANGE`, or a rename where there is nothing yet). If any switch fails, the
+    ///   ones already done are switched back, so `out` holds either the whole old output or the
+    ///   whole new one. A success leaves no stale file from earlier renders in the owned
+    ///   directories; other content of `out` is not touched.
+    pub fn write(&self, out: &Path) -> Result<WriteReport, OutputError> {
+        self.write_with(out, &mut switch::exchange)
+    }
+
+    fn write_with(
+        &self,
+        out: &Path,
+        exchange: &mut dyn FnMut(&Path, &Path) -> io::Result<()>,
+    ) -> Result<WriteReport, OutputError> {
         fs::create_dir_all(out).map_err(io_err(out))?;
+        let _lock = switch::lock(out).map_err(io_err(out))?;
+        let removed_stale = switch::remove_stale(out).map_err(io_err(out))?;
         let staging = tempfile::Builder::new()
-            .prefix(".zt-render-")
+            .prefix(switch::STAGING_PREFIX)
             .tempdir_in(out)
             .map_err(io_err(out))?;
         for (rel, file) in &self.files {
@@ -123,19 +143,19 @@ impl OutputTree {
             };
             fsio::write_atomic(&path, &file.bytes, mode, true).map_err(io_err(&path))?;
         }
-        let retired = tempfile::Builder::new()
-            .prefix(".zt-old-")
-            .tempdir_in(out)
-            .map_err(io_err(out))?;
-        for dir in self.top_dirs() {
-            let target = out.join(&dir);
-            if target.exists() {
-                fs::rename(&target, retired.path().join(&dir)).map_err(io_err(&target))?;
-            }
-            fs::rename(staging.path().join(&dir), &target).map_err(io_err(&target))?;
-        }
-        Ok(())
+        let dirs = self.top_dirs();
+        switch::switch_all(out, staging.path(), &dirs, exchange)
+            .map_err(|(path, source)| OutputError::Io { path, source })?;
+        // The staging directory now holds the previous output; dropping it removes both.
+        Ok(WriteReport { removed_stale })
     }
+}
+
+/// What [`OutputTree::write`] did besides writing.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct WriteReport {
+    /// Staging directories of interrupted renders, removed (they may have held secrets).
+    pub removed_stale: Vec<PathBuf>,
 }
 
 #[cfg(test)]
@@ -175,5 +195,117 @@ mod tests {
             .filter(|n| n.starts_with(".zt-"))
             .collect();
         assert!(names.is_empty(), "staging dirs left behind: {names:?}");
+    }
+
+    fn snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+        let mut files: Vec<_> = walkdir::WalkDir::new(dir)
+            .sort_by_file_name()
+            .into_iter()
+            .map(|e| e.unwrap())
+            .filter(|e| e.file_type().is_file())
+            .map(|e| {
+                let rel = e.path().strip_prefix(dir).unwrap().to_path_buf();
+                (rel, fs::read(e.path()).unwrap())
+            })
+            .collect();
+        files.sort();
+        files
+    }
+
+    fn tree(tag: &str) -> OutputTree {
+        let mut t = OutputTree::new();
+        for f in [
+            "argocd/root.yaml",
+            "secrets/a.yaml",
+            "talos/cp.yaml",
+            "talos/w.yaml",
+        ] {
+            t.insert(
+                f,
+                format!("{tag} {f}").into_bytes(),
+                f.starts_with("secrets"),
+            )
+            .unwrap();
+        }
+        t
+    }
+
+    #[test]
+    fn a_failed_switch_leaves_the_whole_old_output() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path();
+        tree("old").write(out).unwrap();
+        fs::write(out.join("README"), "mine").unwrap();
+        let before = snapshot(out);
+        // argocd and secrets are switched, then talos fails: both are switched back.
+        let mut calls = Vec::new();
+        let err = tree("new")
+            .write_with(out, &mut |a: &Path, b: &Path| {
+                calls.push(b.file_name().unwrap().to_string_lossy().into_owned());
+                if b.ends_with("talos") {
+                    return Err(io::Error::other("disk on fire"));
+                }
+                switch::exchange(a, b)
+            })
+            .unwrap_err();
+        assert!(err.to_string().contains("talos: disk on fire"), "{err}");
+        assert_eq!(calls, ["argocd", "secrets", "talos", "secrets", "argocd"]);
+        assert_eq!(snapshot(out), before, "the old output must stay whole");
+        // And the next render goes through.
+        tree("new").write(out).unwrap();
+        assert_eq!(
+            fs::read(out.join("talos/w.yaml")).unwrap(),
+            b"new talos/w.yaml"
+        );
+    }
+
+    #[test]
+    fn staging_left_by_a_killed_render_is_removed_and_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path();
+        fs::create_dir_all(out.join(".zt-render-AbC123/secrets")).unwrap();
+        fs::write(out.join(".zt-render-AbC123/secrets/a.yaml"), "token").unwrap();
+        fs::create_dir_all(out.join(".zt-old-XyZ/talos")).unwrap();
+        let report = tree("new").write(out).unwrap();
+        assert_eq!(
+            report.removed_stale,
+            [out.join(".zt-old-XyZ"), out.join(".zt-render-AbC123")]
+        );
+        let left: Vec<_> = fs::read_dir(out)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .filter(|n| n.starts_with(".zt"))
+            .collect();
+        assert!(left.is_empty(), "{left:?}");
+    }
+
+    #[test]
+    fn concurrent_renders_into_one_directory_each_land_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().to_path_buf();
+        let threads: Vec<_> = (0..4)
+            .map(|i| {
+                let out = out.clone();
+                std::thread::spawn(move || {
+                    for _ in 0..5 {
+                        tree(&format!("r{i}")).write(&out).unwrap();
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        // Whatever render was last, its output is there whole, and no staging is left.
+        let files = snapshot(&out);
+        let tag = String::from_utf8(files[0].1.clone()).unwrap();
+        let tag = tag.split(' ').next().unwrap().to_string();
+        assert_eq!(files, snapshot_of(&tree(&tag)), "a mixed tree");
+    }
+
+    fn snapshot_of(t: &OutputTree) -> Vec<(PathBuf, Vec<u8>)> {
+        t.iter()
+            .map(|(p, f)| (p.clone(), f.bytes.clone()))
+            .collect()
     }
 }

@@ -37,10 +37,19 @@ pub fn run(args: &RenderArgs, p: Printer) -> Result<Outcome, CommandError> {
     if args.check {
         return check_against(&rendered.tree, &args.out, p);
     }
-    rendered
+    let report = rendered
         .tree
         .write(&args.out)
         .with_context(|| format!("writing {}", args.out.display()))?;
+    for stale in &report.removed_stale {
+        p.warn(&format!(
+            "removed {}, left by a render that was interrupted (it may have held secrets)",
+            stale.display()
+        ));
+    }
+    if p.quiet {
+        return Ok(Outcome::Success);
+    }
     println!("rendered {what} into {}:", args.out.display());
     for (f, file) in rendered.tree.iter() {
         println!(
