@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::diag::Diagnostic;
+use crate::fsio::confined;
 
 #[derive(Debug, Clone)]
 enum Source {
@@ -61,12 +62,16 @@ impl RepoFiles {
     /// Reads a file; `Ok(None)` when it does not exist.
     pub fn read(&self, rel: &Path) -> Result<Option<String>, Diagnostic> {
         match &self.source {
+            // Whoever can commit to the repository controls it: no link below the root is
+            // followed and only regular files of bounded size are read (fsio::confined).
             Source::Dir(root) => {
-                let path = root.join(rel);
-                match std::fs::read_to_string(&path) {
-                    Ok(s) => Ok(Some(s)),
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-                    Err(e) => Err(Diagnostic::file(&path, format!("cannot read: {e}"))),
+                let shown = root.join(rel);
+                match confined::read(root, rel, confined::MAX_FILE_BYTES, root) {
+                    Ok(None) => Ok(None),
+                    Ok(Some(bytes)) => String::from_utf8(bytes).map(Some).map_err(|_| {
+                        Diagnostic::file(&shown, "not UTF-8 text; expected a YAML file")
+                    }),
+                    Err(e) => Err(e.into()),
                 }
             }
             Source::Embedded { files, .. } => Ok(files

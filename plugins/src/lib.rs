@@ -64,6 +64,7 @@ pub enum Plugin {
 
 /// Runs the plugin with the process arguments.
 pub fn main(plugin: Plugin) -> ExitCode {
+    restore_sigpipe();
     let argv: Vec<OsString> = std::env::args_os().collect();
     // `make install` links every per-command name to the one `kubectl-zt` binary; the name it
     // was started under says which command it is.
@@ -77,6 +78,16 @@ pub fn main(plugin: Plugin) -> ExitCode {
         p => p,
     };
     run(plugin, argv)
+}
+
+/// A reader that goes away (`kubectl zt render -o yaml | head`) ends the process quietly, as it
+/// does any Unix filter. Rust ignores SIGPIPE, which turns every later `println!` into a panic.
+fn restore_sigpipe() {
+    // SAFETY: called first thing in main, before any thread exists; SIG_DFL is a valid handler.
+    #[cfg(unix)]
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
 }
 
 /// The commands a per-command plugin executable can stand for, by their name in the file name

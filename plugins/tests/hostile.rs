@@ -339,3 +339,325 @@ fn staging_left_by_a_killed_render_is_removed_and_named_and_quiet_means_quiet() 
         (String::new(), String::new())
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// Paths that leave the repository (audit finding 5)
+
+/// `kubectl-zt <args>` in `dir` with the credentials.
+fn zt_in(dir: &Path, args: &[&str]) -> Output {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_kubectl-zt"));
+    c.current_dir(dir)
+        .args(args)
+        .env("KUBECONFIG", "/nonexistent/kubeconfig")
+        .env_remove("CI")
+        .env_remove("GITHUB_ACTIONS");
+    for (k, v) in CREDENTIALS {
+        c.env(k, v);
+    }
+    c.output().unwrap()
+}
+
+/// A scratch area: `repo/` (a copy of `src`) and `outside/` (a copy of the same tree, which
+/// nothing may change).
+fn repo_beside_outside(src: &str) -> (tempfile::TempDir, PathBuf, PathBuf) {
+    let tmp = tempfile::tempdir().unwrap();
+    let (repo, outside) = (tmp.path().join("repo"), tmp.path().join("outside"));
+    for d in [&repo, &outside] {
+        copy_tree(&workspace_root().join(src), d);
+    }
+    (tmp, repo, outside)
+}
+
+/// The example platform repo as a git checkout (preview-patch pins a commit), beside a copy.
+fn platform_checkout_beside_outside() -> (tempfile::TempDir, PathBuf, PathBuf) {
+    let (tmp, repo, outside) = repo_beside_outside("examples/platform-repo");
+    let git = zt_test_support::git::git;
+    git(&repo, &["init", "-q", "-b", "main"]);
+    git(&repo, &["add", "-A"]);
+    git(&repo, &["commit", "-q", "-m", "fixture"]);
+    (tmp, repo, outside)
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    fs::create_dir_all(to).unwrap();
+    for e in fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let target = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_tree(&e.path(), &target);
+        } else {
+            fs::copy(e.path(), &target).unwrap();
+        }
+    }
+}
+
+fn assert_refused(case: &str, o: &Output, needles: &[&str]) {
+    let err = text(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{case}: {err}");
+    for n in needles {
+        assert!(err.contains(n), "{case}: expected `{n}` in:\n{err}");
+    }
+    assert_no_secrets(case, o);
+}
+
+#[cfg(unix)]
+#[test]
+fn preview_patch_never_writes_through_a_link() {
+    use std::os::unix::fs::symlink;
+
+    // A leading directory of the patches' globs is a link to a copy outside the repo.
+    let (_tmp, repo, outside) = platform_checkout_beside_outside();
+    let before = snapshot(&outside);
+    fs::remove_dir_all(repo.join("bootstrap")).unwrap();
+    symlink("../outside/bootstrap", repo.join("bootstrap")).unwrap();
+    let o = zt_in(&repo, &["preview-patch", "--force"]);
+    assert_refused(
+        "linked leading directory",
+        &o,
+        &["bootstrap", "symbolic link"],
+    );
+    assert_eq!(snapshot(&outside), before, "files outside the repo changed");
+
+    // A file a patch would edit is a link: editing would replace the link or write through it.
+    let (_tmp, repo, outside) = platform_checkout_beside_outside();
+    let before = snapshot(&outside);
+    let o = zt_in(&repo, &["preview-patch", "--check", "--force"]);
+    let patched: Vec<String> = text(&o.stdout)
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|w| w.ends_with(".yaml"))
+        .map(str::to_string)
+        .collect();
+    let victim = patched
+        .first()
+        .unwrap_or_else(|| panic!("no patched file:\n{}", text(&o.stdout)));
+    fs::remove_file(repo.join(victim)).unwrap();
+    symlink(outside.join(victim), repo.join(victim)).unwrap();
+    let o = zt_in(&repo, &["preview-patch", "--force"]);
+    assert_refused("linked file", &o, &[victim.as_str(), "symbolic link"]);
+    assert_eq!(snapshot(&outside), before, "files outside the repo changed");
+}
+
+#[test]
+fn deploy_stays_inside_its_root() {
+    let (_tmp, repo, outside) = repo_beside_outside("examples/tenant-repo");
+    fs::create_dir_all(repo.join("ci")).unwrap();
+    fs::write(
+        repo.join("ci/config.yaml"),
+        "service:\n  name: my-svc\n  namespace: team-a\n",
+    )
+    .unwrap();
+    fs::create_dir_all(outside.join("platform/my-svc/overlays/x")).unwrap();
+    let abs = outside.join("platform/my-svc/overlays/x");
+    for env in [
+        "../../../../outside/platform/my-svc/overlays/x",
+        abs.to_str().unwrap(),
+        "..",
+    ] {
+        let o = zt_in(
+            &repo,
+            &[
+                "deploy",
+                "--image",
+                "sha-abc123",
+                "--env",
+                env,
+                "--dry-run=client",
+            ],
+        );
+        assert_refused(&format!("--env {env}"), &o, &["--env", "not a plain name"]);
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn deploy_refuses_links_in_the_claims_directory() {
+    use std::os::unix::fs::symlink;
+    let tmp = tempfile::tempdir().unwrap();
+    fs::create_dir_all(tmp.path().join("ci")).unwrap();
+    fs::write(
+        tmp.path().join("ci/config.yaml"),
+        "service:\n  name: my-svc\n  namespace: team-a\n",
+    )
+    .unwrap();
+    let claims = tmp.path().join("platform/my-svc/overlays/pr");
+    fs::create_dir_all(&claims).unwrap();
+    symlink("/etc/passwd", claims.join("claim.yaml")).unwrap();
+    let o = zt_in(
+        tmp.path(),
+        &[
+            "deploy",
+            "--image",
+            "sha-abc123",
+            "--env",
+            "pr",
+            "--dry-run=client",
+        ],
+    );
+    assert_refused(
+        "claim linked to /etc/passwd",
+        &o,
+        &["claim.yaml", "symbolic link"],
+    );
+    assert!(!text(&o.stdout).contains("root:"), "{}", text(&o.stdout));
+
+    // The claims directory itself reached through a link.
+    fs::remove_dir_all(tmp.path().join("platform")).unwrap();
+    fs::create_dir_all(tmp.path().join("elsewhere/overlays/pr")).unwrap();
+    fs::create_dir_all(tmp.path().join("platform")).unwrap();
+    symlink("../elsewhere", tmp.path().join("platform/my-svc")).unwrap();
+    let o = zt_in(
+        tmp.path(),
+        &[
+            "deploy",
+            "--image",
+            "sha-abc123",
+            "--env",
+            "pr",
+            "--dry-run=client",
+        ],
+    );
+    assert_refused("linked service directory", &o, &["my-svc", "symbolic link"]);
+}
+
+#[cfg(unix)]
+#[test]
+fn tenant_files_are_read_only_when_they_are_regular_files_of_sane_size() {
+    use std::os::unix::fs::symlink;
+    type Plant = Box<dyn Fn(&Path)>;
+    let cases: Vec<(&str, &str, &str, Plant)> = vec![
+        (
+            "values linked to /etc/passwd",
+            "environments/dev/talos-values.yaml",
+            "symbolic link",
+            Box::new(|p| symlink("/etc/passwd", p).unwrap()),
+        ),
+        (
+            "values linked to /dev/zero",
+            "environments/dev/talos-values.yaml",
+            "symbolic link",
+            Box::new(|p| symlink("/dev/zero", p).unwrap()),
+        ),
+        (
+            "values as a named pipe (must not hang)",
+            "environments/dev/talos-values.yaml",
+            "named pipe",
+            Box::new(|p| {
+                assert!(Command::new("mkfifo").arg(p).status().unwrap().success());
+            }),
+        ),
+        (
+            "values as a 2 GiB sparse file",
+            "environments/dev/talos-values.yaml",
+            "larger than",
+            Box::new(|p| fs::File::create(p).unwrap().set_len(2 << 30).unwrap()),
+        ),
+        (
+            "environment directory linked elsewhere",
+            "environments/dev",
+            "symbolic link",
+            // To the same environment outside the repo, so there is a file to read there.
+            Box::new(|p| {
+                let outside = p
+                    .ancestors()
+                    .nth(3)
+                    .unwrap()
+                    .join("outside/environments/dev");
+                symlink(outside, p).unwrap()
+            }),
+        ),
+        (
+            "tenant config linked to the secrets bundle",
+            "tenants/identity-service/config.yaml",
+            "symbolic link",
+            Box::new(|p| {
+                symlink(workspace_root().join("examples/example-secrets.yaml"), p).unwrap()
+            }),
+        ),
+        (
+            "repository linked to /proc/self/environ",
+            "repositories/catalog-repo.yaml",
+            "symbolic link",
+            Box::new(|p| symlink("/proc/self/environ", p).unwrap()),
+        ),
+    ];
+    for (case, rel, why, plant) in cases {
+        let (tmp, repo, _) = repo_beside_outside("examples/tenant-repo");
+        let target = repo.join(rel);
+        assert!(target.exists(), "{case}: {rel} is not in the example");
+        if target.is_dir() {
+            fs::remove_dir_all(&target).unwrap();
+        } else {
+            fs::remove_file(&target).unwrap();
+        }
+        plant(&target);
+        let out = tmp.path().join("out");
+        for args in [
+            vec!["validate", "--tenant-repo", repo.to_str().unwrap()],
+            vec![
+                "render",
+                "--tenant-repo",
+                repo.to_str().unwrap(),
+                "--env",
+                "dev",
+                "--secrets",
+                "examples/example-secrets.yaml",
+                "--platform-repo",
+                "examples/platform-repo",
+                "--out",
+                out.to_str().unwrap(),
+            ],
+        ] {
+            let o = zt(&args);
+            let name = Path::new(rel).file_name().unwrap().to_str().unwrap();
+            assert_refused(&format!("{case} ({})", args[0]), &o, &[name, why]);
+            assert!(!out.exists(), "{case}: render wrote output");
+        }
+    }
+}
+
+#[test]
+fn a_reader_that_goes_away_ends_the_command_quietly() {
+    use std::io::Read;
+    use std::process::Stdio;
+    // `kubectl zt deploy --dry-run=client | head -c 100` over a claim larger than a pipe's
+    // buffer: the writer meets the closed pipe.
+    let tmp = tempfile::tempdir().unwrap();
+    fs::create_dir_all(tmp.path().join("ci")).unwrap();
+    fs::write(
+        tmp.path().join("ci/config.yaml"),
+        "service:\n  name: my-svc\n  namespace: team-a\n",
+    )
+    .unwrap();
+    let claims = tmp.path().join("platform/my-svc/overlays/pr");
+    fs::create_dir_all(&claims).unwrap();
+    fs::write(
+        claims.join("claim.yaml"),
+        format!(
+            "apiVersion: platform.bizmatters.io/v1alpha1\nkind: WebService\nmetadata:\n  name: my-svc\n\
+             spec:\n  image: \"ghcr.io/org/my-svc:v1\"\n  notes: \"{}\"\n",
+            "x".repeat(1 << 20)
+        ),
+    )
+    .unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kubectl-zt"))
+        .current_dir(tmp.path())
+        .args([
+            "deploy",
+            "--image",
+            "sha-abc123",
+            "--env",
+            "pr",
+            "--dry-run=client",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = [0u8; 100];
+    child.stdout.take().unwrap().read_exact(&mut first).unwrap();
+    let o = child.wait_with_output().unwrap();
+    let err = text(&o.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+    assert_ne!(o.status.code(), Some(101), "{err}");
+}

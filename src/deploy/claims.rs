@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use crate::diag::{Diagnostic, Diagnostics, Pos};
+use crate::fsio::confined::{self, EntryKind};
 use crate::yaml::{self, Node, ScalarStyle};
 
 /// Which layout the claims directory came from.
@@ -54,19 +55,41 @@ pub fn locate(
             ))
         };
     }
-    let current = root
-        .join("platform")
+    // Each name becomes one path component below --root: `--env ../../etc` or an absolute
+    // path must not take deploy outside the service repository.
+    for (what, name) in [
+        ("--env", env),
+        ("the service name", service),
+        ("the namespace", namespace),
+    ] {
+        let one_component = !name.is_empty()
+            && matches!(
+                Path::new(name).components().collect::<Vec<_>>().as_slice(),
+                [std::path::Component::Normal(c)] if *c == std::ffi::OsStr::new(name)
+            );
+        if !one_component {
+            return Err(Diagnostic::file(
+                root,
+                format!(
+                    "{what} `{name}` is not a plain name (one path component, no `/`, `.` or `..`)"
+                ),
+            ));
+        }
+    }
+    let current_rel = Path::new("platform")
         .join(service)
         .join("overlays")
         .join(env);
-    if current.is_dir() {
+    let current = root.join(&current_rel);
+    if confined::is_dir(root, &current_rel, root)? {
         return Ok(ClaimsDir {
             dir: current,
             layout: Layout::Current,
         });
     }
-    let older = root.join("platform/claims").join(namespace);
-    if older.is_dir() {
+    let older_rel = Path::new("platform/claims").join(namespace);
+    let older = root.join(&older_rel);
+    if confined::is_dir(root, &older_rel, root)? {
         return Ok(ClaimsDir {
             dir: older,
             layout: Layout::Older,
@@ -138,26 +161,25 @@ pub struct Loaded {
 }
 
 /// The YAML files under `dir`, recursively, sorted; hidden files and directories are ignored.
+/// Nothing below `dir` is followed: a link or special file is an error naming it.
 pub fn yaml_files(dir: &Path) -> Result<Vec<PathBuf>, Diagnostic> {
+    let hidden = |name: &std::ffi::OsStr| name.to_string_lossy().starts_with('.');
     let mut files = Vec::new();
-    let walker = walkdir::WalkDir::new(dir)
-        .follow_links(true)
-        .sort_by_file_name()
-        .into_iter()
-        .filter_entry(|e| e.depth() == 0 || !e.file_name().to_string_lossy().starts_with('.'));
-    for entry in walker {
-        let entry = entry.map_err(|e| {
-            Diagnostic::file(
-                e.path().unwrap_or(dir),
-                format!("cannot read the claims directory: {e}"),
-            )
-        })?;
-        let is_yaml = entry
-            .path()
-            .extension()
-            .is_some_and(|x| x == "yaml" || x == "yml");
-        if entry.file_type().is_file() && is_yaml {
-            files.push(entry.into_path());
+    for entry in confined::entries(dir, Path::new(""), dir, &|name| !hidden(name))? {
+        if entry.rel.file_name().is_some_and(hidden) {
+            continue;
+        }
+        match entry.kind {
+            EntryKind::File => {
+                let is_yaml = entry
+                    .rel
+                    .extension()
+                    .is_some_and(|x| x == "yaml" || x == "yml");
+                if is_yaml {
+                    files.push(dir.join(entry.rel));
+                }
+            }
+            other => return Err(other.error(dir.join(entry.rel)).into()),
         }
     }
     Ok(files)
@@ -168,10 +190,24 @@ pub fn load(dir: &Path) -> Result<Loaded, Diagnostics> {
     let mut out = Loaded::default();
     let mut problems = Diagnostics::new();
     for path in yaml_files(dir)? {
-        let text = match std::fs::read_to_string(&path) {
-            Ok(t) => t,
+        let rel = path.strip_prefix(dir).unwrap_or(&path);
+        let text = match confined::read(dir, rel, confined::MAX_FILE_BYTES, dir) {
+            Ok(Some(bytes)) => match String::from_utf8(bytes) {
+                Ok(t) => t,
+                Err(_) => {
+                    problems.push(Diagnostic::file(
+                        &path,
+                        "not UTF-8 text; expected Kubernetes YAML",
+                    ));
+                    continue;
+                }
+            },
+            Ok(None) => {
+                problems.push(Diagnostic::file(&path, "cannot read: it no longer exists"));
+                continue;
+            }
             Err(e) => {
-                problems.push(Diagnostic::file(&path, format!("cannot read: {e}")));
+                problems.push(e.into());
                 continue;
             }
         };

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::diag::{Diagnostic, Diagnostics, Pos};
+use crate::fsio::confined;
 use crate::secret::SecretString;
 use crate::tenant::rules;
 use crate::yaml::decode::{Decoder, Fields};
@@ -117,9 +118,13 @@ pub struct Overrides {
 /// flags give both the service and the namespace.
 pub fn load(root: &Path, overrides: &Overrides) -> Result<ServiceConfig, Diagnostics> {
     let path = root.join(CONFIG_PATH);
-    match std::fs::read_to_string(&path) {
-        Ok(src) => parse(&src, &path, overrides),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+    let read = confined::read(root, Path::new(CONFIG_PATH), confined::MAX_FILE_BYTES, root);
+    match read {
+        Ok(Some(bytes)) => match String::from_utf8(bytes) {
+            Ok(src) => parse(&src, &path, overrides),
+            Err(_) => Err(Diagnostic::file(&path, "not UTF-8 text; expected YAML").into()),
+        },
+        Ok(None) => {
             if overrides.service.is_some() && overrides.namespace.is_some() {
                 from_flags_only(overrides)
             } else {
@@ -130,7 +135,7 @@ pub fn load(root: &Path, overrides: &Overrides) -> Result<ServiceConfig, Diagnos
                 .into())
             }
         }
-        Err(e) => Err(Diagnostic::file(&path, format!("cannot read: {e}")).into()),
+        Err(e) => Err(Diagnostic::from(e).into()),
     }
 }
 

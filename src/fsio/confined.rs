@@ -34,24 +34,55 @@ use rustix::io::Errno;
 pub const MAX_FILE_BYTES: u64 = 16 * 1024 * 1024;
 
 /// Why a path below a confined root could not be read.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug)]
 pub enum ConfinedError {
-    #[error(
-        "{}: is a symbolic link; only regular files are read here and links are never followed",
-        .path.display()
-    )]
     Link { path: PathBuf },
-    #[error("{}: is a {kind}, not a regular file", .path.display())]
     NotRegular { path: PathBuf, kind: &'static str },
-    #[error("{}: is larger than {limit} bytes, the most that is read here", .path.display())]
     TooLarge { path: PathBuf, limit: u64 },
-    #[error("{}: not a relative path below the directory being read", .path.display())]
     OutsideRoot { path: PathBuf },
-    #[error("{}: {source}", .path.display())]
     Io { path: PathBuf, source: io::Error },
 }
 
+impl std::fmt::Display for ConfinedError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.path().display(), self.reason())
+    }
+}
+
+impl std::error::Error for ConfinedError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ConfinedError::Io { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}
+
+impl From<ConfinedError> for crate::diag::Diagnostic {
+    fn from(e: ConfinedError) -> Self {
+        crate::diag::Diagnostic::file(e.path(), e.reason())
+    }
+}
+
 impl ConfinedError {
+    /// What is wrong, without the path (for diagnostics that put the path first).
+    pub fn reason(&self) -> String {
+        match self {
+            ConfinedError::Link { .. } => {
+                "is a symbolic link; only regular files are read here and links are never followed"
+                    .into()
+            }
+            ConfinedError::NotRegular { kind, .. } => format!("is a {kind}, not a regular file"),
+            ConfinedError::TooLarge { limit, .. } => {
+                format!("is larger than {limit} bytes, the most that is read here")
+            }
+            ConfinedError::OutsideRoot { .. } => {
+                "not a relative path below the directory being read".into()
+            }
+            ConfinedError::Io { source, .. } => format!("cannot read: {source}"),
+        }
+    }
+
     /// The path the error is about.
     pub fn path(&self) -> &Path {
         match self {
@@ -132,6 +163,77 @@ pub fn list_files(
     rel_dir: &Path,
     shown: &Path,
 ) -> Result<Vec<PathBuf>, ConfinedError> {
+    let mut files = Vec::new();
+    for entry in entries(root, rel_dir, shown, &|_| true)? {
+        match entry.kind {
+            EntryKind::File => files.push(entry.rel),
+            other => return Err(other.error(shown.join(&entry.rel))),
+        }
+    }
+    Ok(files)
+}
+
+/// Whether `root/rel` is a directory reached without following a link below `root`:
+/// `Ok(false)` when something on the way is missing, an error when a link or a file is in the
+/// way.
+pub fn is_dir(root: &Path, rel: &Path, shown: &Path) -> Result<bool, ConfinedError> {
+    let names = components(rel, shown)?;
+    let mut at = shown.to_path_buf();
+    let Some(mut dir) = open_root(root, shown)? else {
+        return Ok(false);
+    };
+    for name in &names {
+        at.push(name);
+        match open_below(&dir, name, true, &at)? {
+            Some(next) => dir = next,
+            None => return Ok(false),
+        }
+    }
+    Ok(true)
+}
+
+/// What [`entries`] found at a path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EntryKind {
+    File,
+    Link,
+    /// A FIFO, socket or device.
+    Special(&'static str),
+}
+
+impl EntryKind {
+    /// The error for finding this where a regular file was wanted.
+    pub fn error(self, path: PathBuf) -> ConfinedError {
+        match self {
+            EntryKind::File => ConfinedError::NotRegular {
+                path,
+                kind: "regular file",
+            },
+            EntryKind::Link => ConfinedError::Link { path },
+            EntryKind::Special(kind) => ConfinedError::NotRegular { path, kind },
+        }
+    }
+}
+
+/// One non-directory entry below a walked directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// Relative to the root.
+    pub rel: PathBuf,
+    pub kind: EntryKind,
+}
+
+/// Every entry below `root/rel_dir` that is not a directory (relative to `root`, sorted),
+/// walking without following links and entering only the directories whose name `enter`
+/// accepts. The directories leading to `rel_dir` must be real directories (a link there is an
+/// error); what to do with links and special files below is the caller's choice. An absent
+/// directory has no entries.
+pub fn entries(
+    root: &Path,
+    rel_dir: &Path,
+    shown: &Path,
+    enter: &dyn Fn(&OsStr) -> bool,
+) -> Result<Vec<Entry>, ConfinedError> {
     let names = components(rel_dir, shown)?;
     let mut at = shown.to_path_buf();
     let Some(mut dir) = open_root(root, shown)? else {
@@ -144,20 +246,21 @@ pub fn list_files(
             None => return Ok(Vec::new()),
         }
     }
-    let mut files = Vec::new();
+    let mut found = Vec::new();
     let start: PathBuf = names.iter().collect();
-    walk(dir, &start, &at, &mut files)?;
-    files.sort();
-    Ok(files)
+    walk(dir, &start, &at, enter, &mut found)?;
+    found.sort_by(|a, b| a.rel.cmp(&b.rel));
+    Ok(found)
 }
 
 fn walk(
     dir: OwnedFd,
     rel: &Path,
     shown: &Path,
-    files: &mut Vec<PathBuf>,
+    enter: &dyn Fn(&OsStr) -> bool,
+    found: &mut Vec<Entry>,
 ) -> Result<(), ConfinedError> {
-    let mut entries = Vec::new();
+    let mut names = Vec::new();
     let mut reader = rustix::fs::Dir::read_from(&dir).map_err(|e| io_error(shown, e))?;
     for entry in reader.by_ref() {
         let entry = entry.map_err(|e| io_error(shown, e))?;
@@ -165,27 +268,29 @@ fn walk(
         if name == "." || name == ".." {
             continue;
         }
-        entries.push(name.to_os_string());
+        names.push(name.to_os_string());
     }
-    for name in entries {
+    for name in names {
         let at = shown.join(&name);
         let stat = rustix::fs::statat(&dir, name.as_os_str(), AtFlags::SYMLINK_NOFOLLOW)
             .map_err(|e| io_error(&at, e))?;
-        match FileType::from_raw_mode(stat.st_mode) {
-            FileType::RegularFile => files.push(rel.join(&name)),
+        let kind = match FileType::from_raw_mode(stat.st_mode) {
             FileType::Directory => {
-                if let Some(sub) = open_below(&dir, &name, true, &at)? {
-                    walk(sub, &rel.join(&name), &at, files)?;
+                if enter(&name)
+                    && let Some(sub) = open_below(&dir, &name, true, &at)?
+                {
+                    walk(sub, &rel.join(&name), &at, enter, found)?;
                 }
+                continue;
             }
-            FileType::Symlink => return Err(ConfinedError::Link { path: at }),
-            other => {
-                return Err(ConfinedError::NotRegular {
-                    path: at,
-                    kind: kind_name(other),
-                });
-            }
-        }
+            FileType::RegularFile => EntryKind::File,
+            FileType::Symlink => EntryKind::Link,
+            other => EntryKind::Special(kind_name(other)),
+        };
+        found.push(Entry {
+            rel: rel.join(&name),
+            kind,
+        });
     }
     Ok(())
 }

@@ -8,6 +8,7 @@ use serde_json::Value;
 
 use super::glob::Glob;
 use crate::diag::Diagnostic;
+use crate::fsio::confined::{self, EntryKind};
 use crate::yaml::{Duplicate, Node, parse_stream_keep_duplicates};
 
 /// One document of a file.
@@ -106,8 +107,10 @@ pub fn display_path(root: &Path, rel: &str) -> PathBuf {
 }
 
 /// Every file under `root` that one of `globs` matches, sorted. Only the literal leading
-/// directories of the patterns are walked; `.git` and symbolic links are never entered (a
-/// rewrite would replace the link with a file).
+/// directories of the patterns are walked, and `.git` is never entered. Nothing is followed
+/// (`fsio::confined`): a link among the leading directories, or a link or special file whose
+/// path a pattern matches, is an error (patching it would write outside the repo or replace the
+/// link); other links are left alone.
 pub fn discover(root: &Path, globs: &[&Glob]) -> Result<Vec<String>, Diagnostic> {
     if !root.is_dir() {
         return Err(Diagnostic::file(
@@ -122,40 +125,22 @@ pub fn discover(root: &Path, globs: &[&Glob]) -> Result<Vec<String>, Diagnostic>
         !all.iter()
             .any(|o| o != b && (o.is_empty() || b.starts_with(&format!("{o}/"))))
     });
+    let shown = display_path(root, "");
     let mut found = BTreeSet::new();
     for base in bases {
-        let dir = if base.is_empty() {
-            root.to_path_buf()
-        } else {
-            root.join(&base)
-        };
-        if !dir.is_dir() {
-            continue;
-        }
-        let walker = walkdir::WalkDir::new(&dir)
-            .follow_links(false)
-            .into_iter()
-            .filter_entry(|e| e.file_name() != ".git");
-        for entry in walker {
-            let entry = entry.map_err(|e| {
-                Diagnostic::file(
-                    e.path()
-                        .map(Path::to_path_buf)
-                        .unwrap_or_else(|| dir.clone()),
-                    format!("cannot read: {e}"),
-                )
-            })?;
-            if !entry.file_type().is_file() {
+        let entries = confined::entries(root, Path::new(&base), &shown, &|name| name != ".git")?;
+        for entry in entries {
+            let Some(rel) = rel_string(&entry.rel) else {
+                continue;
+            };
+            if !globs.iter().any(|g| g.is_match(&rel)) {
                 continue;
             }
-            let Ok(rel) = entry.path().strip_prefix(root) else {
-                continue;
-            };
-            let Some(rel) = rel_string(rel) else {
-                continue;
-            };
-            if globs.iter().any(|g| g.is_match(&rel)) {
-                found.insert(rel);
+            match entry.kind {
+                EntryKind::File => {
+                    found.insert(rel);
+                }
+                other => return Err(other.error(display_path(root, &rel)).into()),
             }
         }
     }
@@ -173,8 +158,21 @@ pub fn load(root: &Path, rels: &[String]) -> Result<Vec<RepoFile>, crate::diag::
     let mut out = Vec::with_capacity(rels.len());
     for rel in rels {
         let display = display_path(root, rel);
-        let text = match std::fs::read(root.join(rel)) {
-            Ok(bytes) => match String::from_utf8(bytes) {
+        let read = confined::read(
+            root,
+            Path::new(rel),
+            confined::MAX_FILE_BYTES,
+            &display_path(root, ""),
+        );
+        let text = match read {
+            Ok(None) => {
+                diags.push(Diagnostic::file(
+                    &display,
+                    "cannot read: it no longer exists",
+                ));
+                continue;
+            }
+            Ok(Some(bytes)) => match String::from_utf8(bytes) {
                 Ok(t) => t,
                 Err(_) => {
                     diags.push(Diagnostic::file(
@@ -185,7 +183,7 @@ pub fn load(root: &Path, rels: &[String]) -> Result<Vec<RepoFile>, crate::diag::
                 }
             },
             Err(e) => {
-                diags.push(Diagnostic::file(&display, format!("cannot read: {e}")));
+                diags.push(e.into());
                 continue;
             }
         };
