@@ -81,7 +81,7 @@ fn rendered_variants() -> Vec<(String, Rendered)> {
 }
 
 fn write_temp(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
-    let p = dir.join(name.replace('/', "_").replace(' ', "_"));
+    let p = dir.join(name.replace(['/', ' '], "_"));
     fs::write(&p, bytes).unwrap();
     p
 }
@@ -561,9 +561,37 @@ fn our_machine_api_proto_matches_the_descriptors_talos_is_built_from() {
         String::from_utf8_lossy(&o.stderr)
     );
     let theirs: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let problems = descriptor_problems(&ours, &theirs);
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+    // Not vacuous: the comparison covered the messages the client decodes, and it notices a
+    // field whose number or type is off.
+    for m in [
+        "machine.VersionResponse",
+        "machine.VersionInfo",
+        "common.Metadata",
+        "common.Data",
+    ] {
+        assert!(ours["messages"].get(m).is_some(), "{m} not compared");
+    }
+    let mut renumbered = ours.clone();
+    renumbered["messages"]["machine.VersionInfo"][0]["number"] = Value::from(7);
+    assert_eq!(descriptor_problems(&renumbered, &theirs).len(), 1);
+    let mut retyped = ours.clone();
+    retyped["messages"]["common.Data"][1]["kind"] = Value::from("string");
+    assert_eq!(descriptor_problems(&retyped, &theirs).len(), 1);
+}
 
-    assert_eq!(ours["methods"], theirs["methods"], "RPC signatures differ");
+/// Where our descriptors disagree with Talos's: RPC signatures must be equal; each of our
+/// fields (we declare only those we send or read) must be Talos's field with that number
+/// exactly; each of our enum values must be one of Talos's.
+fn descriptor_problems(ours: &Value, theirs: &Value) -> Vec<String> {
     let mut problems = Vec::new();
+    if ours["methods"] != theirs["methods"] {
+        problems.push(format!(
+            "RPC signatures differ: ours {} vs Talos {}",
+            ours["methods"], theirs["methods"]
+        ));
+    }
     for (name, fields) in ours["messages"].as_object().unwrap() {
         let Some(their_fields) = theirs["messages"][name].as_array() else {
             problems.push(format!("{name}: not a message Talos has"));
@@ -586,14 +614,5 @@ fn our_machine_api_proto_matches_the_descriptors_talos_is_built_from() {
             }
         }
     }
-    assert!(problems.is_empty(), "{}", problems.join("\n"));
-    // Not vacuous: the comparison covered the messages the client decodes.
-    for m in [
-        "machine.VersionResponse",
-        "machine.VersionInfo",
-        "common.Metadata",
-        "common.Data",
-    ] {
-        assert!(ours["messages"].get(m).is_some(), "{m} not compared");
-    }
+    problems
 }

@@ -21,6 +21,8 @@ if ! command -v go >/dev/null 2>&1; then
 fi
 
 mkdir -p "$out/.stamps"
+# Absolute, since each build runs in its module's directory.
+out="$(cd "$out" && pwd)"
 # The committed go.sum files must already hold every checksum: a build never edits them.
 export GOFLAGS="-mod=readonly ${GOFLAGS:-}"
 export CGO_ENABLED=0
