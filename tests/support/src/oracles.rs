@@ -29,7 +29,10 @@ pub fn oracle_or_skip(name: &str, test: &str) -> Option<PathBuf> {
     if path.is_file() {
         return Some(path);
     }
-    let why = format!("{} is not built (run `make oracles`; needs Go)", path.display());
+    let why = format!(
+        "{} is not built (run `make oracles`; needs Go)",
+        path.display()
+    );
     if std::env::var_os("ZT_REQUIRE_ORACLES").is_some() {
         panic!("{test}: ZT_REQUIRE_ORACLES is set but {why}");
     }
