@@ -13,7 +13,7 @@ use serde_json::Value;
 use zt::render::{self, Rendered, Request, TemplateSource};
 use zt::source::RepoFiles;
 use zt::talos::bundle::SecretsBundle;
-use zt::tenant::model::Cni;
+use zt::tenant::model::{Cni, Machine, Role};
 use zt::tenant::{self, EnvValues, TenantRepo};
 use zt_test_support::oracles::{self, talos_oracle_or_skip, talos_validate};
 use zt_test_support::workspace_root;
@@ -206,17 +206,19 @@ fn every_rendered_talos_config_passes_talos_validation() {
 // ---------------------------------------------------------------------------------------------
 // Structure against `talosctl gen config`
 
-/// One structural difference: a key present on one side only, or a mapping on one side and
-/// something else on the other.
+/// One difference: a key present on one side only, a mapping on one side and something else
+/// on the other, or a different value (a scalar, or a list of scalars as a whole).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 enum Diff {
     OnlyTheirs(Vec<String>),
     OnlyOurs(Vec<String>),
     NotAMapping(Vec<String>),
+    Value(Vec<String>),
 }
 
-/// Walks every mapping Talos's config has and compares its keys with ours at the same path.
-/// Sequences are followed element by element (their indices become `[]`).
+/// Walks every mapping Talos's config has and compares its keys with ours at the same path,
+/// and the values under keys both have. Sequences of mappings are followed element by element
+/// (their indices become `[]`); sequences of scalars are compared whole.
 fn diff_keys(ours: &Value, theirs: &Value, path: &mut Vec<String>, out: &mut BTreeSet<Diff>) {
     match (ours, theirs) {
         (Value::Object(o), Value::Object(t)) => {
@@ -236,6 +238,13 @@ fn diff_keys(ours: &Value, theirs: &Value, path: &mut Vec<String>, out: &mut BTr
                 out.insert(Diff::OnlyOurs(p));
             }
         }
+        (Value::Array(o), Value::Array(t))
+            if o.iter().chain(t).all(|v| !v.is_object() && !v.is_array()) =>
+        {
+            if o != t {
+                out.insert(Diff::Value(path.clone()));
+            }
+        }
         (Value::Array(o), Value::Array(t)) => {
             path.push("[]".into());
             for (ov, tv) in o.iter().zip(t) {
@@ -246,37 +255,52 @@ fn diff_keys(ours: &Value, theirs: &Value, path: &mut Vec<String>, out: &mut BTr
         _ if ours.is_object() != theirs.is_object() => {
             out.insert(Diff::NotAMapping(path.clone()));
         }
-        _ => {}
+        _ => {
+            if ours != theirs {
+                out.insert(Diff::Value(path.clone()));
+            }
+        }
     }
 }
 
-/// A row of the intended-differences table.
+/// A row of one of the intended-differences tables.
 #[derive(Debug)]
 struct Row {
     path: Vec<String>,
+    /// From the value table (both sides have the key, the values differ).
+    value: bool,
     ours_absent: bool,
     theirs_absent: bool,
 }
 
 impl Row {
     fn matches(&self, d: &Diff) -> bool {
+        let key_row = !self.value;
         let (p, ok) = match d {
-            Diff::OnlyTheirs(p) => (p, self.ours_absent && !self.theirs_absent),
-            Diff::OnlyOurs(p) => (p, self.theirs_absent && !self.ours_absent),
-            Diff::NotAMapping(p) => (p, !self.ours_absent && !self.theirs_absent),
+            Diff::OnlyTheirs(p) => (p, key_row && self.ours_absent && !self.theirs_absent),
+            Diff::OnlyOurs(p) => (p, key_row && self.theirs_absent && !self.ours_absent),
+            Diff::NotAMapping(p) => (p, key_row && !self.ours_absent && !self.theirs_absent),
+            Diff::Value(p) => (p, self.value),
         };
         ok && p.len() == self.path.len()
             && p.iter().zip(&self.path).all(|(a, b)| b == "*" || a == b)
     }
 }
 
-/// The "Intended differences" table of docs/talos-conformance.md.
+/// The "Intended differences" (keys) and "Intended value differences" tables of
+/// docs/talos-conformance.md.
 fn intended_differences() -> Vec<Row> {
+    let mut rows = table("## Intended differences", false);
+    rows.extend(table("## Intended value differences", true));
+    rows
+}
+
+fn table(heading: &str, value: bool) -> Vec<Row> {
     let doc = fs::read_to_string(workspace_root().join("docs/talos-conformance.md")).unwrap();
     let section = doc
-        .split("## Intended differences")
+        .split(&format!("{heading}\n"))
         .nth(1)
-        .expect("docs/talos-conformance.md has an `Intended differences` section");
+        .unwrap_or_else(|| panic!("docs/talos-conformance.md has no `{heading}` section"));
     let section = section.split("\n## ").next().unwrap_or_default();
     let rows: Vec<Row> = section
         .lines()
@@ -290,21 +314,20 @@ fn intended_differences() -> Vec<Row> {
                     .split('.')
                     .map(str::to_string)
                     .collect(),
+                value,
                 ours_absent: cells[1] == "—",
                 theirs_absent: cells[2] == "—",
             }
         })
         .collect();
-    assert!(
-        !rows.is_empty(),
-        "no rows in the intended-differences table"
-    );
+    assert!(!rows.is_empty(), "no rows under `{heading}`");
     rows
 }
 
-/// Runs `talos-oracle gen` for the values of `v` and `bundle`: Talos's configs for the same
-/// cluster (name, endpoint, versions, install disk and image).
-fn talos_gen(oracle: &Path, v: &EnvValues, bundle_file: &Path, out: &Path) -> (Value, Value) {
+/// Runs `talos-oracle gen` for the values of `v`, machine `m` and `bundle`: Talos's config for
+/// the same cluster (name, endpoint, versions, DNS domain) and node (role, install disk and
+/// image), as `talosctl gen config --with-secrets` writes it.
+fn talos_gen(oracle: &Path, v: &EnvValues, m: &Machine, bundle_file: &Path, out: &Path) -> Value {
     let o = oracles::run(
         oracle,
         &[
@@ -320,7 +343,9 @@ fn talos_gen(oracle: &Path, v: &EnvValues, bundle_file: &Path, out: &Path) -> (V
             "--kubernetes-version",
             &v.kubernetes.version.to_string(),
             "--install-disk",
-            &v.controlplane.install_disk,
+            &m.install_disk,
+            "--dns-domain",
+            &v.cluster.dns_domain,
             "--install-image",
             &v.talos.installer_image,
             "--talos-version",
@@ -335,7 +360,10 @@ fn talos_gen(oracle: &Path, v: &EnvValues, bundle_file: &Path, out: &Path) -> (V
     let read = |f: &str| -> Value {
         zt::yaml::from_str(&fs::read_to_string(out.join(f)).unwrap()).unwrap()
     };
-    (read("controlplane.yaml"), read("worker.yaml"))
+    read(match m.role {
+        Role::ControlPlane => "controlplane.yaml",
+        Role::Worker => "worker.yaml",
+    })
 }
 
 fn show(p: &[String]) -> String {
@@ -343,8 +371,8 @@ fn show(p: &[String]) -> String {
 }
 
 #[test]
-fn structure_matches_talosctl_gen_config_but_for_the_documented_differences() {
-    let test = "structure_matches_talosctl_gen_config_but_for_the_documented_differences";
+fn configs_match_talosctl_gen_config_but_for_the_documented_differences() {
+    let test = "configs_match_talosctl_gen_config_but_for_the_documented_differences";
     let Some(oracle) = talos_oracle_or_skip(test) else {
         return;
     };
@@ -369,21 +397,15 @@ fn structure_matches_talosctl_gen_config_but_for_the_documented_differences() {
             &TemplateSource::default(),
         )
         .unwrap();
-        let out = tmp.path().join(env);
-        let (cp, worker) = talos_gen(&oracle, &v, &bundle_file, &out);
         for m in v.machines() {
+            let theirs = talos_gen(&oracle, &v, m, &bundle_file, &tmp.path().join(&m.name));
             let path = format!("talos/{}.yaml", m.name);
             let ours: Value = zt::yaml::from_str(
                 std::str::from_utf8(&r.tree.get(Path::new(&path)).unwrap().bytes).unwrap(),
             )
             .unwrap();
-            let theirs = if ours["machine"]["type"] == "controlplane" {
-                &cp
-            } else {
-                &worker
-            };
             let mut diffs = BTreeSet::new();
-            diff_keys(&ours, theirs, &mut Vec::new(), &mut diffs);
+            diff_keys(&ours, &theirs, &mut Vec::new(), &mut diffs);
             for d in diffs {
                 if !rows.iter().any(|row| row.matches(&d)) {
                     unexplained.push(format!("{env} {path}: {d:?}"));
@@ -409,12 +431,13 @@ fn structure_matches_talosctl_gen_config_but_for_the_documented_differences() {
 }
 
 #[test]
-fn the_key_comparison_sees_a_missing_and_an_extra_key() {
-    // The comparison itself can fail: a key Talos writes and we drop, a key we add, and a
-    // mapping replaced by a scalar are all reported.
-    let theirs: Value =
-        serde_json::json!({"machine": {"kubelet": {"image": "x"}, "install": {"disk": "d"}}});
-    let ours: Value = serde_json::json!({"machine": {"kubelet": "x", "install": {"wipe": false}}});
+fn the_comparison_sees_missing_and_extra_keys_and_other_values() {
+    // The comparison itself can fail: a key Talos writes and we drop, a key we add, a
+    // mapping replaced by a scalar, and different values are all reported.
+    let theirs: Value = serde_json::json!({"machine": {"kubelet": {"image": "x"},
+        "install": {"disk": "d"}, "certSANs": ["a"], "type": "worker"}});
+    let ours: Value = serde_json::json!({"machine": {"kubelet": "x",
+        "install": {"wipe": false}, "certSANs": ["a", "b"], "type": "worker"}});
     let mut d = BTreeSet::new();
     diff_keys(&ours, &theirs, &mut Vec::new(), &mut d);
     let p = |s: &str| s.split('.').map(str::to_string).collect::<Vec<_>>();
@@ -424,6 +447,7 @@ fn the_key_comparison_sees_a_missing_and_an_extra_key() {
             Diff::NotAMapping(p("machine.kubelet")),
             Diff::OnlyTheirs(p("machine.install.disk")),
             Diff::OnlyOurs(p("machine.install.wipe")),
+            Diff::Value(p("machine.certSANs")),
         ])
     );
 }

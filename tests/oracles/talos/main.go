@@ -89,7 +89,7 @@ func main() {
 
 func usage() {
 	fmt.Fprintln(os.Stderr, "usage: talos-oracle validate FILE | gen --secrets F --out DIR --cluster-name N --endpoint URL "+
-		"--kubernetes-version V [--install-disk D] [--install-image I] [--talos-version V] | bundle-check FILE | "+
+		"--kubernetes-version V --install-image I [--install-disk D] [--dns-domain D] [--talos-version V] | bundle-check FILE | "+
 		"bundle-gen OUT [--talos-version V] | descriptors SERVICE METHOD...")
 	os.Exit(2)
 }
@@ -171,6 +171,7 @@ func genCmd(args []string) error {
 	installDisk := fs.String("install-disk", "/dev/sda", "install disk (talosctl's default)")
 	installImage := fs.String("install-image", "", "installer image")
 	talosVersion := fs.String("talos-version", "", "version contract (talosctl gen config --talos-version)")
+	dnsDomain := fs.String("dns-domain", "cluster.local", "cluster DNS domain (talosctl's default)")
 
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -207,7 +208,7 @@ func genCmd(args []string) error {
 		generate.WithInstallDisk(*installDisk),
 		generate.WithInstallImage(*installImage),
 		generate.WithAdditionalSubjectAltNames([]string{}),
-		generate.WithDNSDomain("cluster.local"),
+		generate.WithDNSDomain(*dnsDomain),
 		generate.WithPersist(true),
 		generate.WithClusterDiscovery(true),
 	)
