@@ -1,6 +1,6 @@
 //! Our Talos output judged by Talos itself (the oracles `make oracles` builds from Talos's Go
 //! modules; see tests/oracles/): every machine config we render and every golden one passes
-//! Talos's own validation, has the structure `talosctl gen config` gives (but for the
+//! Talos's own validation, has the keys and values `talosctl gen config` gives (but for the
 //! differences docs/talos-conformance.md lists), and our machine API proto agrees with the
 //! descriptors Talos generated its own API from. Each test skips, saying so, when its oracle
 //! is not built; `ZT_REQUIRE_ORACLES=1` turns that into a failure.
@@ -204,7 +204,7 @@ fn every_rendered_talos_config_passes_talos_validation() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Structure against `talosctl gen config`
+// Keys and values against `talosctl gen config`
 
 /// One difference: a key present on one side only, a mapping on one side and something else
 /// on the other, or a different value (a scalar, or a list of scalars as a whole).
