@@ -280,7 +280,9 @@ fn assert_kind_accepts(kind: &Path, config: &Path) {
     assert!(!r.output.status.success());
 }
 
-fn preview_render(tmp: &Path) -> PathBuf {
+/// `kubectl zt render --mode preview` of a fresh platform checkout, with `extra` arguments;
+/// returns the Kind config it wrote.
+fn preview_render(tmp: &Path, extra: &[&str]) -> PathBuf {
     let repo = tmp.join("platform");
     fs::create_dir_all(&repo).unwrap();
     fs::write(repo.join("README.md"), "platform\n").unwrap();
@@ -302,7 +304,7 @@ fn preview_render(tmp: &Path) -> PathBuf {
     git(&["add", "."]);
     git(&["commit", "-q", "-m", "x"]);
     let out = tmp.join("out");
-    let o = zt(&[
+    let mut args = vec![
         "render",
         "--mode",
         "preview",
@@ -310,7 +312,9 @@ fn preview_render(tmp: &Path) -> PathBuf {
         s(&repo),
         "--out",
         s(&out),
-    ]);
+    ];
+    args.extend(extra);
+    let o = zt(&args);
     assert!(
         o.status.success(),
         "render --mode preview: {}",
@@ -330,7 +334,38 @@ fn kind_accepts_the_golden_and_the_rendered_preview_cluster_config() {
         &workspace_root().join("golden/preview/kind/cluster.yaml"),
     );
     let tmp = tempfile::tempdir().unwrap();
-    assert_kind_accepts(&kind, &preview_render(tmp.path()));
+    assert_kind_accepts(&kind, &preview_render(tmp.path(), &[]));
+}
+
+#[test]
+fn kind_reads_our_cluster_name_and_node_image() {
+    let test = "kind_reads_our_cluster_name_and_node_image";
+    let Some(kind) = oracle_or_skip("kind", test) else {
+        return;
+    };
+    // The flags land where kind looks: it asks the engine for nodes of our cluster name and
+    // for our node image, not its defaults.
+    let tmp = tempfile::tempdir().unwrap();
+    let image = "registry.example.com/kindest/node:v1.34.0";
+    let config = preview_render(
+        tmp.path(),
+        &["--cluster-name", "zt-oracle-check", "--node-image", image],
+    );
+    let r = kind_create(&kind, &config);
+    assert!(
+        r.docker_calls
+            .iter()
+            .any(|c| c.starts_with("ps ") && c.contains("io.x-k8s.kind.cluster=zt-oracle-check")),
+        "{:?}",
+        r.docker_calls
+    );
+    assert!(
+        r.docker_calls
+            .iter()
+            .any(|c| c == &format!("inspect --type=image {image}")),
+        "{:?}",
+        r.docker_calls
+    );
 }
 
 #[test]
