@@ -273,3 +273,58 @@ fn talosctl_validate_agrees_with_talos_oracle_on_the_golden_configs() {
         "{verdicts:?}"
     );
 }
+
+#[tokio::test]
+async fn talosctl_bootstraps_and_fetches_the_kubeconfig_from_the_test_node() {
+    // The real client keeps the test node honest: what the double answers for Bootstrap and
+    // Kubeconfig (a gzipped tar streamed in chunks) is what talosctl understands.
+    let test = "talosctl_bootstraps_and_fetches_the_kubeconfig_from_the_test_node";
+    let Some(bin) = oracle_or_skip(TALOSCTL, test) else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let bundle = zt::examples::bundle().unwrap();
+    let talosconfig = write(
+        tmp.path(),
+        "talosconfig",
+        &file(&rendered(&bundle), "talos/talosconfig"),
+    );
+    let server = TalosTestServer::configured(&bundle).await;
+    let endpoint = server.endpoint();
+    let common = [
+        "--talosconfig",
+        talosconfig.to_str().unwrap(),
+        "-e",
+        endpoint.as_str(),
+        "-n",
+        "127.0.0.1",
+    ];
+    let with = |extra: &[&str]| -> Vec<String> {
+        common.iter().chain(extra).map(|s| s.to_string()).collect()
+    };
+    let args = with(&["bootstrap"]);
+    let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+    let o = talosctl(&bin, tmp.path(), &argv).await;
+    assert!(o.status.success(), "bootstrap: {}", text(&o.stderr));
+    assert!(server.state().bootstrapped);
+    // A second bootstrap is refused by the node, and talosctl says so.
+    let o = talosctl(&bin, tmp.path(), &argv).await;
+    assert!(!o.status.success());
+    assert!(
+        text(&o.stderr).contains("AlreadyExists"),
+        "{}",
+        text(&o.stderr)
+    );
+
+    let out = tmp.path().join("kubeconfig");
+    let args = with(&["kubeconfig", out.to_str().unwrap()]);
+    let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+    let o = talosctl(&bin, tmp.path(), &argv).await;
+    assert!(o.status.success(), "kubeconfig: {}", text(&o.stderr));
+    let got = std::fs::read_to_string(&out).unwrap();
+    let want = std::str::from_utf8(zt_test_support::talos_api::DEFAULT_KUBECONFIG).unwrap();
+    // talosctl writes the kubeconfig it unpacked (a new file is not merged into anything).
+    let server_line = want.lines().find(|l| l.contains("server:")).unwrap().trim();
+    assert!(got.contains(server_line), "{got}");
+    assert!(got.contains("client-key-data"), "{got}");
+}
