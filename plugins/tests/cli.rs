@@ -78,11 +78,15 @@ fn kubectl_path() -> Option<PathBuf> {
                 "{} is not built (`make oracles`): using kubectl from PATH if there is one",
                 built.display()
             );
-            Command::new("kubectl")
+            // As an absolute path: some tests run kubectl with a PATH holding only plugins.
+            let on_path = std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
+                .map(|d| d.join("kubectl"))
+                .find(|p| p.is_file())?;
+            Command::new(&on_path)
                 .args(["version", "--client"])
                 .output()
                 .is_ok_and(|o| o.status.success())
-                .then(|| PathBuf::from("kubectl"))
+                .then_some(on_path)
         })
         .clone()
 }
@@ -1360,15 +1364,7 @@ fn per_command_links_to_the_one_binary_work_through_kubectl() {
     }
     // Only the links and kubectl itself on PATH: the plugins must be found through them.
     let kubectl = kubectl_path().unwrap_or_default();
-    let kubectl_dir = if kubectl.is_absolute() {
-        kubectl.parent().map(Path::to_path_buf).unwrap_or_default()
-    } else {
-        let o = Command::new("sh")
-            .args(["-c", "dirname \"$(command -v kubectl)\""])
-            .output()
-            .unwrap();
-        PathBuf::from(text(&o.stdout).trim())
-    };
+    let kubectl_dir = kubectl.parent().map(Path::to_path_buf).unwrap_or_default();
     let path = format!("{}:{}", dir.path().display(), kubectl_dir.display());
     let o = kubectl_command()
         .args(["zt", "render", "--help"])
