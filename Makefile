@@ -5,6 +5,8 @@
 #   make bench   benchmarks (performance targets live here, not in tests)
 #   make install put the kubectl plugins on PATH (PREFIX, default ~/.local)
 #   make lint    rustfmt + clippy, warnings are errors
+#   make oracles build the upstream components the tests judge our output with (needs Go;
+#                into target/oracles/, or $ZT_ORACLES_DIR; warm runs rebuild nothing)
 
 PREFIX ?= $(HOME)/.local
 CARGO ?= cargo
@@ -12,7 +14,7 @@ DEMO_OUT ?= out/example
 PLUGINS := kubectl-zt kubectl-zt-render kubectl-zt-secrets kubectl-zt-validate kubectl-zt-deploy kubectl-zt-preview_patch kubectl-zt-bootstrap
 COMPLETERS := kubectl_complete-zt kubectl_complete-zt-render kubectl_complete-zt-secrets kubectl_complete-zt-validate kubectl_complete-zt-deploy kubectl_complete-zt-preview_patch kubectl_complete-zt-bootstrap
 
-.PHONY: build demo test golden bench install lint clean
+.PHONY: build demo test golden bench install lint clean oracles
 
 build:
 	$(CARGO) build --release --workspace --bins
@@ -47,6 +49,9 @@ install:
 	for p in $(filter-out kubectl-zt,$(PLUGINS)); do ln -sf kubectl-zt $(PREFIX)/bin/$$p; done
 	for c in $(filter-out kubectl_complete-zt,$(COMPLETERS)); do ln -sf kubectl_complete-zt $(PREFIX)/bin/$$c; done
 	@echo "installed into $(PREFIX)/bin; make sure it is on PATH, then: kubectl zt --help"
+
+oracles:
+	tests/oracles/build.sh
 
 lint:
 	$(CARGO) fmt --all --check

@@ -88,11 +88,16 @@ fn every_tenant_value_flows_into_the_machine_configs() {
         assert_eq!(d["cluster"]["network"]["dnsDomain"], "edge.local");
         // flannel: Talos's default CNI, so no cni block at all.
         assert!(d["cluster"]["network"].get("cni").is_none());
-        assert_eq!(
-            d["cluster"]["proxy"]["image"],
-            "registry.k8s.io/kube-proxy:v1.33.6"
-        );
     }
+    // kube-proxy is deployed by the control plane: only its config says which image.
+    assert_eq!(
+        cp["cluster"]["proxy"]["image"],
+        "registry.k8s.io/kube-proxy:v1.33.6"
+    );
+    assert!(
+        w["cluster"].get("proxy").is_none(),
+        "workers carry no proxy"
+    );
     assert_eq!(
         cp["cluster"]["apiServer"]["certSANs"],
         serde_json::json!(["198.51.100.20", "edge-api.example.com"])

@@ -4,7 +4,9 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::sync::OnceLock;
 
+use zt_test_support::oracles::oracles_dir;
 use zt_test_support::workspace_root;
 
 fn bin_dir() -> PathBuf {
@@ -54,11 +56,48 @@ fn zt_with(args: &[&str], env: &[(&str, &str)]) -> Output {
     c.output().unwrap()
 }
 
+/// The kubectl that dispatches the plugins: the kubectl 1.34 `make oracles` builds from
+/// k8s.io/kubernetes when it is there, else a kubectl on PATH (Debian's is older: plugin
+/// completion needs 1.26+). With `ZT_REQUIRE_ORACLES` set the built one must be there, so CI
+/// always tests against the kubectl users run.
+fn kubectl_path() -> Option<PathBuf> {
+    static KUBECTL: OnceLock<Option<PathBuf>> = OnceLock::new();
+    KUBECTL
+        .get_or_init(|| {
+            let built = oracles_dir().join("kubectl");
+            if built.is_file() {
+                return Some(built);
+            }
+            if std::env::var_os("ZT_REQUIRE_ORACLES").is_some() {
+                panic!(
+                    "ZT_REQUIRE_ORACLES is set but {} is not built (run `make oracles`)",
+                    built.display()
+                );
+            }
+            eprintln!(
+                "{} is not built (`make oracles`): using kubectl from PATH if there is one",
+                built.display()
+            );
+            // As an absolute path: some tests run kubectl with a PATH holding only plugins.
+            let on_path = std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
+                .map(|d| d.join("kubectl"))
+                .find(|p| p.is_file())?;
+            Command::new(&on_path)
+                .args(["version", "--client"])
+                .output()
+                .is_ok_and(|o| o.status.success())
+                .then_some(on_path)
+        })
+        .clone()
+}
+
 fn kubectl_available() -> bool {
-    Command::new("kubectl")
-        .args(["version", "--client"])
-        .output()
-        .is_ok_and(|o| o.status.success())
+    kubectl_path().is_some()
+}
+
+/// `kubectl`, as [`kubectl_path`] chose it; call only when [`kubectl_available`].
+fn kubectl_command() -> Command {
+    command(kubectl_path().expect("kubectl_available() was checked"))
 }
 
 /// `kubectl zt <args>` with the freshly built plugins first on PATH.
@@ -73,7 +112,7 @@ fn kubectl_zt(args: &[&str]) -> Option<Output> {
         std::env::var("PATH").unwrap_or_default()
     );
     Some(
-        command("kubectl")
+        kubectl_command()
             .arg("zt")
             .args(args)
             .env("PATH", path)
@@ -387,6 +426,80 @@ fn completion_scripts_and_the_kubectl_completer() {
     assert_eq!(text(&o.stdout), "dev\n:4\n");
 }
 
+#[cfg(unix)]
+#[test]
+fn kubectl_completes_plugin_arguments_through_our_completer() {
+    // kubectl (1.26+) completes `kubectl zt render ...` by running the completer named after the
+    // plugin it dispatches to: kubectl_complete-zt-render for kubectl-zt-render. Set up as
+    // `make install` does (links to the two binaries), with nothing else on PATH.
+    if !kubectl_available() {
+        eprintln!("no kubectl: skipping the kubectl completion check");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    for cmd in ["", "-render", "-preview_patch"] {
+        std::os::unix::fs::symlink(
+            env!("CARGO_BIN_EXE_kubectl-zt"),
+            dir.path().join(format!("kubectl-zt{cmd}")),
+        )
+        .unwrap();
+        std::os::unix::fs::symlink(
+            bin_dir().join("kubectl_complete-zt"),
+            dir.path().join(format!("kubectl_complete-zt{cmd}")),
+        )
+        .unwrap();
+    }
+    let complete = |args: &[&str]| -> Vec<String> {
+        let o = kubectl_command()
+            .arg("__complete")
+            .args(args)
+            .env("PATH", dir.path())
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", text(&o.stderr));
+        text(&o.stdout).lines().map(str::to_string).collect()
+    };
+    let lines = complete(&[
+        "zt",
+        "render",
+        "--tenant-repo",
+        "examples/tenant-repo",
+        "--env",
+        "",
+    ]);
+    // The environments of the tenant repo, and the completer's directive (4: no file
+    // completion) passed through kubectl to the shell.
+    assert_eq!(lines, ["dev", ":4"]);
+    let lines = complete(&["zt", "preview-patch", "--for"]);
+    assert!(lines[0].starts_with("--force"), "{lines:?}");
+    assert_eq!(lines.last().map(String::as_str), Some(":4"), "{lines:?}");
+}
+
+#[test]
+fn the_built_kubectl_is_the_pinned_release() {
+    let Some(kubectl) = zt_test_support::oracles::oracle_or_skip(
+        "kubectl",
+        "the_built_kubectl_is_the_pinned_release",
+    ) else {
+        return;
+    };
+    // `kubectl version --client` tells the truth: the version tests/oracles/kubectl pins.
+    let go_mod = fs::read_to_string(workspace_root().join("tests/oracles/kubectl/go.mod")).unwrap();
+    let pinned = go_mod
+        .lines()
+        .find_map(|l| l.strip_prefix("require k8s.io/kubernetes "))
+        .expect("the wrapper requires k8s.io/kubernetes")
+        .trim();
+    let o = Command::new(kubectl)
+        .args(["version", "--client", "-o", "json"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["clientVersion"]["gitVersion"], pinned);
+    assert_eq!(v["clientVersion"]["minor"], "34");
+}
+
 /// A service repository (current layout) in a temporary directory.
 fn service_repo(claims: &[(&str, &str)]) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
@@ -417,7 +530,7 @@ fn deploy_in(dir: &Path, args: &[&str], kubeconfig: &str) -> Output {
         std::env::var("PATH").unwrap_or_default()
     );
     let mut cmd = if kubectl_available() {
-        let mut c = Command::new("kubectl");
+        let mut c = Command::new(kubectl_path().unwrap_or_default());
         c.arg("zt").args(&full).env("PATH", path);
         c
     } else {
@@ -881,7 +994,7 @@ fn preview_patch(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
         std::env::var("PATH").unwrap_or_default()
     );
     let mut cmd = if kubectl_available() {
-        let mut c = Command::new("kubectl");
+        let mut c = Command::new(kubectl_path().unwrap_or_default());
         c.args(["zt", "preview-patch"]);
         c
     } else {
@@ -1249,16 +1362,11 @@ fn per_command_links_to_the_one_binary_work_through_kubectl() {
     if !kubectl_available() {
         return;
     }
-    let kubectl_dir = Command::new("sh")
-        .args(["-c", "dirname \"$(command -v kubectl)\""])
-        .output()
-        .unwrap();
-    let path = format!(
-        "{}:{}",
-        dir.path().display(),
-        text(&kubectl_dir.stdout).trim()
-    );
-    let o = command("kubectl")
+    // Only the links and kubectl itself on PATH: the plugins must be found through them.
+    let kubectl = kubectl_path().unwrap_or_default();
+    let kubectl_dir = kubectl.parent().map(Path::to_path_buf).unwrap_or_default();
+    let path = format!("{}:{}", dir.path().display(), kubectl_dir.display());
+    let o = kubectl_command()
         .args(["zt", "render", "--help"])
         .env("PATH", &path)
         .output()
@@ -1269,7 +1377,7 @@ fn per_command_links_to_the_one_binary_work_through_kubectl() {
         "{}",
         text(&o.stdout)
     );
-    let o = command("kubectl")
+    let o = kubectl_command()
         .args(["zt", "preview-patch", "--help"])
         .env("PATH", &path)
         .output()

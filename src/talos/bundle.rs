@@ -374,6 +374,31 @@ fn check_key(s: &str, expected: KeyAlgorithm) -> Result<PrivateKey, String> {
     Ok(key)
 }
 
+/// The service-account key only signs Kubernetes service-account tokens: Talos hands it to
+/// kube-apiserver as it is, and we never use it. Talos 1.7 and later generate it as RSA
+/// (`RSA PRIVATE KEY`, PKCS#1), earlier releases and `kubectl zt secrets gen` as ECDSA P-256;
+/// a bundle made by either must load.
+fn check_service_account_key(s: &str) -> Result<(), String> {
+    let block = pem::decode_b64(s).map_err(|e| e.to_string())?;
+    match block.label.as_str() {
+        pem::LABEL_RSA_PRIVATE_KEY => {
+            let der = block
+                .into_der_labelled(pem::LABEL_RSA_PRIVATE_KEY)
+                .map_err(|e| e.to_string())?;
+            // ring checks the PKCS#1 structure, the key's consistency and its size.
+            ring::rsa::KeyPair::from_der(&der)
+                .map(|_| ())
+                .map_err(|e| format!("not a usable RSA private key ({e})"))
+        }
+        pem::LABEL_EC_PRIVATE_KEY => check_key(s, KeyAlgorithm::EcdsaP256).map(|_| ()),
+        _ => Err(format!(
+            "expected a PEM block of type `{}` or `{}`",
+            pem::LABEL_RSA_PRIVATE_KEY,
+            pem::LABEL_EC_PRIVATE_KEY
+        )),
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // The loader: walks the positioned tree, collecting every problem.
 
@@ -572,8 +597,8 @@ impl Loader<'_> {
     fn service_account(&mut self, certs: &Node) -> Option<KeyOnly> {
         let (node, field) = self.section(certs, "certs", "k8sserviceaccount", &["key"])?;
         let key = self.string(node, &field, "key")?;
-        match check_key(key.text, KeyAlgorithm::EcdsaP256) {
-            Ok(_) => Some(KeyOnly {
+        match check_service_account_key(key.text) {
+            Ok(()) => Some(KeyOnly {
                 key: key.text.to_string(),
             }),
             Err(m) => {
@@ -1018,6 +1043,24 @@ mod tests {
         assert_eq!(
             tokn.message,
             "unknown key `tokn` (did you mean `token`?); expected token"
+        );
+    }
+
+    #[test]
+    fn service_account_keys_are_ecdsa_or_rsa_and_must_parse() {
+        // Talos 1.7+ writes RSA service-account keys (tests/oracle_* load a real one); a block
+        // labelled RSA must still hold a usable key, and other labels name both accepted ones.
+        let text = bundle().to_yaml().unwrap();
+        let garbage_rsa = pem::encode_b64(pem::LABEL_RSA_PRIVATE_KEY, b"not a key");
+        let (src, _) = edit(&text, "certs.k8sserviceaccount.key", Some(&garbage_rsa));
+        let d = only(&errors(&src), "certs.k8sserviceaccount.key").clone();
+        assert!(d.message.starts_with("not a usable RSA private key"), "{d}");
+        let pkcs8 = pem::encode_b64(pem::LABEL_PRIVATE_KEY, b"whatever");
+        let (src, _) = edit(&text, "certs.k8sserviceaccount.key", Some(&pkcs8));
+        let d = only(&errors(&src), "certs.k8sserviceaccount.key").clone();
+        assert_eq!(
+            d.message,
+            "expected a PEM block of type `RSA PRIVATE KEY` or `EC PRIVATE KEY`"
         );
     }
 

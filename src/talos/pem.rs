@@ -15,6 +15,8 @@ pub const LABEL_CERTIFICATE: &str = "CERTIFICATE";
 pub const LABEL_EC_PRIVATE_KEY: &str = "EC PRIVATE KEY";
 pub const LABEL_ED25519_PRIVATE_KEY: &str = "ED25519 PRIVATE KEY";
 pub const LABEL_PRIVATE_KEY: &str = "PRIVATE KEY";
+/// PKCS#1 RSA key: what Talos 1.7+ generates for the Kubernetes service-account key.
+pub const LABEL_RSA_PRIVATE_KEY: &str = "RSA PRIVATE KEY";
 
 /// A problem with a PEM value. Messages never contain the value itself: it may be a key.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]

@@ -2,13 +2,14 @@
 //! the test doubles: an in-process Kubernetes API server ([`kube_api`]), an in-process Talos
 //! machine API ([`talos_api`]), Kind-node stand-ins on the real Docker engine ([`docker`]), a
 //! stand-in for the kind CLI ([`kind`]) and a Kind cluster's API for preview bootstrap
-//! ([`preview`]).
+//! ([`preview`]); and the way to the real components built from their Go modules ([`oracles`]).
 
 pub mod docker;
 pub mod git;
 pub mod golden;
 pub mod kind;
 pub mod kube_api;
+pub mod oracles;
 pub mod preview;
 pub mod talos_api;
 

@@ -17,6 +17,10 @@
 //!   metadata naming a node other than this one answers `Unavailable`, like apid failing to
 //!   proxy; the node's hostname comes back in each reply's metadata.
 //!
+//! The real `talosctl` (built by `make oracles`) is run against it in tests/oracle_talosctl.rs
+//! (version, bootstrap, kubeconfig, apply-config in maintenance mode), so what it answers is
+//! what the real client understands.
+//!
 //! Its limits, on purpose: one node (no real proxying to others, no `nodes` fan-out); the
 //! config check is a shape check (YAML stream, first document `version: v1alpha1` with
 //! `machine.type`), not Talos's validation; "rebooting" is instantaneous and leaves open

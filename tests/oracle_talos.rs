@@ -1,0 +1,642 @@
+//! Our Talos output judged by Talos itself (the oracles `make oracles` builds from Talos's Go
+//! modules; see tests/oracles/): every machine config we render and every golden one passes
+//! Talos's own validation, has the keys and values `talosctl gen config` gives (but for the
+//! differences docs/talos-conformance.md lists), and our machine API proto agrees with the
+//! descriptors Talos generated its own API from. Each test skips, saying so, when its oracle
+//! is not built; `ZT_REQUIRE_ORACLES=1` turns that into a failure.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+use zt::render::{self, Rendered, Request, TemplateSource};
+use zt::source::RepoFiles;
+use zt::talos::bundle::SecretsBundle;
+use zt::tenant::model::{Cni, Machine, Role};
+use zt::tenant::{self, EnvValues, TenantRepo};
+use zt_test_support::oracles::{self, talos_oracle_or_skip, talos_validate};
+use zt_test_support::workspace_root;
+
+fn bundle() -> SecretsBundle {
+    zt::examples::bundle().unwrap()
+}
+
+fn values(repo: &str, env: &str) -> EnvValues {
+    tenant::load_env(&workspace_root().join(repo), env).unwrap()
+}
+
+/// The Talos node configs of a render (not the talosconfig), by path.
+fn talos_configs(r: &Rendered) -> BTreeMap<String, Vec<u8>> {
+    r.tree
+        .iter()
+        .filter(|(p, _)| p.starts_with("talos") && p.extension().is_some_and(|e| e == "yaml"))
+        .map(|(p, f)| (p.display().to_string(), f.bytes.clone()))
+        .collect()
+}
+
+/// Every shape of Talos config the product renders: each example, each CNI, each role, and
+/// the switches that change the structure (scheduling on control planes, no labels/taints).
+fn rendered_variants() -> Vec<(String, Rendered)> {
+    let root = workspace_root();
+    let platform = RepoFiles::dir(&root.join("examples/platform-repo"));
+    let templates = TemplateSource::default();
+    let mut out = Vec::new();
+
+    for (repo, env, with_platform) in [
+        ("examples/tenant-repo", "dev", true),
+        ("examples/tenant-repo-flannel", "edge", false),
+    ] {
+        let tenant = TenantRepo::open(&root.join(repo)).unwrap();
+        let r = render::render(&Request {
+            tenant: &tenant,
+            env,
+            bundle: &bundle(),
+            platform_repo: with_platform.then_some(&platform),
+            templates: &templates,
+        })
+        .unwrap_or_else(|e| panic!("render {repo} {env}: {e}"));
+        out.push((format!("{repo} {env}"), r));
+    }
+
+    for cni in [Cni::Flannel, Cni::None] {
+        let mut v = values("examples/tenant-repo", "dev");
+        v.cluster.cni = cni;
+        v.cluster.allow_scheduling_on_control_planes = true;
+        let r = render::render_values(&v, &bundle(), None, &templates).unwrap();
+        out.push((format!("dev with cni {}", cni.as_str()), r));
+    }
+
+    let mut v = values("examples/tenant-repo-flannel", "edge");
+    for w in &mut v.workers {
+        w.labels.clear();
+        w.taints.clear();
+        w.nameservers.clear();
+    }
+    v.controlplane.nameservers.clear();
+    v.cluster.allow_scheduling_on_control_planes = false;
+    let r = render::render_values(&v, &bundle(), None, &templates).unwrap();
+    out.push(("edge without labels, taints or DNS".into(), r));
+    out
+}
+
+fn write_temp(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
+    let p = dir.join(name.replace(['/', ' '], "_"));
+    fs::write(&p, bytes).unwrap();
+    p
+}
+
+/// Zero errors; warnings fail too: none is expected, and one that appears must either be
+/// fixed in the templates or pinned here with the reason.
+fn assert_valid(oracle: &Path, name: &str, file: &Path) {
+    let v = talos_validate(oracle, file);
+    assert!(
+        v.errors.is_empty() && v.success,
+        "{name}: Talos refuses it: {:?}",
+        v.errors
+    );
+    assert!(
+        v.warnings.is_empty(),
+        "{name}: Talos warns: {:?}",
+        v.warnings
+    );
+}
+
+#[test]
+fn the_validator_refuses_what_talos_refuses() {
+    let Some(oracle) = talos_oracle_or_skip("the_validator_refuses_what_talos_refuses") else {
+        return;
+    };
+    // The oracle can say no: a misspelled key, a missing install disk and an invalid label
+    // are each refused, so a pass below means something.
+    let tmp = tempfile::tempdir().unwrap();
+    let good =
+        fs::read_to_string(workspace_root().join("golden/edge-flannel/talos/edge-storage.yaml"))
+            .unwrap();
+    let edit = |from: &str, to: &str| {
+        assert!(good.contains(from), "`{from}` not in the golden file");
+        good.replacen(from, to, 1)
+    };
+    for (name, text, expect) in [
+        (
+            "unknown key",
+            edit("machine:\n", "machine:\n  kubelett: {}\n"),
+            "unknown keys",
+        ),
+        (
+            "no install disk",
+            edit("disk: /dev/nvme1n1", "disk: \"\""),
+            "install disk",
+        ),
+        (
+            "bad label value",
+            edit(
+                "workload-type: stateful",
+                "workload-type: \"not a label value\"",
+            ),
+            "label",
+        ),
+    ] {
+        let f = write_temp(tmp.path(), name, text.as_bytes());
+        let v = talos_validate(&oracle, &f);
+        assert!(!v.success, "{name}: accepted");
+        assert!(
+            v.errors.iter().any(|e| e.contains(expect)),
+            "{name}: {:?}",
+            v.errors
+        );
+    }
+}
+
+#[test]
+fn every_golden_talos_config_passes_talos_validation() {
+    let Some(oracle) = talos_oracle_or_skip("every_golden_talos_config_passes_talos_validation")
+    else {
+        return;
+    };
+    let golden = workspace_root().join("golden");
+    let mut checked = BTreeSet::new();
+    for case in fs::read_dir(&golden).unwrap() {
+        let dir = case.unwrap().path().join("talos");
+        let Ok(entries) = fs::read_dir(&dir) else {
+            continue; // preview: no Talos
+        };
+        for f in entries {
+            let f = f.unwrap().path();
+            if f.extension().is_some_and(|e| e == "yaml") {
+                let name = f.strip_prefix(&golden).unwrap().display().to_string();
+                assert_valid(&oracle, &name, &f);
+                let doc: Value = zt::yaml::from_str(&fs::read_to_string(&f).unwrap()).unwrap();
+                checked.insert((
+                    name.split('/').next().unwrap().to_string(),
+                    doc["machine"]["type"].as_str().unwrap().to_string(),
+                ));
+            }
+        }
+    }
+    // Each example, each role.
+    for case in ["dev", "edge-flannel"] {
+        for role in ["controlplane", "worker"] {
+            assert!(
+                checked.contains(&(case.to_string(), role.to_string())),
+                "no golden {role} config in {case}: {checked:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn every_rendered_talos_config_passes_talos_validation() {
+    let Some(oracle) = talos_oracle_or_skip("every_rendered_talos_config_passes_talos_validation")
+    else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let mut n = 0;
+    for (case, r) in rendered_variants() {
+        for (path, bytes) in talos_configs(&r) {
+            let name = format!("{case}: {path}");
+            assert_valid(&oracle, &name, &write_temp(tmp.path(), &name, &bytes));
+            n += 1;
+        }
+    }
+    assert!(n >= 13, "only {n} configs rendered");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Keys and values against `talosctl gen config`
+
+/// One difference: a key present on one side only, a mapping on one side and something else
+/// on the other, or a different value (a scalar, or a list of scalars as a whole).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum Diff {
+    OnlyTheirs(Vec<String>),
+    OnlyOurs(Vec<String>),
+    NotAMapping(Vec<String>),
+    Value(Vec<String>),
+}
+
+/// Walks every mapping Talos's config has and compares its keys with ours at the same path,
+/// and the values under keys both have. Sequences of mappings are followed element by element
+/// (their indices become `[]`); sequences of scalars are compared whole.
+fn diff_keys(ours: &Value, theirs: &Value, path: &mut Vec<String>, out: &mut BTreeSet<Diff>) {
+    match (ours, theirs) {
+        (Value::Object(o), Value::Object(t)) => {
+            for (k, tv) in t {
+                path.push(k.clone());
+                match o.get(k) {
+                    None => {
+                        out.insert(Diff::OnlyTheirs(path.clone()));
+                    }
+                    Some(ov) => diff_keys(ov, tv, path, out),
+                }
+                path.pop();
+            }
+            for k in o.keys().filter(|k| !t.contains_key(*k)) {
+                let mut p = path.clone();
+                p.push(k.clone());
+                out.insert(Diff::OnlyOurs(p));
+            }
+        }
+        (Value::Array(o), Value::Array(t))
+            if o.iter().chain(t).all(|v| !v.is_object() && !v.is_array()) =>
+        {
+            if o != t {
+                out.insert(Diff::Value(path.clone()));
+            }
+        }
+        (Value::Array(o), Value::Array(t)) => {
+            path.push("[]".into());
+            for (ov, tv) in o.iter().zip(t) {
+                diff_keys(ov, tv, path, out);
+            }
+            path.pop();
+        }
+        _ if ours.is_object() != theirs.is_object() => {
+            out.insert(Diff::NotAMapping(path.clone()));
+        }
+        _ => {
+            if ours != theirs {
+                out.insert(Diff::Value(path.clone()));
+            }
+        }
+    }
+}
+
+/// A row of one of the intended-differences tables.
+#[derive(Debug)]
+struct Row {
+    path: Vec<String>,
+    /// From the value table (both sides have the key, the values differ).
+    value: bool,
+    ours_absent: bool,
+    theirs_absent: bool,
+}
+
+impl Row {
+    fn matches(&self, d: &Diff) -> bool {
+        let key_row = !self.value;
+        let (p, ok) = match d {
+            Diff::OnlyTheirs(p) => (p, key_row && self.ours_absent && !self.theirs_absent),
+            Diff::OnlyOurs(p) => (p, key_row && self.theirs_absent && !self.ours_absent),
+            Diff::NotAMapping(p) => (p, key_row && !self.ours_absent && !self.theirs_absent),
+            Diff::Value(p) => (p, self.value),
+        };
+        ok && p.len() == self.path.len()
+            && p.iter().zip(&self.path).all(|(a, b)| b == "*" || a == b)
+    }
+}
+
+/// The "Intended differences" (keys) and "Intended value differences" tables of
+/// docs/talos-conformance.md.
+fn intended_differences() -> Vec<Row> {
+    let mut rows = table("## Intended differences", false);
+    rows.extend(table("## Intended value differences", true));
+    rows
+}
+
+fn table(heading: &str, value: bool) -> Vec<Row> {
+    let doc = fs::read_to_string(workspace_root().join("docs/talos-conformance.md")).unwrap();
+    let section = doc
+        .split(&format!("{heading}\n"))
+        .nth(1)
+        .unwrap_or_else(|| panic!("docs/talos-conformance.md has no `{heading}` section"));
+    let section = section.split("\n## ").next().unwrap_or_default();
+    let rows: Vec<Row> = section
+        .lines()
+        .filter(|l| l.starts_with("| `"))
+        .map(|l| {
+            let cells: Vec<&str> = l.trim_matches('|').split(" | ").map(str::trim).collect();
+            assert!(cells.len() >= 4, "malformed row: {l}");
+            Row {
+                path: cells[0]
+                    .trim_matches('`')
+                    .split('.')
+                    .map(str::to_string)
+                    .collect(),
+                value,
+                ours_absent: cells[1] == "—",
+                theirs_absent: cells[2] == "—",
+            }
+        })
+        .collect();
+    assert!(!rows.is_empty(), "no rows under `{heading}`");
+    rows
+}
+
+/// Runs `talos-oracle gen` for the values of `v`, machine `m` and `bundle`: Talos's config for
+/// the same cluster (name, endpoint, versions, DNS domain) and node (role, install disk and
+/// image), as `talosctl gen config --with-secrets` writes it.
+fn talos_gen(oracle: &Path, v: &EnvValues, m: &Machine, bundle_file: &Path, out: &Path) -> Value {
+    let o = oracles::run(
+        oracle,
+        &[
+            "gen",
+            "--secrets",
+            &bundle_file.to_string_lossy(),
+            "--out",
+            &out.to_string_lossy(),
+            "--cluster-name",
+            &v.cluster.name,
+            "--endpoint",
+            &v.cluster.endpoint,
+            "--kubernetes-version",
+            &v.kubernetes.version.to_string(),
+            "--install-disk",
+            &m.install_disk,
+            "--dns-domain",
+            &v.cluster.dns_domain,
+            "--install-image",
+            &v.talos.installer_image,
+            "--talos-version",
+            &v.talos.version.to_string(),
+        ],
+    );
+    assert!(
+        o.status.success(),
+        "talos-oracle gen: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let read = |f: &str| -> Value {
+        zt::yaml::from_str(&fs::read_to_string(out.join(f)).unwrap()).unwrap()
+    };
+    read(match m.role {
+        Role::ControlPlane => "controlplane.yaml",
+        Role::Worker => "worker.yaml",
+    })
+}
+
+fn show(p: &[String]) -> String {
+    p.join(".")
+}
+
+#[test]
+fn configs_match_talosctl_gen_config_but_for_the_documented_differences() {
+    let test = "configs_match_talosctl_gen_config_but_for_the_documented_differences";
+    let Some(oracle) = talos_oracle_or_skip(test) else {
+        return;
+    };
+    let rows = intended_differences();
+    let tmp = tempfile::tempdir().unwrap();
+    let bundle_file = tmp.path().join("secrets.yaml");
+    fs::write(&bundle_file, bundle().to_yaml().unwrap()).unwrap();
+
+    let root = workspace_root();
+    let platform = RepoFiles::dir(&root.join("examples/platform-repo"));
+    let mut seen: BTreeSet<Diff> = BTreeSet::new();
+    let mut unexplained = Vec::new();
+    for (repo, env, with_platform) in [
+        ("examples/tenant-repo", "dev", true),
+        ("examples/tenant-repo-flannel", "edge", false),
+    ] {
+        let v = values(repo, env);
+        let r = render::render_values(
+            &v,
+            &bundle(),
+            with_platform.then_some(&platform),
+            &TemplateSource::default(),
+        )
+        .unwrap();
+        for m in v.machines() {
+            let theirs = talos_gen(&oracle, &v, m, &bundle_file, &tmp.path().join(&m.name));
+            let path = format!("talos/{}.yaml", m.name);
+            let ours: Value = zt::yaml::from_str(
+                std::str::from_utf8(&r.tree.get(Path::new(&path)).unwrap().bytes).unwrap(),
+            )
+            .unwrap();
+            let mut diffs = BTreeSet::new();
+            diff_keys(&ours, &theirs, &mut Vec::new(), &mut diffs);
+            for d in diffs {
+                if !rows.iter().any(|row| row.matches(&d)) {
+                    unexplained.push(format!("{env} {path}: {d:?}"));
+                }
+                seen.insert(d);
+            }
+        }
+    }
+    assert!(
+        unexplained.is_empty(),
+        "differences from `talosctl gen config` not in docs/talos-conformance.md:\n{}",
+        unexplained.join("\n")
+    );
+    let stale: Vec<String> = rows
+        .iter()
+        .filter(|row| !seen.iter().any(|d| row.matches(d)))
+        .map(|row| show(&row.path))
+        .collect();
+    assert!(
+        stale.is_empty(),
+        "docs/talos-conformance.md lists differences that no longer exist: {stale:?}"
+    );
+}
+
+#[test]
+fn the_comparison_sees_missing_and_extra_keys_and_other_values() {
+    // The comparison itself can fail: a key Talos writes and we drop, a key we add, a
+    // mapping replaced by a scalar, and different values are all reported.
+    let theirs: Value = serde_json::json!({"machine": {"kubelet": {"image": "x"},
+        "install": {"disk": "d"}, "certSANs": ["a"], "type": "worker"}});
+    let ours: Value = serde_json::json!({"machine": {"kubelet": "x",
+        "install": {"wipe": false}, "certSANs": ["a", "b"], "type": "worker"}});
+    let mut d = BTreeSet::new();
+    diff_keys(&ours, &theirs, &mut Vec::new(), &mut d);
+    let p = |s: &str| s.split('.').map(str::to_string).collect::<Vec<_>>();
+    assert_eq!(
+        d,
+        BTreeSet::from([
+            Diff::NotAMapping(p("machine.kubelet")),
+            Diff::OnlyTheirs(p("machine.install.disk")),
+            Diff::OnlyOurs(p("machine.install.wipe")),
+            Diff::Value(p("machine.certSANs")),
+        ])
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// The machine API on the wire
+
+/// The wire-relevant shape of our proto (proto/), in the form `talos-oracle descriptors`
+/// prints Talos's: methods, then per message its fields (name, number, kind, cardinality,
+/// type) and per enum its values, for everything our methods reach.
+fn our_descriptors() -> Value {
+    use prost_types::field_descriptor_proto::{Label, Type};
+    use prost_types::{DescriptorProto, EnumDescriptorProto};
+
+    let fds = protox::compile(["machine/machine.proto"], [workspace_root().join("proto")])
+        .expect("our proto compiles");
+    let mut messages: BTreeMap<String, &DescriptorProto> = BTreeMap::new();
+    let mut enums: BTreeMap<String, &EnumDescriptorProto> = BTreeMap::new();
+    fn collect<'a>(
+        prefix: &str,
+        ms: &'a [DescriptorProto],
+        es: &'a [EnumDescriptorProto],
+        messages: &mut BTreeMap<String, &'a DescriptorProto>,
+        enums: &mut BTreeMap<String, &'a EnumDescriptorProto>,
+    ) {
+        for e in es {
+            enums.insert(format!("{prefix}{}", e.name()), e);
+        }
+        for m in ms {
+            let name = format!("{prefix}{}", m.name());
+            collect(
+                &format!("{name}."),
+                &m.nested_type,
+                &m.enum_type,
+                messages,
+                enums,
+            );
+            messages.insert(name, m);
+        }
+    }
+    for f in &fds.file {
+        let prefix = format!("{}.", f.package());
+        collect(
+            &prefix,
+            &f.message_type,
+            &f.enum_type,
+            &mut messages,
+            &mut enums,
+        );
+    }
+    let service = fds
+        .file
+        .iter()
+        .flat_map(|f| f.service.iter().map(move |s| (f.package(), s)))
+        .find(|(p, s)| *p == "machine" && s.name() == "MachineService")
+        .map(|(_, s)| s)
+        .expect("machine.MachineService");
+
+    let mut out_messages = serde_json::Map::new();
+    let mut out_enums = serde_json::Map::new();
+    let mut todo: Vec<String> = Vec::new();
+    let mut methods = Vec::new();
+    for m in &service.method {
+        let input = m.input_type().trim_start_matches('.').to_string();
+        let output = m.output_type().trim_start_matches('.').to_string();
+        methods.push(serde_json::json!({
+            "name": m.name(), "input": input, "output": output,
+            "client_streaming": m.client_streaming(), "server_streaming": m.server_streaming(),
+        }));
+        todo.push(input);
+        todo.push(output);
+    }
+    while let Some(name) = todo.pop() {
+        if name.starts_with("google.protobuf.") || out_messages.contains_key(&name) {
+            continue;
+        }
+        let m = messages
+            .get(&name)
+            .unwrap_or_else(|| panic!("{name} not in our proto"));
+        let mut fields = Vec::new();
+        for f in &m.field {
+            let kind = f.r#type().as_str_name().trim_start_matches("TYPE_");
+            let cardinality = match f.label() {
+                Label::Optional => "optional",
+                Label::Required => "required",
+                Label::Repeated => "repeated",
+            };
+            let ty = f.type_name().trim_start_matches('.').to_string();
+            match f.r#type() {
+                Type::Message => todo.push(ty.clone()),
+                Type::Enum => {
+                    let e = enums[&ty];
+                    let values: Vec<Value> = e
+                        .value
+                        .iter()
+                        .map(|v| serde_json::json!({"name": v.name(), "number": v.number()}))
+                        .collect();
+                    out_enums.insert(ty.clone(), Value::from(values));
+                }
+                _ => {}
+            }
+            fields.push(serde_json::json!({
+                "name": f.name(), "number": f.number(), "kind": kind.to_lowercase(),
+                "cardinality": cardinality, "type": ty,
+            }));
+        }
+        out_messages.insert(name, Value::from(fields));
+    }
+    serde_json::json!({"methods": methods, "messages": out_messages, "enums": out_enums})
+}
+
+#[test]
+fn our_machine_api_proto_matches_the_descriptors_talos_is_built_from() {
+    let test = "our_machine_api_proto_matches_the_descriptors_talos_is_built_from";
+    let Some(oracle) = talos_oracle_or_skip(test) else {
+        return;
+    };
+    let ours = our_descriptors();
+    let names: Vec<&str> = ours["methods"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["name"].as_str().unwrap())
+        .collect();
+    // Every RPC the client calls is in our proto (and so in this comparison).
+    for called in ["ApplyConfiguration", "Bootstrap", "Kubeconfig", "Version"] {
+        assert!(names.contains(&called), "{called} missing from proto/");
+    }
+    let mut args = vec!["descriptors", "machine.MachineService"];
+    args.extend(&names);
+    let o = oracles::run(&oracle, &args);
+    assert!(
+        o.status.success(),
+        "talos-oracle descriptors: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let theirs: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let problems = descriptor_problems(&ours, &theirs);
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+    // Not vacuous: the comparison covered the messages the client decodes, and it notices a
+    // field whose number or type is off.
+    for m in [
+        "machine.VersionResponse",
+        "machine.VersionInfo",
+        "common.Metadata",
+        "common.Data",
+    ] {
+        assert!(ours["messages"].get(m).is_some(), "{m} not compared");
+    }
+    let mut renumbered = ours.clone();
+    renumbered["messages"]["machine.VersionInfo"][0]["number"] = Value::from(7);
+    assert_eq!(descriptor_problems(&renumbered, &theirs).len(), 1);
+    let mut retyped = ours.clone();
+    retyped["messages"]["common.Data"][1]["kind"] = Value::from("string");
+    assert_eq!(descriptor_problems(&retyped, &theirs).len(), 1);
+}
+
+/// Where our descriptors disagree with Talos's: RPC signatures must be equal; each of our
+/// fields (we declare only those we send or read) must be Talos's field with that number
+/// exactly; each of our enum values must be one of Talos's.
+fn descriptor_problems(ours: &Value, theirs: &Value) -> Vec<String> {
+    let mut problems = Vec::new();
+    if ours["methods"] != theirs["methods"] {
+        problems.push(format!(
+            "RPC signatures differ: ours {} vs Talos {}",
+            ours["methods"], theirs["methods"]
+        ));
+    }
+    for (name, fields) in ours["messages"].as_object().unwrap() {
+        let Some(their_fields) = theirs["messages"][name].as_array() else {
+            problems.push(format!("{name}: not a message Talos has"));
+            continue;
+        };
+        // We declare only the fields we read or send; each must be Talos's field exactly.
+        for f in fields.as_array().unwrap() {
+            match their_fields.iter().find(|t| t["number"] == f["number"]) {
+                Some(t) if t == f => {}
+                Some(t) => problems.push(format!("{name}: ours {f} vs Talos {t}")),
+                None => problems.push(format!("{name}: Talos has no field {f}")),
+            }
+        }
+    }
+    for (name, values) in ours["enums"].as_object().unwrap() {
+        let theirs_values = theirs["enums"][name].as_array();
+        for v in values.as_array().unwrap() {
+            if !theirs_values.is_some_and(|t| t.contains(v)) {
+                problems.push(format!("enum {name}: Talos has no value {v}"));
+            }
+        }
+    }
+    problems
+}
