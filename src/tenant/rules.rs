@@ -166,7 +166,11 @@ pub fn cidr(s: &str) -> Result<Cidr, String> {
         return Err(expected());
     }
     let host_bits = width - u32::from(prefix);
-    if host_bits > 0 && host_bits < 128 && bits & ((1u128 << host_bits) - 1) != 0 {
+    // A /0 has every bit a host bit (IPv6: all 128, which `1 << 128` cannot express).
+    let host_mask = 1u128
+        .checked_shl(host_bits)
+        .map_or(u128::MAX, |b| b.wrapping_sub(1));
+    if bits & host_mask != 0 {
         return Err(format!(
             "`{s}` has host bits set; did you mean the network address?"
         ));
@@ -174,9 +178,57 @@ pub fn cidr(s: &str) -> Result<Cidr, String> {
     Ok(c)
 }
 
+/// `url` as it may be shown: credentials in its authority (`https://user:TOKEN@host`) replaced
+/// by `<redacted>`. Every message that quotes a URL the user gave goes through this.
+pub fn shown_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        // scp-like `user@host:path`, or anything else: nothing before an `@` is shown.
+        return match url.rfind('@') {
+            Some(at) => format!("<redacted>{}", &url[at..]),
+            None => url.to_string(),
+        };
+    };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => format!("{scheme}://<redacted>{}", &rest[at..]),
+        None => url.to_string(),
+    }
+}
+
+/// Whether the URL's authority carries a password (`user:password@`), or, for `https`, any
+/// userinfo at all (a token alone is a credential too).
+pub fn url_has_credentials(url: &str) -> bool {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return false;
+    };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => scheme != "ssh" || rest[..at].contains(':'),
+        None => false,
+    }
+}
+
+/// The message for a URL that carries credentials; it never repeats them.
+pub fn credentials_in_url(url: &str) -> String {
+    format!(
+        "`{}` carries credentials in the URL; they would be written into files readable by \
+         anyone and shown in logs. Remove them: repository credentials come from \
+         BOT_GITHUB_TOKEN or the repository's Secret",
+        shown_url(url)
+    )
+}
+
 /// An `https://host[:port][/path]` URL.
 pub fn https_url(s: &str) -> Result<(), String> {
-    let expected = || format!("expected an https URL like https://203.0.113.10:6443, found `{s}`");
+    if url_has_credentials(s) {
+        return Err(credentials_in_url(s));
+    }
+    let expected = || {
+        format!(
+            "expected an https URL like https://203.0.113.10:6443, found `{}`",
+            shown_url(s)
+        )
+    };
     let rest = s.strip_prefix("https://").ok_or_else(expected)?;
     let authority = rest.split('/').next().unwrap_or_default();
     if authority.is_empty()
@@ -269,6 +321,49 @@ fn unfit_for_a_node(ip: IpAddr) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn credentials_in_urls_are_refused_and_never_repeated() {
+        for url in [
+            "https://x-access-token:ghp_SECRET@github.com/org/repo.git",
+            "https://ghp_SECRET@github.com/org/repo.git",
+            "ssh://git:ghp_SECRET@github.com/org/repo.git",
+        ] {
+            assert!(url_has_credentials(url), "{url}");
+            let m = crate::tenant::apps::git_url(url).unwrap_err();
+            assert!(
+                !m.contains("ghp_SECRET") && m.contains("<redacted>@github.com"),
+                "{m}"
+            );
+        }
+        let m = https_url("https://admin:ghp_SECRET@203.0.113.10:6443").unwrap_err();
+        assert!(!m.contains("ghp_SECRET"), "{m}");
+        // Not credentials: a user name for ssh, scp-like syntax.
+        for url in [
+            "ssh://git@github.com/org/repo.git",
+            "git@github.com:org/repo.git",
+        ] {
+            assert!(!url_has_credentials(url), "{url}");
+            assert!(crate::tenant::apps::git_url(url).is_ok(), "{url}");
+        }
+        // A malformed URL is quoted without what precedes an `@`.
+        let m = crate::tenant::apps::git_url("user:ghp_SECRET@host").unwrap_err();
+        assert!(!m.contains("ghp_SECRET"), "{m}");
+        assert_eq!(
+            shown_url("https://github.com/a/b@c"),
+            "https://github.com/a/b@c"
+        );
+    }
+
+    #[test]
+    fn host_bits_are_checked_for_every_prefix_length() {
+        assert!(cidr("::1/0").is_err());
+        assert!(cidr("10.0.0.1/0").is_err());
+        assert!(cidr("::/0").is_ok());
+        assert!(cidr("0.0.0.0/0").is_ok());
+        assert!(cidr("fd00::1/128").is_ok());
+        assert!(cidr("10.0.0.1/32").is_ok());
+    }
 
     #[test]
     fn dns_labels() {
