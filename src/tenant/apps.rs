@@ -61,12 +61,25 @@ pub fn load_all(repo: &TenantRepo, env: &str) -> Result<Vec<TenantApp>, Diagnost
         let legacy = Path::new("tenants").join(&name).join("config.yaml");
         let (rel, layered) = match files.read(&per_env) {
             Ok(Some(src)) => (per_env, Some(src)),
-            Ok(None) => (legacy, None),
+            Ok(None) => (legacy.clone(), None),
             Err(d) => {
                 diags.push(d);
                 continue;
             }
         };
+        // The overlay wins, but a base config beside it is still the repository's and must be
+        // valid: an unknown key there is a typo waiting for the day the overlay goes.
+        if layered.is_some() {
+            match files.read(&legacy) {
+                Ok(Some(base)) => {
+                    if let Err(d) = parse(&base, &files.display_path(&legacy), &name, None) {
+                        diags.extend(d);
+                    }
+                }
+                Ok(None) => {}
+                Err(d) => diags.push(d),
+            }
+        }
         let src = match layered {
             Some(s) => s,
             None => match files.read(&rel) {
@@ -179,8 +192,14 @@ pub fn parse(
 
 /// A git remote Argo CD can read: `https://host/path`, `ssh://...`, or scp-like `git@host:path`.
 pub fn git_url(s: &str) -> Result<(), String> {
+    if rules::url_has_credentials(s) {
+        return Err(rules::credentials_in_url(s));
+    }
     let expected = || {
-        format!("expected a git repository URL like https://github.com/org/repo.git, found `{s}`")
+        format!(
+            "expected a git repository URL like https://github.com/org/repo.git, found `{}`",
+            rules::shown_url(s)
+        )
     };
     if s.chars()
         .any(|c| c.is_whitespace() || c.is_control() || c == '"' || c == '\'')
