@@ -32,6 +32,21 @@ impl fmt::Debug for SecretString {
     }
 }
 
+/// Serialized as the plain string: writing a secret into its (0600) file or onto the wire is the
+/// point of holding it. Typed documents that carry keys (machine configs, talosconfigs) use this
+/// type for them, so their derived `Debug` never shows one.
+impl serde::Serialize for SecretString {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for SecretString {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d).map(SecretString)
+    }
+}
+
 impl fmt::Display for SecretString {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(REDACTED)

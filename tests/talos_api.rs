@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use tonic::Code;
 use zt::render::{self, Request, TemplateSource};
+use zt::secret::SecretString;
 use zt::talos::api::{
     ApplyMode, BootstrapOutcome, ClientMode, ClientOptions, Fingerprint, KubeconfigError,
     TalosClient, TalosEndpoint, TalosError, TlsFailure,
@@ -54,7 +55,7 @@ fn talosconfig_with(ca: &str, client_bundle: &SecretsBundle) -> TalosConfig {
                 nodes: vec!["127.0.0.1".into()],
                 ca: ca.into(),
                 crt: admin.crt,
-                key: admin.key,
+                key: SecretString::new(admin.key),
             },
         )]),
     }
@@ -651,8 +652,9 @@ async fn a_talosconfig_with_a_missing_context_or_broken_credentials_is_reported(
     let mut config = talosconfig(&bundle);
     let key = {
         let ctx = config.contexts.get_mut("test").unwrap();
-        ctx.key = ctx.key[..ctx.key.len() / 2].to_string();
-        ctx.key.clone()
+        let half = ctx.key.expose()[..ctx.key.expose().len() / 2].to_string();
+        ctx.key = SecretString::new(half.clone());
+        half
     };
     let err = TalosClient::configured(&endpoint(&server), &config, None)
         .await

@@ -8,6 +8,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::secret::SecretString;
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MachineConfig {
@@ -22,13 +24,13 @@ pub struct MachineConfig {
 pub struct CertAndKey {
     pub crt: String,
     /// Empty on workers: they never hold a CA's private key.
-    pub key: String,
+    pub key: SecretString,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct KeyOnly {
-    pub key: String,
+    pub key: SecretString,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -36,7 +38,7 @@ pub struct KeyOnly {
 pub struct Machine {
     #[serde(rename = "type")]
     pub machine_type: String,
-    pub token: String,
+    pub token: SecretString,
     pub ca: CertAndKey,
     #[serde(rename = "certSANs")]
     pub cert_sans: Vec<String>,
@@ -121,13 +123,13 @@ pub struct HostDns {
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Cluster {
     pub id: String,
-    pub secret: String,
+    pub secret: SecretString,
     pub control_plane: ControlPlane,
     pub cluster_name: String,
     pub network: ClusterNetwork,
-    pub token: String,
+    pub token: SecretString,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secretbox_encryption_secret: Option<String>,
+    pub secretbox_encryption_secret: Option<SecretString>,
     pub ca: CertAndKey,
     #[serde(
         default,
@@ -262,7 +264,7 @@ pub struct TalosContext {
     pub ca: String,
     pub crt: String,
     /// The admin key: full control of every node.
-    pub key: String,
+    pub key: SecretString,
 }
 
 // By hand, so a talosconfig handed to the Talos client can be logged with `{:?}` safely.
@@ -283,6 +285,29 @@ mod tests {
     use super::*;
 
     #[test]
+    fn machine_config_debug_never_shows_keys_or_tokens() {
+        let text = std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("golden/dev/talos/cp01-main.yaml"),
+        )
+        .unwrap();
+        let config: MachineConfig = crate::yaml::from_str(&text).unwrap();
+        let shown = format!("{config:?}");
+        assert!(shown.contains("controlplane"), "{shown}");
+        let secrets = [
+            config.machine.token.expose(),
+            config.machine.ca.key.expose(),
+            config.cluster.secret.expose(),
+            config.cluster.token.expose(),
+            config.cluster.ca.key.expose(),
+        ];
+        for secret in secrets {
+            assert!(secret.len() > 8, "the golden config holds this secret");
+            assert!(!shown.contains(secret), "{shown}");
+        }
+    }
+
+    #[test]
     fn talosconfig_debug_never_shows_credentials() {
         let config = TalosConfig {
             context: "dev".into(),
@@ -293,7 +318,7 @@ mod tests {
                     nodes: vec!["203.0.113.10".into()],
                     ca: "Q0FDRVJU".into(),
                     crt: "Q0xJRU5UQ0VSVA==".into(),
-                    key: "U0VDUkVUS0VZ".into(),
+                    key: SecretString::new("U0VDUkVUS0VZ"),
                 },
             )]),
         };

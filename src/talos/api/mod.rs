@@ -335,8 +335,8 @@ impl TalosClient {
             pki::certificate_der_from_b64("ca", &context.ca).map_err(TalosError::Credentials)?;
         let crt =
             pki::certificate_der_from_b64("crt", &context.crt).map_err(TalosError::Credentials)?;
-        let key =
-            pki::private_key_from_b64("key", &context.key).map_err(TalosError::Credentials)?;
+        let key = pki::private_key_from_b64("key", context.key.expose())
+            .map_err(TalosError::Credentials)?;
         let config = tls::mutual_config(ca, crt, key.pkcs8_der().to_vec())?;
         let node = node
             .map(|n| {
@@ -675,7 +675,7 @@ mod tests {
             nodes: vec![],
             ca: String::new(),
             crt: String::new(),
-            key: String::new(),
+            key: crate::secret::SecretString::default(),
         };
         let mut config = TalosConfig {
             context: "dev".into(),
