@@ -492,3 +492,29 @@ async fn machine_configs_go_only_to_verified_or_explicitly_unverified_nodes() {
     );
     assert!(rec.all().contains(&warning), "{}", rec.all());
 }
+
+#[tokio::test]
+async fn an_api_error_quoting_a_secret_is_scrubbed() {
+    let bundle = example_bundle();
+    let c = cluster(&bundle, true, true).await;
+    c.api.echo_rejections("Secret");
+    let (result, rec) = run_plan(&c, &bundle, false).await;
+    let msg = result.unwrap_err().to_string();
+    assert!(msg.contains("secrets") && msg.contains("Invalid"), "{msg}");
+    let all = format!("{msg}\n{}", rec.all());
+    let creds = zt::examples::env()
+        .credentials(zt::credentials::Mode::Production)
+        .unwrap();
+    use base64::Engine as _;
+    for secret in [
+        creds.bot_token.expose(),
+        creds.aws_secret_access_key.expose(),
+    ] {
+        // Secrets carry their values base64-encoded in `data`: neither form may show.
+        let b64 = base64::engine::general_purpose::STANDARD.encode(secret);
+        assert!(
+            !all.contains(secret) && !all.contains(&b64),
+            "{secret} leaked:\n{all}"
+        );
+    }
+}

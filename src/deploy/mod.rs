@@ -16,7 +16,7 @@ pub mod config;
 pub mod edit;
 pub mod image;
 pub mod plan;
-pub mod redact;
+
 pub mod run;
 
 use std::path::PathBuf;
@@ -76,7 +76,7 @@ pub fn render_objects(plan: &Plan) -> Result<String, crate::yaml::YamlError> {
     let shown: Vec<serde_json::Value> = plan
         .objects
         .iter()
-        .map(|o| redact::for_display(&o.value))
+        .map(|o| crate::kube::redact::for_display(&o.value))
         .collect();
     crate::yaml::to_string_multi(&shown)
 }

@@ -19,9 +19,9 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use super::plan::{DATABASE_API_VERSION, Plan, PlannedObject, Wave};
-use super::redact::Scrubber;
 use super::{DeployError, format_duration};
 use crate::kube::apply::{self as kapply, ApplyOptions};
+use crate::kube::redact::Scrubber;
 use crate::kube::wait::{self as kwait, Backoff, Check};
 use crate::kube::{self, Cluster, ClusterAccess, KubeError, Resolved};
 

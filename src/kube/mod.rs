@@ -9,6 +9,7 @@ pub mod apply;
 pub mod discover;
 pub mod kubeconfig;
 pub mod manifests;
+pub mod redact;
 pub mod wait;
 
 use std::path::{Path, PathBuf};

@@ -179,6 +179,9 @@ impl Stage for ApplyManifests {
             };
             let progress = ctx.progress.clone();
             let stage = ctx.stage.clone();
+            // An API server (or a webhook) may quote a rejected value in its error: the same
+            // scrubber deploy uses removes the secret strings of these objects from it.
+            let scrubber = crate::kube::redact::Scrubber::from_objects(&docs);
             let applied = apply_manifests(
                 &cluster,
                 &docs,
@@ -190,7 +193,7 @@ impl Stage for ApplyManifests {
                 &move |what| progress.detail(&stage, &format!("applied {what}")),
             )
             .await
-            .map_err(|e| StageError::new(e.to_string()))?;
+            .map_err(|e| StageError::new(scrubber.scrub(&e.to_string())))?;
             ctx.detail(&format!("{} objects applied", applied.len()));
             Ok(())
         })

@@ -56,6 +56,9 @@ struct State {
     store: Store,
     scheduled: Vec<Scheduled>,
     requests: Vec<String>,
+    /// Kinds whose applies are refused with a message quoting the whole body, as a validating
+    /// webhook or an API server's `Invalid value: "..."` may quote a rejected value.
+    echo_rejections: Vec<String>,
 }
 
 /// Builds a [`TestApi`] with a chosen set of resource types.
@@ -100,6 +103,12 @@ impl TestApi {
         TestApi::builder().start()
     }
 
+    /// From now on, refuses every apply of `kind` with a message that quotes the whole body
+    /// (values of Secrets included): what a client must never repeat.
+    pub fn echo_rejections(&self, kind: &str) {
+        lock(&self.state).echo_rejections.push(kind.to_string());
+    }
+
     pub fn builder() -> Builder {
         Builder {
             resources: default_resources(),
@@ -111,6 +120,7 @@ impl TestApi {
             store: Store::new(resources),
             scheduled: Vec::new(),
             requests: Vec::new(),
+            echo_rejections: Vec::new(),
         }));
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
         let addr = listener.local_addr().expect("local address");
@@ -582,6 +592,13 @@ fn route(
                     dry_run,
                     part: t.part,
                 };
+                if st.echo_rejections.contains(&t.r.kind) {
+                    return failure(&ApiFailure::new(
+                        422,
+                        "Invalid",
+                        format!("{} \"{name}\" is invalid: Invalid value: {body}", t.r.kind),
+                    ));
+                }
                 match st.store.apply(&t.r, ns, name, body, params) {
                     Ok(a) => {
                         if !dry_run && t.part == Part::Main {

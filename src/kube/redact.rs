@@ -1,4 +1,4 @@
-//! Keeping Secret values out of everything `deploy` prints.
+//! Keeping Secret values out of everything `deploy` and `bootstrap` print.
 //!
 //! Two tools: [`for_display`] replaces the values of a Secret object (for `--dry-run` output),
 //! and a [`Scrubber`] removes the secret strings of the objects being applied from any text that
