@@ -661,3 +661,98 @@ fn a_reader_that_goes_away_ends_the_command_quietly() {
     assert!(!err.contains("panicked"), "{err}");
     assert_ne!(o.status.code(), Some(101), "{err}");
 }
+
+// ---------------------------------------------------------------------------------------------
+// Credentials inside URLs (audit finding 6)
+
+#[test]
+fn credentials_inside_urls_are_refused_and_never_echoed() {
+    let token = "ghp_HOSTILETESTTOKEN";
+    // --platform-repo-url on the command line.
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let url = format!("https://x-access-token:{token}@github.com/org/zerotouch-platform.git");
+    let o = zt(&[
+        "render",
+        "--tenant-repo",
+        "examples/tenant-repo",
+        "--env",
+        "dev",
+        "--secrets",
+        "examples/example-secrets.yaml",
+        "--platform-repo",
+        "examples/platform-repo",
+        "--platform-repo-url",
+        &url,
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_refused(
+        "--platform-repo-url with a token",
+        &o,
+        &["--platform-repo-url", "credentials"],
+    );
+    assert!(!out.exists());
+
+    // cluster.endpoint in talos-values.yaml, and a tenant's repoURL: the line is replaced.
+    let edits = [
+        (
+            "environments/dev/talos-values.yaml",
+            "cluster:",
+            format!("cluster:\n  endpoint: https://admin:{token}@203.0.113.10:6443"),
+        ),
+        (
+            "tenants/identity-service/config.yaml",
+            "repoURL:",
+            format!("repoURL: https://{token}@github.com/org/identity.git"),
+        ),
+    ];
+    for (rel, line_start, replacement) in edits {
+        let (_tmp, repo, _) = repo_beside_outside("examples/tenant-repo");
+        let text = fs::read_to_string(repo.join(rel)).unwrap();
+        assert!(text.lines().any(|l| l.starts_with(line_start)), "{rel}");
+        let text: String = text
+            .lines()
+            .map(|l| {
+                if l.starts_with(line_start) {
+                    replacement.as_str()
+                } else {
+                    l
+                }
+            })
+            .flat_map(|l| [l, "\n"])
+            .collect();
+        fs::write(repo.join(rel), text).unwrap();
+        let o = zt(&["validate", "--tenant-repo", repo.to_str().unwrap()]);
+        assert_refused(rel, &o, &[rel, "credentials"]);
+    }
+}
+
+#[test]
+fn a_base_tenant_config_is_checked_even_where_an_overlay_wins() {
+    let (_tmp, repo, _) = repo_beside_outside("examples/tenant-repo");
+    let base = repo.join("tenants/catalog/config.yaml");
+    assert!(
+        repo.join("tenants/catalog/overlays/dev/config.yaml")
+            .is_file()
+    );
+    let text = fs::read_to_string(&base).unwrap();
+    fs::write(&base, format!("{text}targetRevison: main\n")).unwrap();
+    for args in [
+        vec!["validate", "--tenant-repo", repo.to_str().unwrap()],
+        vec![
+            "validate",
+            "--tenant-repo",
+            repo.to_str().unwrap(),
+            "--env",
+            "dev",
+        ],
+    ] {
+        let o = zt(&args);
+        assert_refused(
+            "typo in a base config beside an overlay",
+            &o,
+            &["tenants/catalog/config.yaml", "targetRevison"],
+        );
+    }
+}
