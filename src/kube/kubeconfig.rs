@@ -22,6 +22,76 @@ pub enum KubeconfigWriteError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error(
+        "{}: locked by another writer (kubectl or kubectl zt) for {waited:?}; if none is \
+         running, remove the lock file",
+        path.display()
+    )]
+    Locked {
+        path: PathBuf,
+        waited: std::time::Duration,
+    },
+}
+
+/// How long [`write`] waits for another writer's lock on the kubeconfig.
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// `<file>.lock`, created exclusively, as kubectl (client-go) locks a kubeconfig while it
+/// writes; removed when dropped.
+struct FileLock(PathBuf);
+
+impl FileLock {
+    fn acquire(file: &Path, wait: std::time::Duration) -> Result<FileLock, KubeconfigWriteError> {
+        let mut name = file.as_os_str().to_owned();
+        name.push(".lock");
+        let lock = PathBuf::from(name);
+        let start = std::time::Instant::now();
+        loop {
+            match std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&lock)
+            {
+                Ok(_) => return Ok(FileLock(lock)),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    if start.elapsed() >= wait {
+                        return Err(KubeconfigWriteError::Locked {
+                            path: lock,
+                            waited: wait,
+                        });
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                }
+                Err(source) => return Err(KubeconfigWriteError::Io { path: lock, source }),
+            }
+        }
+    }
+}
+
+impl Drop for FileLock {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// Where writing `path` must go: a symbolic link (`~/.kube/config` → a dotfiles checkout) is
+/// written through, as kubectl does, never replaced by a regular file.
+fn write_target(path: &Path) -> std::io::Result<PathBuf> {
+    let mut target = path.to_path_buf();
+    // A bounded walk: a link loop is an error, not a hang.
+    for _ in 0..40 {
+        match std::fs::symlink_metadata(&target) {
+            Ok(m) if m.file_type().is_symlink() => {
+                let next = std::fs::read_link(&target)?;
+                target = match target.parent() {
+                    Some(dir) if next.is_relative() => dir.join(next),
+                    _ => next,
+                };
+            }
+            _ => return Ok(target),
+        }
+    }
+    Err(std::io::Error::other("too many levels of symbolic links"))
 }
 
 /// The kubeconfig files kubectl would read, in order: the entries of `KUBECONFIG` (`kubeconfig_env`)
@@ -105,14 +175,31 @@ pub fn merge(existing: &str, new: &str) -> Result<String, (bool, String)> {
 
 /// Writes `received` to `path` (merging into an existing kubeconfig there), mode 0600.
 /// Returns the context made current.
+/// A link at `path` is written through; `<file>.lock` is held while reading and writing, as
+/// kubectl does, so concurrent writers do not lose each other's contexts.
 pub fn write(path: &Path, received: &SecretBytes) -> Result<Option<String>, KubeconfigWriteError> {
+    write_waiting(path, received, LOCK_WAIT)
+}
+
+fn write_waiting(
+    path: &Path,
+    received: &SecretBytes,
+    lock_wait: std::time::Duration,
+) -> Result<Option<String>, KubeconfigWriteError> {
     let new = std::str::from_utf8(received.expose())
         .map_err(|_| KubeconfigWriteError::Received("not UTF-8".into()))?;
     parse(new).map_err(KubeconfigWriteError::Received)?;
+    let shown = path;
     let io = |source| KubeconfigWriteError::Io {
-        path: path.to_path_buf(),
+        path: shown.to_path_buf(),
         source,
     };
+    let target = write_target(path).map_err(io)?;
+    let path = target.as_path();
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(io)?;
+    }
+    let _lock = FileLock::acquire(path, lock_wait)?;
     let text = match std::fs::read_to_string(path) {
         Ok(existing) if !existing.trim().is_empty() => {
             merge(&existing, new).map_err(|(ours, m)| {
@@ -130,9 +217,6 @@ pub fn write(path: &Path, received: &SecretBytes) -> Result<Option<String>, Kube
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => new.to_string(),
         Err(e) => return Err(io(e)),
     };
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(io)?;
-    }
     fsio::write_atomic(path, text.as_bytes(), fsio::SECRET_MODE, true).map_err(io)?;
     Ok(current_context(&text))
 }
@@ -170,8 +254,51 @@ mod tests {
             0o600
         );
         std::fs::write(&path, "clusters: 5\n").unwrap();
+        let garbage = std::fs::read(&path).unwrap();
         let err = write(&path, &SecretBytes::new(NEW.as_bytes().to_vec())).unwrap_err();
         assert!(err.to_string().contains("refusing to merge"), "{err}");
         assert!(!err.to_string().contains("S0VZ"));
+        assert_eq!(std::fs::read(&path).unwrap(), garbage, "left as it was");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_linked_kubeconfig_is_written_through_and_stays_a_link() {
+        let dir = tempfile::tempdir().unwrap();
+        let real = dir.path().join("dotfiles/kubeconfig");
+        std::fs::create_dir_all(real.parent().unwrap()).unwrap();
+        std::fs::write(
+            &real,
+            "apiVersion: v1\nkind: Config\nclusters: []\ncontexts: []\nusers: []\n",
+        )
+        .unwrap();
+        let link = dir.path().join("kube/config");
+        std::fs::create_dir_all(link.parent().unwrap()).unwrap();
+        std::os::unix::fs::symlink("../dotfiles/kubeconfig", &link).unwrap();
+        write(&link, &SecretBytes::new(NEW.as_bytes().to_vec())).unwrap();
+        assert!(
+            std::fs::symlink_metadata(&link)
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
+        assert!(std::fs::read_to_string(&real).unwrap().contains("admin@zt"));
+        assert!(!dir.path().join("dotfiles/kubeconfig.lock").exists());
+    }
+
+    #[test]
+    fn a_held_lock_is_waited_for_then_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config");
+        std::fs::write(dir.path().join("config.lock"), "").unwrap();
+        let err = write_waiting(
+            &path,
+            &SecretBytes::new(NEW.as_bytes().to_vec()),
+            std::time::Duration::from_millis(200),
+        )
+        .unwrap_err();
+        assert!(matches!(err, KubeconfigWriteError::Locked { .. }), "{err}");
+        assert!(err.to_string().contains("config.lock"), "{err}");
+        assert!(!path.exists(), "nothing written while locked");
     }
 }
