@@ -575,6 +575,28 @@ fn tenant_files_are_read_only_when_they_are_regular_files_of_sane_size() {
             }),
         ),
         (
+            "repositories directory linked elsewhere",
+            "repositories",
+            "symbolic link",
+            Box::new(|p| {
+                let outside = p.ancestors().nth(2).unwrap().join("outside/repositories");
+                symlink(outside, p).unwrap()
+            }),
+        ),
+        (
+            "a tenant's directory linked elsewhere",
+            "tenants/identity-service",
+            "symbolic link",
+            Box::new(|p| {
+                let outside = p
+                    .ancestors()
+                    .nth(3)
+                    .unwrap()
+                    .join("outside/tenants/identity-service");
+                symlink(outside, p).unwrap()
+            }),
+        ),
+        (
             "repository linked to /proc/self/environ",
             "repositories/catalog-repo.yaml",
             "symbolic link",
@@ -693,6 +715,29 @@ fn credentials_inside_urls_are_refused_and_never_echoed() {
         &["--platform-repo-url", "credentials"],
     );
     assert!(!out.exists());
+    // The same in an ssh URL's password.
+    let url = format!("ssh://git:{token}@github.com/org/zerotouch-platform.git");
+    let o = zt(&[
+        "render",
+        "--tenant-repo",
+        "examples/tenant-repo",
+        "--env",
+        "dev",
+        "--secrets",
+        "examples/example-secrets.yaml",
+        "--platform-repo",
+        "examples/platform-repo",
+        "--platform-repo-url",
+        &url,
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_refused(
+        "an ssh URL with a password",
+        &o,
+        &["--platform-repo-url", "credentials"],
+    );
+    assert!(!out.exists());
 
     // cluster.endpoint in talos-values.yaml, and a tenant's repoURL: the line is replaced.
     let edits = [
@@ -754,5 +799,176 @@ fn a_base_tenant_config_is_checked_even_where_an_overlay_wins() {
             &o,
             &["tenants/catalog/config.yaml", "targetRevison"],
         );
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Hostile talos-values.yaml through `validate` and `render`: addresses that would send the CA
+// keys to the wrong machine, YAML bombs, secrets that must not be echoed.
+
+#[test]
+fn hostile_talos_values_are_refused_with_a_position_and_without_secrets() {
+    let values = "environments/dev/talos-values.yaml";
+    // (case, what replaces the control plane's `ip:` or `rescue_password:` line (or else the
+    // whole file), what the message must say)
+    let deep = format!(
+        "controlplane: {}1{}\n",
+        "[".repeat(5_000),
+        "]".repeat(5_000)
+    );
+    let bomb = {
+        let mut s = String::from(
+            "a: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n",
+        );
+        for (prev, name) in ["a", "b", "c", "d", "e", "f", "g", "h", "i"]
+            .iter()
+            .zip(["b", "c", "d", "e", "f", "g", "h", "i", "j"])
+        {
+            s.push_str(&format!("{name}: &{name} [*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev}]\n"));
+        }
+        s
+    };
+    let cases: Vec<(&str, String, &str)> = vec![
+        (
+            "unspecified address",
+            r#"  ip: "0.0.0.0""#.into(),
+            "unspecified address",
+        ),
+        (
+            "loopback address",
+            r#"  ip: "127.0.0.1""#.into(),
+            "loopback address",
+        ),
+        ("IPv6 loopback", r#"  ip: "::1""#.into(), "loopback address"),
+        (
+            "IPv4 link-local",
+            r#"  ip: "169.254.169.254""#.into(),
+            "link-local address",
+        ),
+        (
+            "IPv6 link-local",
+            r#"  ip: "fe80::1""#.into(),
+            "link-local address",
+        ),
+        (
+            "IPv4-mapped loopback",
+            r#"  ip: "::ffff:127.0.0.1""#.into(),
+            "loopback address",
+        ),
+        (
+            "broadcast",
+            r#"  ip: "255.255.255.255""#.into(),
+            "broadcast address",
+        ),
+        (
+            "a rescue password of the wrong type (its value must not be echoed)",
+            "  rescue_password: [\"hostile-aws-secret\"]".into(),
+            "rescue_password",
+        ),
+        ("an alias bomb", bomb, "alias"),
+        (
+            "5,000 nested sequences",
+            deep,
+            "environments/dev/talos-values.yaml",
+        ),
+    ];
+    for (case, replacement, why) in cases {
+        let (_tmp, repo, _) = repo_beside_outside("examples/tenant-repo");
+        let original = fs::read_to_string(repo.join(values)).unwrap();
+        let new: String = if replacement.starts_with("  ip:") {
+            original.replacen(r#"  ip: "203.0.113.10""#, &replacement, 1)
+        } else if replacement.starts_with("  rescue_password:") {
+            original.replacen(r#"  rescue_password: "auto-generated""#, &replacement, 1)
+        } else {
+            replacement.clone()
+        };
+        assert_ne!(new, original, "{case}");
+        fs::write(repo.join(values), &new).unwrap();
+        let o = zt(&["validate", "--tenant-repo", repo.to_str().unwrap()]);
+        assert_refused(case, &o, &[values, why]);
+        if replacement.starts_with("  ip:") {
+            // The message points at the line of the address.
+            assert!(
+                text(&o.stderr).contains(&format!("{values}:5:7")),
+                "{case}: {}",
+                text(&o.stderr)
+            );
+        }
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn special_and_oversized_files_in_a_service_or_platform_repo_are_refused() {
+    use std::os::unix::fs::symlink;
+    let mkfifo = |p: &Path| assert!(Command::new("mkfifo").arg(p).status().unwrap().success());
+    let sparse = |p: &Path| fs::File::create(p).unwrap().set_len(2 << 30).unwrap();
+
+    // deploy: ci/config.yaml linked, a claim that is a FIFO, a claim of 2 GiB.
+    type Plant = Box<dyn Fn(&Path)>;
+    let deploy_cases: Vec<(&str, &str, &str, Plant)> = vec![
+        (
+            "ci/config.yaml linked to /etc/passwd",
+            "ci/config.yaml",
+            "symbolic link",
+            Box::new(|p| symlink("/etc/passwd", p).unwrap()),
+        ),
+        (
+            "a claim that is a named pipe",
+            "platform/my-svc/overlays/pr/claim.yaml",
+            "named pipe",
+            Box::new(mkfifo),
+        ),
+        (
+            "a claim of 2 GiB",
+            "platform/my-svc/overlays/pr/claim.yaml",
+            "larger than",
+            Box::new(sparse),
+        ),
+    ];
+    for (case, rel, why, plant) in deploy_cases {
+        let tmp = tempfile::tempdir().unwrap();
+        fs::create_dir_all(tmp.path().join("ci")).unwrap();
+        fs::create_dir_all(tmp.path().join("platform/my-svc/overlays/pr")).unwrap();
+        fs::write(
+            tmp.path().join("ci/config.yaml"),
+            "service:\n  name: my-svc\n  namespace: team-a\n",
+        )
+        .unwrap();
+        let target = tmp.path().join(rel);
+        let _ = fs::remove_file(&target);
+        plant(&target);
+        let o = zt_in(
+            tmp.path(),
+            &[
+                "deploy",
+                "--image",
+                "sha-abc123",
+                "--env",
+                "pr",
+                "--dry-run=client",
+            ],
+        );
+        let name = Path::new(rel).file_name().unwrap().to_str().unwrap();
+        assert_refused(case, &o, &[name, why]);
+    }
+
+    // preview-patch: a file its patches edit is a FIFO, or 2 GiB.
+    for (case, why, plant) in [
+        (
+            "a patched file that is a named pipe",
+            "named pipe",
+            &mkfifo as &dyn Fn(&Path),
+        ),
+        ("a patched file of 2 GiB", "larger than", &sparse),
+    ] {
+        let (_tmp, repo, outside) = platform_checkout_beside_outside();
+        let before = snapshot(&outside);
+        let victim = "bootstrap/argocd/base/05-nats.yaml";
+        fs::remove_file(repo.join(victim)).unwrap();
+        plant(&repo.join(victim));
+        let o = zt_in(&repo, &["preview-patch", "--force"]);
+        assert_refused(case, &o, &[victim, why]);
+        assert_eq!(snapshot(&outside), before, "{case}: outside changed");
     }
 }
