@@ -64,16 +64,7 @@ impl RepoFiles {
         match &self.source {
             // Whoever can commit to the repository controls it: no link below the root is
             // followed and only regular files of bounded size are read (fsio::confined).
-            Source::Dir(root) => {
-                let shown = root.join(rel);
-                match confined::read(root, rel, confined::MAX_FILE_BYTES, root) {
-                    Ok(None) => Ok(None),
-                    Ok(Some(bytes)) => String::from_utf8(bytes).map(Some).map_err(|_| {
-                        Diagnostic::file(&shown, "not UTF-8 text; expected a YAML file")
-                    }),
-                    Err(e) => Err(e.into()),
-                }
-            }
+            Source::Dir(root) => confined::read_text(root, rel, root).map_err(Into::into),
             Source::Embedded { files, .. } => Ok(files
                 .iter()
                 .find(|(p, _)| Path::new(p) == rel)

@@ -690,54 +690,37 @@ fn a_reader_that_goes_away_ends_the_command_quietly() {
 #[test]
 fn credentials_inside_urls_are_refused_and_never_echoed() {
     let token = "ghp_HOSTILETESTTOKEN";
-    // --platform-repo-url on the command line.
+    // --platform-repo-url on the command line, with a token or an ssh password.
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("out");
-    let url = format!("https://x-access-token:{token}@github.com/org/zerotouch-platform.git");
-    let o = zt(&[
-        "render",
-        "--tenant-repo",
-        "examples/tenant-repo",
-        "--env",
-        "dev",
-        "--secrets",
-        "examples/example-secrets.yaml",
-        "--platform-repo",
-        "examples/platform-repo",
-        "--platform-repo-url",
-        &url,
-        "--out",
-        out.to_str().unwrap(),
-    ]);
-    assert_refused(
-        "--platform-repo-url with a token",
-        &o,
-        &["--platform-repo-url", "credentials"],
-    );
-    assert!(!out.exists());
-    // The same in an ssh URL's password.
-    let url = format!("ssh://git:{token}@github.com/org/zerotouch-platform.git");
-    let o = zt(&[
-        "render",
-        "--tenant-repo",
-        "examples/tenant-repo",
-        "--env",
-        "dev",
-        "--secrets",
-        "examples/example-secrets.yaml",
-        "--platform-repo",
-        "examples/platform-repo",
-        "--platform-repo-url",
-        &url,
-        "--out",
-        out.to_str().unwrap(),
-    ]);
-    assert_refused(
-        "an ssh URL with a password",
-        &o,
-        &["--platform-repo-url", "credentials"],
-    );
-    assert!(!out.exists());
+    for (case, url) in [
+        (
+            "--platform-repo-url with a token",
+            format!("https://x-access-token:{token}@github.com/org/zerotouch-platform.git"),
+        ),
+        (
+            "an ssh URL with a password",
+            format!("ssh://git:{token}@github.com/org/zerotouch-platform.git"),
+        ),
+    ] {
+        let o = zt(&[
+            "render",
+            "--tenant-repo",
+            "examples/tenant-repo",
+            "--env",
+            "dev",
+            "--secrets",
+            "examples/example-secrets.yaml",
+            "--platform-repo",
+            "examples/platform-repo",
+            "--platform-repo-url",
+            &url,
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        assert_refused(case, &o, &["--platform-repo-url", "credentials"]);
+        assert!(!out.exists());
+    }
 
     // cluster.endpoint in talos-values.yaml, and a tenant's repoURL: the line is replaced.
     let edits = [

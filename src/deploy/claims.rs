@@ -191,21 +191,8 @@ pub fn load(dir: &Path) -> Result<Loaded, Diagnostics> {
     let mut problems = Diagnostics::new();
     for path in yaml_files(dir)? {
         let rel = path.strip_prefix(dir).unwrap_or(&path);
-        let text = match confined::read(dir, rel, confined::MAX_FILE_BYTES, dir) {
-            Ok(Some(bytes)) => match String::from_utf8(bytes) {
-                Ok(t) => t,
-                Err(_) => {
-                    problems.push(Diagnostic::file(
-                        &path,
-                        "not UTF-8 text; expected Kubernetes YAML",
-                    ));
-                    continue;
-                }
-            },
-            Ok(None) => {
-                problems.push(Diagnostic::file(&path, "cannot read: it no longer exists"));
-                continue;
-            }
+        let text = match confined::read_listed_text(dir, rel, dir) {
+            Ok(t) => t,
             Err(e) => {
                 problems.push(e.into());
                 continue;

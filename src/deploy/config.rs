@@ -118,12 +118,8 @@ pub struct Overrides {
 /// flags give both the service and the namespace.
 pub fn load(root: &Path, overrides: &Overrides) -> Result<ServiceConfig, Diagnostics> {
     let path = root.join(CONFIG_PATH);
-    let read = confined::read(root, Path::new(CONFIG_PATH), confined::MAX_FILE_BYTES, root);
-    match read {
-        Ok(Some(bytes)) => match String::from_utf8(bytes) {
-            Ok(src) => parse(&src, &path, overrides),
-            Err(_) => Err(Diagnostic::file(&path, "not UTF-8 text; expected YAML").into()),
-        },
+    match confined::read_text(root, Path::new(CONFIG_PATH), root) {
+        Ok(Some(src)) => parse(&src, &path, overrides),
         Ok(None) => {
             if overrides.service.is_some() && overrides.namespace.is_some() {
                 from_flags_only(overrides)

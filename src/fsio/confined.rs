@@ -40,6 +40,8 @@ pub enum ConfinedError {
     NotRegular { path: PathBuf, kind: &'static str },
     TooLarge { path: PathBuf, limit: u64 },
     OutsideRoot { path: PathBuf },
+    NotText { path: PathBuf },
+    Vanished { path: PathBuf },
     Io { path: PathBuf, source: io::Error },
 }
 
@@ -79,6 +81,8 @@ impl ConfinedError {
             ConfinedError::OutsideRoot { .. } => {
                 "not a relative path below the directory being read".into()
             }
+            ConfinedError::NotText { .. } => "not UTF-8 text; expected a YAML file".into(),
+            ConfinedError::Vanished { .. } => "cannot read: it no longer exists".into(),
             ConfinedError::Io { source, .. } => format!("cannot read: {source}"),
         }
     }
@@ -90,6 +94,8 @@ impl ConfinedError {
             | ConfinedError::NotRegular { path, .. }
             | ConfinedError::TooLarge { path, .. }
             | ConfinedError::OutsideRoot { path }
+            | ConfinedError::NotText { path }
+            | ConfinedError::Vanished { path }
             | ConfinedError::Io { path, .. } => path,
         }
     }
@@ -152,6 +158,26 @@ pub fn read(
         return Err(too_large());
     }
     Ok(Some(bytes))
+}
+
+/// [`read`] of a text file (at most [`MAX_FILE_BYTES`]): `Ok(None)` when it does not exist,
+/// an error when it is not UTF-8.
+pub fn read_text(root: &Path, rel: &Path, shown: &Path) -> Result<Option<String>, ConfinedError> {
+    match read(root, rel, MAX_FILE_BYTES, shown)? {
+        None => Ok(None),
+        Some(bytes) => String::from_utf8(bytes)
+            .map(Some)
+            .map_err(|_| ConfinedError::NotText {
+                path: shown.join(rel),
+            }),
+    }
+}
+
+/// [`read_text`] of a file a walk just listed, so its absence is an error too.
+pub fn read_listed_text(root: &Path, rel: &Path, shown: &Path) -> Result<String, ConfinedError> {
+    read_text(root, rel, shown)?.ok_or_else(|| ConfinedError::Vanished {
+        path: shown.join(rel),
+    })
 }
 
 /// The regular files below `root/rel_dir` (relative to `root`, sorted), walking without

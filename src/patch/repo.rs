@@ -158,30 +158,8 @@ pub fn load(root: &Path, rels: &[String]) -> Result<Vec<RepoFile>, crate::diag::
     let mut out = Vec::with_capacity(rels.len());
     for rel in rels {
         let display = display_path(root, rel);
-        let read = confined::read(
-            root,
-            Path::new(rel),
-            confined::MAX_FILE_BYTES,
-            &display_path(root, ""),
-        );
-        let text = match read {
-            Ok(None) => {
-                diags.push(Diagnostic::file(
-                    &display,
-                    "cannot read: it no longer exists",
-                ));
-                continue;
-            }
-            Ok(Some(bytes)) => match String::from_utf8(bytes) {
-                Ok(t) => t,
-                Err(_) => {
-                    diags.push(Diagnostic::file(
-                        &display,
-                        "not UTF-8 text, so not a YAML file we can edit",
-                    ));
-                    continue;
-                }
-            },
+        let text = match confined::read_listed_text(root, Path::new(rel), &display_path(root, "")) {
+            Ok(t) => t,
             Err(e) => {
                 diags.push(e.into());
                 continue;
