@@ -104,3 +104,40 @@ fn missing_environment_names_the_path_and_lists_what_exists() {
         "{err}"
     );
 }
+
+#[test]
+fn the_talos_version_picks_its_line_and_its_output_shape() {
+    use zt::tenant::model::{ConfigShape, TALOS_LINES};
+    for (fixture, minor, shape, image) in [
+        (
+            "valid-minimal.yaml",
+            11,
+            ConfigShape::SingleDocument,
+            "ghcr.io/siderolabs/installer:v1.11.5",
+        ),
+        (
+            "valid-talos-1.12.yaml",
+            12,
+            ConfigShape::MultiDocument,
+            "ghcr.io/siderolabs/installer:v1.12.7",
+        ),
+        (
+            "valid-talos-1.13.yaml",
+            13,
+            ConfigShape::MultiDocument,
+            "ghcr.io/siderolabs/installer:v1.13.9",
+        ),
+    ] {
+        let src = fs::read_to_string(Path::new(DIR).join(fixture)).unwrap();
+        let v = values::parse(&src, Path::new("v.yaml"), "dev").unwrap();
+        assert_eq!(v.talos.line.minor, minor, "{fixture}");
+        assert_eq!(v.talos.line.shape, shape, "{fixture}");
+        assert_eq!(v.talos.installer_image, image, "{fixture}");
+    }
+    // The support matrix from the Talos docs, one row per line.
+    let matrix: Vec<(u32, (u32, u32))> = TALOS_LINES
+        .iter()
+        .map(|l| (l.minor, l.kubernetes_minors))
+        .collect();
+    assert_eq!(matrix, [(11, (29, 34)), (12, (30, 35)), (13, (31, 36))]);
+}

@@ -10,8 +10,8 @@ use std::net::IpAddr;
 use std::path::Path;
 
 use super::model::{
-    Cluster, Cni, EnvValues, KUBERNETES_MINORS, Kubernetes, Machine, Role, TALOS_MINOR, Taint,
-    TaintEffect, Talos, defaults,
+    Cluster, Cni, EnvValues, Kubernetes, Machine, Role, Taint, TaintEffect, Talos, TalosLine,
+    defaults,
 };
 use super::rules;
 use crate::diag::{Diagnostics, Pos};
@@ -322,11 +322,20 @@ fn talos(d: &mut Decoder, node: &Node) -> Option<Talos> {
     let version = d.req_string(&f, "version").and_then(|v| {
         let pos = f.get("version").map(|n| n.pos);
         match rules::version(&v) {
-            Ok(ver) if (ver.major, ver.minor) == TALOS_MINOR => Some(ver),
-            Ok(ver) => {
-                d.error(pos, "talos.version", format!("Talos {ver} is not supported: kubectl zt renders Talos v{}.{}.x machine configs", TALOS_MINOR.0, TALOS_MINOR.1));
-                None
-            }
+            Ok(ver) => match TalosLine::of(ver) {
+                Some(line) => Some((ver, *line)),
+                None => {
+                    d.error(
+                        pos,
+                        "talos.version",
+                        format!(
+                            "Talos {ver} is not supported: kubectl zt renders machine configs for Talos {}",
+                            TalosLine::supported_list()
+                        ),
+                    );
+                    None
+                }
+            },
             Err(m) => {
                 d.error(pos, "talos.version", m);
                 None
@@ -344,10 +353,12 @@ fn talos(d: &mut Decoder, node: &Node) -> Option<Talos> {
                     }
                 })
         }
-        None => version.map(|v| format!("{}:{v}", defaults::INSTALLER_REPOSITORY)),
+        None => version.map(|(v, _)| format!("{}:{v}", defaults::INSTALLER_REPOSITORY)),
     };
+    let (version, line) = version?;
     Some(Talos {
-        version: version?,
+        version,
+        line,
         installer_image: installer_image?,
     })
 }
@@ -358,27 +369,27 @@ fn kubernetes(d: &mut Decoder, node: &Node, talos: Option<&Talos>) -> Option<Kub
     let version = d
         .req_string(&f, "version")
         .and_then(|v| match rules::version(&v) {
-            Ok(ver) if ver.major == 1 && KUBERNETES_MINORS.contains(&ver.minor) => Some(ver),
-            Ok(ver) => {
-                let talos = talos.map_or_else(
-                    || format!("v{}.{}", TALOS_MINOR.0, TALOS_MINOR.1),
-                    |t| t.version.to_string(),
-                );
-                d.error(
-                pos,
-                "kubernetes.version",
-                format!(
-                    "Kubernetes {ver} is not supported by Talos {talos}: use v1.{}.x to v1.{}.x",
-                    KUBERNETES_MINORS.start(),
-                    KUBERNETES_MINORS.end()
-                ),
-            );
-                None
-            }
             Err(m) => {
                 d.error(pos, "kubernetes.version", m);
                 None
             }
+            // Without a supported Talos version there is no matrix to check against; that
+            // error is reported on talos.version.
+            Ok(ver) => match talos {
+                Some(t) if !t.line.supports_kubernetes(ver) => {
+                    let (lo, hi) = t.line.kubernetes_minors;
+                    d.error(
+                        pos,
+                        "kubernetes.version",
+                        format!(
+                            "Kubernetes {ver} is not supported by Talos {}: use v1.{lo}.x to v1.{hi}.x",
+                            t.version
+                        ),
+                    );
+                    None
+                }
+                _ => Some(ver),
+            },
         });
     Some(Kubernetes { version: version? })
 }
