@@ -141,3 +141,26 @@ fn the_talos_version_picks_its_line_and_its_output_shape() {
         .collect();
     assert_eq!(matrix, [(11, (29, 34)), (12, (30, 35)), (13, (31, 36))]);
 }
+
+#[test]
+fn a_schematic_gives_the_image_factory_installer_unless_an_image_is_given() {
+    let src = fs::read_to_string(Path::new(DIR).join("valid-schematic.yaml")).unwrap();
+    let v = values::parse(&src, Path::new("v.yaml"), "dev").unwrap();
+    let id = "376567988ad370138ad8b2698212367b8edcb69b5fd68c80be1f2ec7d603b4ba";
+    assert_eq!(v.talos.schematic.as_deref(), Some(id));
+    assert_eq!(
+        v.talos.installer_image,
+        format!("factory.talos.dev/metal-installer/{id}:v1.12.7")
+    );
+    // An explicit installer image wins over the schematic.
+    let src = src.replace(
+        "  schematic:",
+        "  installer_image: registry.example.com/talos/installer:v1.12.7\n  schematic:",
+    );
+    let v = values::parse(&src, Path::new("v.yaml"), "dev").unwrap();
+    assert_eq!(v.talos.schematic.as_deref(), Some(id));
+    assert_eq!(
+        v.talos.installer_image,
+        "registry.example.com/talos/installer:v1.12.7"
+    );
+}

@@ -17,6 +17,9 @@ pub mod defaults {
     pub const API_PORT: u16 = 6443;
     /// `ghcr.io/siderolabs/installer:<talos.version>`
     pub const INSTALLER_REPOSITORY: &str = "ghcr.io/siderolabs/installer";
+    /// With `talos.schematic`: the Image Factory's installer for bare metal,
+    /// `factory.talos.dev/metal-installer/<schematic>:<talos.version>`.
+    pub const FACTORY_INSTALLER_REPOSITORY: &str = "factory.talos.dev/metal-installer";
 }
 
 /// How a Talos line wants its machine config written.
@@ -201,6 +204,11 @@ pub struct Talos {
     pub version: Version,
     /// The line `version` belongs to; loading guarantees it is one of [`TALOS_LINES`].
     pub line: TalosLine,
+    /// An Image Factory schematic ID (64 hex digits): the installer image's extensions and
+    /// kernel arguments.
+    pub schematic: Option<String>,
+    /// The explicit `installer_image`, else the factory image of `schematic`, else Talos's
+    /// own installer.
     pub installer_image: String,
 }
 

@@ -38,7 +38,7 @@ const CLUSTER_KEYS: &[&str] = &[
     "cni",
     "allowSchedulingOnControlPlanes",
 ];
-const TALOS_KEYS: &[&str] = &["version", "installer_image"];
+const TALOS_KEYS: &[&str] = &["version", "installer_image", "schematic"];
 const KUBERNETES_KEYS: &[&str] = &["version"];
 const TAINT_KEYS: &[&str] = &["key", "value", "effect"];
 
@@ -342,6 +342,19 @@ fn talos(d: &mut Decoder, node: &Node) -> Option<Talos> {
             }
         }
     });
+    let schematic = match f.get("schematic") {
+        None => Ok(None),
+        Some(n) => match d.string(n, "talos.schematic") {
+            None => Err(()),
+            Some(id) => match rules::schematic_id(&id) {
+                Ok(()) => Ok(Some(id)),
+                Err(m) => {
+                    d.error(Some(n.pos), "talos.schematic", m);
+                    Err(())
+                }
+            },
+        },
+    };
     let installer_image = match f.get("installer_image") {
         Some(n) => {
             d.string(n, "talos.installer_image")
@@ -353,12 +366,20 @@ fn talos(d: &mut Decoder, node: &Node) -> Option<Talos> {
                     }
                 })
         }
-        None => version.map(|(v, _)| format!("{}:{v}", defaults::INSTALLER_REPOSITORY)),
+        None => match (&version, &schematic) {
+            (Some((v, _)), Ok(Some(id))) => Some(format!(
+                "{}/{id}:{v}",
+                defaults::FACTORY_INSTALLER_REPOSITORY
+            )),
+            (Some((v, _)), Ok(None)) => Some(format!("{}:{v}", defaults::INSTALLER_REPOSITORY)),
+            _ => None,
+        },
     };
     let (version, line) = version?;
     Some(Talos {
         version,
         line,
+        schematic: schematic.ok()?,
         installer_image: installer_image?,
     })
 }
