@@ -71,12 +71,17 @@ fn example_bundle() -> SecretsBundle {
     zt::examples::bundle().unwrap()
 }
 
-fn values() -> EnvValues {
-    zt::tenant::load_env(&workspace_root().join("examples/tenant-repo"), "dev").unwrap()
+fn values_in(repo: &Path) -> EnvValues {
+    zt::tenant::load_env(repo, "dev").unwrap()
 }
 
 fn rendered(bundle: &SecretsBundle) -> Rendered {
-    let tenant = TenantRepo::open(&workspace_root().join("examples/tenant-repo")).unwrap();
+    rendered_in(&workspace_root().join("examples/tenant-repo"), bundle)
+}
+
+/// The dev environment of the tenant repository at `repo`, rendered.
+fn rendered_in(repo: &Path, bundle: &SecretsBundle) -> Rendered {
+    let tenant = TenantRepo::open(repo).unwrap();
     let platform = RepoFiles::dir(&workspace_root().join("examples/platform-repo"));
     let creds = zt::examples::env().credentials(Mode::Production).unwrap();
     render::render_production(&ProductionRequest {
@@ -157,8 +162,23 @@ fn plan(
     bundle: &SecretsBundle,
     maintenance: MaintenanceTrust,
 ) -> (zt::bootstrap::Plan, PathBuf) {
-    let values = values();
-    let rendered = rendered(bundle);
+    plan_in(
+        c,
+        bundle,
+        maintenance,
+        &workspace_root().join("examples/tenant-repo"),
+    )
+}
+
+/// The plan for the dev environment of the tenant repository at `repo`.
+fn plan_in(
+    c: &Cluster,
+    bundle: &SecretsBundle,
+    maintenance: MaintenanceTrust,
+    repo: &Path,
+) -> (zt::bootstrap::Plan, PathBuf) {
+    let values = values_in(repo);
+    let rendered = rendered_in(repo, bundle);
     let endpoints = c
         .nodes
         .iter()
@@ -201,6 +221,47 @@ async fn run_plan_trusting(
         StageCache::open(&c.dir.path().join("cache.json"), &plan.fingerprint(), fresh).unwrap();
     let r = run(&plan, &mut ctx, &mut cache, std::future::pending()).await;
     (r, rec)
+}
+
+#[tokio::test]
+async fn multi_document_configs_of_later_talos_lines_are_applied_unchanged() {
+    use zt_test_support::talos_lines::{LATER_LINES, example_on_line};
+    let bundle = example_bundle();
+    for line in LATER_LINES {
+        let repo = example_on_line("examples/tenant-repo", "dev", line);
+        let c = cluster(&bundle, true, true).await;
+        let (plan, kubeconfig) = plan_in(&c, &bundle, MaintenanceTrust::Unverified, repo.path());
+        let rec = Arc::new(Recorder::default());
+        let mut ctx = Ctx::new(timing(), rec.clone(), kubeconfig, None);
+        let mut cache =
+            StageCache::open(&c.dir.path().join("cache.json"), &plan.fingerprint(), true).unwrap();
+        run(&plan, &mut ctx, &mut cache, std::future::pending())
+            .await
+            .unwrap_or_else(|e| panic!("{}: {e}\n{}", line.name, rec.all()));
+        let r = rendered_in(repo.path(), &bundle);
+        for (name, n) in &c.nodes {
+            let st = n.state();
+            assert_eq!(st.applied.len(), 1, "{} {name} applied once", line.name);
+            let sent = &st.applied[0].data;
+            assert_eq!(
+                sent,
+                &r.tree
+                    .get(Path::new(&format!("talos/{name}.yaml")))
+                    .unwrap()
+                    .bytes,
+                "{} {name}",
+                line.name
+            );
+            let text = String::from_utf8_lossy(sent);
+            assert!(
+                text.contains(&format!(
+                    "kind: HostnameConfig\nauto: \"off\"\nhostname: {name}\n"
+                )),
+                "{} {name}: {text}",
+                line.name
+            );
+        }
+    }
 }
 
 #[tokio::test]

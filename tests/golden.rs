@@ -70,6 +70,37 @@ fn golden_edge_flannel_taints_custom_disks() {
         .unwrap_or_else(|e| panic!("{e}"));
 }
 
+/// Every example rendered for every Talos line after v1.11: the Talos output matches
+/// `golden/<example>@<line>/`, and the rest (Argo CD, Secrets) is byte-identical to the
+/// example's v1.11 golden, so a line changes machine configs only.
+#[test]
+fn golden_examples_on_every_later_talos_line() {
+    use zt_test_support::talos_lines::{EXAMPLES, LATER_LINES, example_on_line};
+    let root = workspace_root();
+    for (repo, env, case) in EXAMPLES {
+        let platform = (*env == "dev").then_some("examples/platform-repo");
+        let v11 = render_production(repo, env, platform);
+        for line in LATER_LINES {
+            let copy = example_on_line(repo, env, line);
+            let files = render_production(&copy.path().display().to_string(), env, platform);
+            let (talos, rest): (BTreeMap<_, _>, BTreeMap<_, _>) =
+                files.into_iter().partition(|(p, _)| p.starts_with("talos"));
+            let v11_rest: BTreeMap<_, _> = v11
+                .iter()
+                .filter(|(p, _)| !p.starts_with("talos"))
+                .map(|(p, b)| (p.clone(), b.clone()))
+                .collect();
+            assert!(
+                rest == v11_rest,
+                "{case}@{}: output besides talos/ differs from the v1.11 render",
+                line.name
+            );
+            golden::check_dir(&root.join(format!("golden/{case}@{}", line.name)), &talos)
+                .unwrap_or_else(|e| panic!("{e}"));
+        }
+    }
+}
+
 #[test]
 fn same_inputs_give_the_same_bytes() {
     let a = render_production(

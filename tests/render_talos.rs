@@ -409,3 +409,92 @@ fn a_missing_cilium_manifest_is_an_error_naming_the_file() {
         "{err}"
     );
 }
+
+#[test]
+fn each_talos_lines_shape_is_enforced_on_override_templates() {
+    use zt_test_support::talos_lines::{LATER_LINES, example_on_line};
+    let embedded = zt::render::templates::EMBEDDED[0].1;
+    let copy = example_on_line("examples/tenant-repo-flannel", "edge", &LATER_LINES[0]);
+    let v12 = tenant::load_env(copy.path(), "edge").unwrap();
+    let v11 = values("examples/tenant-repo-flannel", "edge");
+    let render = |v: &EnvValues, template: &str| {
+        let dir = override_dir(template);
+        render_with(
+            v,
+            None,
+            &TemplateSource {
+                override_dir: Some(dir.path().into()),
+            },
+        )
+    };
+
+    // The embedded template renders both shapes.
+    let r = render(&v12, embedded).unwrap();
+    let text = std::str::from_utf8(&r.tree.get(Path::new("talos/edge-cp.yaml")).unwrap().bytes)
+        .unwrap()
+        .to_string();
+    let docs: Vec<Value> = zt::yaml::from_str_multi(&text).unwrap();
+    let kinds: Vec<&str> = docs
+        .iter()
+        .map(|d| d["kind"].as_str().unwrap_or("v1alpha1"))
+        .collect();
+    assert_eq!(kinds, ["v1alpha1", "HostnameConfig", "ResolverConfig"]);
+    assert_eq!(docs[1]["hostname"], "edge-cp");
+    assert_eq!(docs[2]["nameservers"][1]["address"], "9.9.9.9");
+    assert!(docs[0]["machine"].get("network").is_none(), "{text}");
+    assert!(render(&v11, embedded).is_ok());
+
+    // Talos 1.12: a legacy hostname (next to HostnameConfig) is refused, naming the field.
+    let legacy = edit(
+        embedded,
+        "{% if not talos.multidoc %}\n  network:",
+        "{% if true %}\n  network:",
+    );
+    let err = render(&v12, &legacy).unwrap_err();
+    assert!(
+        matches!(err, RenderError::Invariant { .. })
+            && err
+                .to_string()
+                .contains("machine.network.hostname is deprecated"),
+        "{err}"
+    );
+    // A misspelled field of a 1.12 document is caught by the typed model, at its line in the
+    // whole stream.
+    let typo = edit(
+        embedded,
+        "hostname: {{ node.name }}\n{% if node.nameservers",
+        "hostnme: {{ node.name }}\n{% if node.nameservers",
+    );
+    let err = render(&v12, &typo).unwrap_err();
+    match &err {
+        RenderError::Output {
+            pos: Some(p),
+            message,
+            ..
+        } => {
+            assert!(message.contains("hostnme"), "{err}");
+            // The line in the rendered stream (the last document's fifth line), not in its
+            // own document.
+            assert!(p.line > 80 && p.col == 1, "{err}");
+        }
+        _ => panic!("{err}"),
+    }
+    // A document kind we do not write is refused rather than passed through unchecked.
+    let unknown = format!("{embedded}---\napiVersion: v1alpha1\nkind: TimeSyncConfig\n");
+    let err = render(&v12, &unknown).unwrap_err();
+    assert!(
+        err.to_string().contains("HostnameConfig or ResolverConfig"),
+        "{err}"
+    );
+    // Talos 1.11 reads one document: a 1.12 document in its config is refused.
+    let both = edit(
+        embedded,
+        "{% if talos.multidoc %}\n---",
+        "{% if true %}\n---",
+    );
+    let err = render(&v11, &both).unwrap_err();
+    assert!(
+        err.to_string().contains("reads one v1alpha1 document"),
+        "{err}"
+    );
+}

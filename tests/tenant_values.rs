@@ -104,3 +104,63 @@ fn missing_environment_names_the_path_and_lists_what_exists() {
         "{err}"
     );
 }
+
+#[test]
+fn the_talos_version_picks_its_line_and_its_output_shape() {
+    use zt::tenant::model::{ConfigShape, TALOS_LINES};
+    for (fixture, minor, shape, image) in [
+        (
+            "valid-minimal.yaml",
+            11,
+            ConfigShape::SingleDocument,
+            "ghcr.io/siderolabs/installer:v1.11.5",
+        ),
+        (
+            "valid-talos-1.12.yaml",
+            12,
+            ConfigShape::MultiDocument,
+            "ghcr.io/siderolabs/installer:v1.12.7",
+        ),
+        (
+            "valid-talos-1.13.yaml",
+            13,
+            ConfigShape::MultiDocument,
+            "ghcr.io/siderolabs/installer:v1.13.9",
+        ),
+    ] {
+        let src = fs::read_to_string(Path::new(DIR).join(fixture)).unwrap();
+        let v = values::parse(&src, Path::new("v.yaml"), "dev").unwrap();
+        assert_eq!(v.talos.line.minor, minor, "{fixture}");
+        assert_eq!(v.talos.line.shape, shape, "{fixture}");
+        assert_eq!(v.talos.installer_image, image, "{fixture}");
+    }
+    // The support matrix from the Talos docs, one row per line.
+    let matrix: Vec<(u32, (u32, u32))> = TALOS_LINES
+        .iter()
+        .map(|l| (l.minor, l.kubernetes_minors))
+        .collect();
+    assert_eq!(matrix, [(11, (29, 34)), (12, (30, 35)), (13, (31, 36))]);
+}
+
+#[test]
+fn a_schematic_gives_the_image_factory_installer_unless_an_image_is_given() {
+    let src = fs::read_to_string(Path::new(DIR).join("valid-schematic.yaml")).unwrap();
+    let v = values::parse(&src, Path::new("v.yaml"), "dev").unwrap();
+    let id = "376567988ad370138ad8b2698212367b8edcb69b5fd68c80be1f2ec7d603b4ba";
+    assert_eq!(v.talos.schematic.as_deref(), Some(id));
+    assert_eq!(
+        v.talos.installer_image,
+        format!("factory.talos.dev/metal-installer/{id}:v1.12.7")
+    );
+    // An explicit installer image wins over the schematic.
+    let src = src.replace(
+        "  schematic:",
+        "  installer_image: registry.example.com/talos/installer:v1.12.7\n  schematic:",
+    );
+    let v = values::parse(&src, Path::new("v.yaml"), "dev").unwrap();
+    assert_eq!(v.talos.schematic.as_deref(), Some(id));
+    assert_eq!(
+        v.talos.installer_image,
+        "registry.example.com/talos/installer:v1.12.7"
+    );
+}

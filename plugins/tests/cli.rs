@@ -255,6 +255,87 @@ fn bad_input_reports_every_problem_and_writes_nothing() {
 }
 
 #[test]
+fn every_talos_line_renders_validates_and_checks_through_the_cli() {
+    use zt_test_support::talos_lines::{LATER_LINES, example_on_line};
+    for line in LATER_LINES {
+        let repo = example_on_line("examples/tenant-repo", "dev", line);
+        let repo_s = repo.path().to_str().unwrap();
+        let out = repo.path().join("out");
+        let args = [
+            "render",
+            "--tenant-repo",
+            repo_s,
+            "--env",
+            "dev",
+            "--secrets",
+            "examples/example-secrets.yaml",
+            "--platform-repo",
+            "examples/platform-repo",
+            "--out",
+            out.to_str().unwrap(),
+        ];
+        let o = zt(&args);
+        assert!(o.status.success(), "{}: {}", line.name, text(&o.stderr));
+        for f in ["cp01-main.yaml", "worker01.yaml", "talosconfig"] {
+            assert_eq!(
+                fs::read(out.join("talos").join(f)).unwrap(),
+                fs::read(
+                    workspace_root()
+                        .join(format!("golden/dev@{}/talos", line.name))
+                        .join(f)
+                )
+                .unwrap(),
+                "{} {f}",
+                line.name
+            );
+        }
+        let mut check = args.to_vec();
+        check.push("--check");
+        let o = zt(&check);
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{}: {}",
+            line.name,
+            text(&o.stderr)
+        );
+        let o = zt(&["validate", "--tenant-repo", repo_s]);
+        assert!(o.status.success(), "{}: {}", line.name, text(&o.stderr));
+    }
+
+    // A line kubectl zt does not render for: the error names the supported ones; nothing is
+    // written.
+    let repo = tempfile::tempdir().unwrap();
+    let env_dir = repo.path().join("environments/dev");
+    fs::create_dir_all(&env_dir).unwrap();
+    fs::copy(
+        workspace_root().join("tests/testdata/talos-values/invalid-talos-1.14.yaml"),
+        env_dir.join("talos-values.yaml"),
+    )
+    .unwrap();
+    let out = repo.path().join("out");
+    let o = zt(&[
+        "render",
+        "--tenant-repo",
+        repo.path().to_str().unwrap(),
+        "--env",
+        "dev",
+        "--secrets",
+        "examples/example-secrets.yaml",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = text(&o.stderr);
+    assert!(
+        err.contains("talos-values.yaml:8:12: talos.version: Talos v1.14.0 is not supported")
+            && err.contains("v1.11.x, v1.12.x, v1.13.x"),
+        "{err}"
+    );
+    assert!(!out.exists(), "nothing may be written on error");
+}
+
+#[test]
 fn check_reports_drift_with_secrets_redacted() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("out");

@@ -89,6 +89,9 @@ pub struct VersionCtx {
 pub struct TalosCtx {
     pub version: String,
     pub installer_image: String,
+    /// Talos 1.12 and later: the hostname and nameservers go into their own documents, and
+    /// the fields that line deprecated or locked are left out (see templates/talos/machine.yaml).
+    pub multidoc: bool,
 }
 
 #[derive(Serialize, Clone)]

@@ -14,8 +14,8 @@ use super::output::OutputTree;
 use super::templates::template_error;
 use crate::diag::{Diagnostic, Pos};
 use crate::source::RepoFiles;
-use crate::talos::config::{MachineConfig, TalosConfig};
-use crate::tenant::model::{Cni, EnvValues, Role};
+use crate::talos::config::{MachineConfigDocuments, TalosConfig};
+use crate::tenant::model::{Cni, ConfigShape, EnvValues, Role, TalosLine};
 use crate::yaml;
 
 /// Where the platform repository keeps the Cilium manifest Talos applies at bootstrap.
@@ -93,6 +93,7 @@ pub fn render(
     let talos = TalosCtx {
         version: v.talos.version.to_string(),
         installer_image: v.talos.installer_image.clone(),
+        multidoc: v.talos.line.shape == ConfigShape::MultiDocument,
     };
     let kubernetes = VersionCtx {
         version: v.kubernetes.version.to_string(),
@@ -122,14 +123,14 @@ pub fn render(
             .render(Serde(&ctx))
             .map_err(|e| template_error(MACHINE_TEMPLATE, &e))?;
         let out_path = PathBuf::from("talos").join(format!("{}.yaml", m.name));
-        let cfg: MachineConfig = yaml::from_str(&text).map_err(|e| RenderError::Output {
+        let docs = MachineConfigDocuments::from_yaml(&text).map_err(|e| RenderError::Output {
             template: MACHINE_TEMPLATE.into(),
             output: out_path.clone(),
             pos: e.pos,
             message: e.message,
         })?;
-        check_machine(&cfg, m.role, &m.name, &out_path)?;
-        let bytes = yaml::to_string(&cfg).map_err(|e| RenderError::Output {
+        check_machine(&docs, &v.talos.line, m.role, &m.name, &out_path)?;
+        let bytes = docs.to_yaml().map_err(|e| RenderError::Output {
             template: MACHINE_TEMPLATE.into(),
             output: out_path.clone(),
             pos: None,
@@ -175,10 +176,12 @@ pub fn render(
     Ok(())
 }
 
-/// Checks what no template may get wrong, embedded or overridden: the node is what the tenant
-/// said it is, and a worker holds no CA private key.
+/// Checks what no template may get wrong, embedded or overridden: the config has the shape
+/// its Talos line reads (Talos refuses a legacy field next to the document replacing it), the
+/// node is what the tenant said it is, and a worker holds no CA private key.
 fn check_machine(
-    cfg: &MachineConfig,
+    docs: &MachineConfigDocuments,
+    line: &TalosLine,
     role: Role,
     name: &str,
     out: &Path,
@@ -189,6 +192,44 @@ fn check_machine(
             message,
         })
     };
+    let cfg = &docs.config;
+    let legacy_hostname = cfg
+        .machine
+        .network
+        .as_ref()
+        .and_then(|n| n.hostname.as_deref());
+    match line.shape {
+        ConfigShape::SingleDocument => {
+            if let Some(kind) = docs.extra_kinds().first() {
+                return fail(format!(
+                    "Talos {} reads one v1alpha1 document; found a {kind} document",
+                    line.name()
+                ));
+            }
+            if legacy_hostname != Some(name) {
+                return fail(format!("machine.network.hostname must be `{name}`"));
+            }
+        }
+        ConfigShape::MultiDocument => {
+            if let Some((field, replacement)) = deprecated_fields(docs).first() {
+                return fail(format!(
+                    "{field} is deprecated in Talos {}: write {replacement} instead (Talos \
+                     refuses a config with a legacy field next to its replacement document)",
+                    line.name()
+                ));
+            }
+            let static_name = docs
+                .hostname
+                .as_ref()
+                .filter(|h| h.auto.as_deref() == Some("off"))
+                .and_then(|h| h.hostname.as_deref());
+            if static_name != Some(name) {
+                return fail(format!(
+                    "a HostnameConfig document with `auto: off` and `hostname: {name}` is required"
+                ));
+            }
+        }
+    }
     if cfg.version != "v1alpha1" {
         return fail(format!("version must be v1alpha1, found `{}`", cfg.version));
     }
@@ -198,9 +239,6 @@ fn check_machine(
             role.machine_type(),
             cfg.machine.machine_type
         ));
-    }
-    if cfg.machine.network.hostname.as_deref() != Some(name) {
-        return fail(format!("machine.network.hostname must be `{name}`"));
     }
     let c = &cfg.cluster;
     match role {
@@ -236,6 +274,41 @@ fn check_machine(
         }
     }
     Ok(())
+}
+
+/// The v1alpha1 fields kubectl zt could write that Talos 1.12 deprecated in favour of a
+/// document, each with that document. (machine.network.interfaces, machine.time and
+/// machine.registries are deprecated too; no template field of ours can hold them.)
+fn deprecated_fields(docs: &MachineConfigDocuments) -> Vec<(&'static str, &'static str)> {
+    let m = &docs.config.machine;
+    let network = m.network.as_ref();
+    [
+        (
+            network.is_some_and(|n| n.hostname.is_some()),
+            ("machine.network.hostname", "a HostnameConfig document"),
+        ),
+        (
+            m.features.stable_hostname.is_some(),
+            (
+                "machine.features.stableHostname",
+                "a HostnameConfig document",
+            ),
+        ),
+        (
+            network.is_some_and(|n| !n.nameservers.is_empty()),
+            ("machine.network.nameservers", "a ResolverConfig document"),
+        ),
+        (
+            !m.install.extra_kernel_args.is_empty(),
+            (
+                "machine.install.extraKernelArgs",
+                "an installer image built with the kernel arguments (Image Factory)",
+            ),
+        ),
+    ]
+    .into_iter()
+    .filter_map(|(present, what)| present.then_some(what))
+    .collect()
 }
 
 /// Position helper for messages about rendered output.

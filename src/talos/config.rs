@@ -1,14 +1,197 @@
-//! Typed Talos v1alpha1 machine config (Talos 1.11), the subset kubectl zt renders.
+//! Typed Talos machine configs, the subset kubectl zt renders: the v1alpha1 document (all of
+//! a Talos 1.11 config) and the documents Talos 1.12 added that we write (`HostnameConfig`,
+//! `ResolverConfig`).
 //!
 //! Rendered templates are read back into these types with unknown fields rejected, so a typo in
 //! a template (or in an override template) fails the render instead of reaching a node. Field
 //! order follows `talosctl gen config`, so the normalised output reads like what operators know.
+//! Fields a line does not write are `Option`s left out when `None`.
 
 use std::collections::BTreeMap;
 
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+use crate::diag::Pos;
 use crate::secret::SecretString;
+use crate::yaml::{self, YamlError};
+
+/// A machine config as Talos reads it: the v1alpha1 document first, then the documents of
+/// Talos 1.12 and later, each at most once (the only ones kubectl zt writes).
+#[derive(Debug, Clone, PartialEq)]
+pub struct MachineConfigDocuments {
+    pub config: MachineConfig,
+    pub hostname: Option<HostnameConfig>,
+    pub resolver: Option<ResolverConfig>,
+}
+
+/// The documents besides v1alpha1 that [`MachineConfigDocuments`] reads, by `kind`.
+pub const EXTRA_KINDS: &[&str] = &[HOSTNAME_KIND, RESOLVER_KIND];
+pub const HOSTNAME_KIND: &str = "HostnameConfig";
+pub const RESOLVER_KIND: &str = "ResolverConfig";
+/// The `apiVersion` of every document [`EXTRA_KINDS`] names.
+pub const DOCUMENT_API_VERSION: &str = "v1alpha1";
+
+/// What picks a document's type: v1alpha1 has `version`, the others `apiVersion` + `kind`.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct DocumentHeader {
+    version: Option<String>,
+    api_version: Option<String>,
+    kind: Option<String>,
+}
+
+impl MachineConfigDocuments {
+    /// Reads a YAML stream strictly: unknown fields, unknown or repeated kinds, a stream that
+    /// does not start with the v1alpha1 document, all are errors with the line in the stream.
+    pub fn from_yaml(text: &str) -> Result<Self, YamlError> {
+        let mut config = None;
+        let mut hostname = None;
+        let mut resolver = None;
+        for (start, doc) in split_documents(text) {
+            let at = |e: YamlError| YamlError {
+                pos: e.pos.map(|p| Pos::new(p.line + start, p.col)),
+                message: e.message,
+            };
+            let here = Some(Pos::new(start + 1, 1));
+            let header: DocumentHeader = yaml::from_str(doc).map_err(at)?;
+            if config.is_none() {
+                if header.version.is_none() || header.kind.is_some() {
+                    return Err(YamlError::new(
+                        here,
+                        "the first document must be the v1alpha1 machine config (`version: v1alpha1`)",
+                    ));
+                }
+                config = Some(yaml::from_str::<MachineConfig>(doc).map_err(at)?);
+                continue;
+            }
+            fn once<T: DeserializeOwned>(
+                slot: &mut Option<T>,
+                doc: &str,
+                kind: &str,
+                here: Option<Pos>,
+                at: impl Fn(YamlError) -> YamlError,
+            ) -> Result<(), YamlError> {
+                if slot.is_some() {
+                    return Err(YamlError::new(
+                        here,
+                        format!("a second {kind} document (Talos takes one)"),
+                    ));
+                }
+                *slot = Some(yaml::from_str(doc).map_err(at)?);
+                Ok(())
+            }
+            if header.api_version.as_deref() != Some(DOCUMENT_API_VERSION) {
+                return Err(YamlError::new(
+                    here,
+                    format!("expected `apiVersion: {DOCUMENT_API_VERSION}` in this document"),
+                ));
+            }
+            match header.kind.as_deref() {
+                Some(HOSTNAME_KIND) => once(&mut hostname, doc, HOSTNAME_KIND, here, at)?,
+                Some(RESOLVER_KIND) => once(&mut resolver, doc, RESOLVER_KIND, here, at)?,
+                _ => {
+                    return Err(YamlError::new(
+                        here,
+                        format!(
+                            "expected a document of kind {} after the v1alpha1 one",
+                            EXTRA_KINDS.join(" or ")
+                        ),
+                    ));
+                }
+            }
+        }
+        let config = config.ok_or_else(|| YamlError::new(None, "no machine config document"))?;
+        Ok(MachineConfigDocuments {
+            config,
+            hostname,
+            resolver,
+        })
+    }
+
+    /// The normal form: v1alpha1, then `HostnameConfig`, then `ResolverConfig`, separated by
+    /// `---` (as `talosctl gen config` separates its documents).
+    pub fn to_yaml(&self) -> Result<String, YamlError> {
+        let mut out = yaml::to_string(&self.config)?;
+        if let Some(h) = &self.hostname {
+            out.push_str("---\n");
+            out.push_str(&yaml::to_string(h)?);
+        }
+        if let Some(r) = &self.resolver {
+            out.push_str("---\n");
+            out.push_str(&yaml::to_string(r)?);
+        }
+        Ok(out)
+    }
+
+    /// Documents besides v1alpha1, by kind, in output order.
+    pub fn extra_kinds(&self) -> Vec<&'static str> {
+        let mut kinds = Vec::new();
+        if self.hostname.is_some() {
+            kinds.push(HOSTNAME_KIND);
+        }
+        if self.resolver.is_some() {
+            kinds.push(RESOLVER_KIND);
+        }
+        kinds
+    }
+}
+
+/// Splits a YAML stream at its `---` lines into (lines before the document, its text). A
+/// document marker is `---` at the start of a line followed by a space or the line's end; YAML
+/// reserves that even inside block and quoted scalars, so the split is exact. Documents with
+/// nothing but comments and blank lines are dropped, as a YAML reader drops them.
+fn split_documents(text: &str) -> Vec<(usize, &str)> {
+    let mut docs = Vec::new();
+    let mut start_line = 0;
+    let mut start_byte = 0;
+    let mut offset = 0;
+    for (i, line) in text.split_inclusive('\n').enumerate() {
+        let body = line.trim_end_matches(['\n', '\r']);
+        let marker = body == "---" || body.starts_with("--- ") || body.starts_with("---\t");
+        if marker && i > 0 {
+            docs.push((start_line, &text[start_byte..offset]));
+            start_line = i;
+            start_byte = offset;
+        }
+        offset += line.len();
+    }
+    docs.push((start_line, &text[start_byte..]));
+    docs.retain(|(_, d)| {
+        d.lines().any(|l| {
+            let t = l.trim();
+            !t.is_empty() && !t.starts_with('#') && t != "---"
+        })
+    });
+    docs
+}
+
+/// `HostnameConfig` (Talos 1.12+): a static hostname (`auto: off`) or an automatic one.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct HostnameConfig {
+    pub api_version: String,
+    pub kind: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auto: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hostname: Option<String>,
+}
+
+/// `ResolverConfig` (Talos 1.12+): the nameservers `machine.network.nameservers` held before.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ResolverConfig {
+    pub api_version: String,
+    pub kind: String,
+    pub nameservers: Vec<Nameserver>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Nameserver {
+    pub address: String,
+}
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -43,7 +226,9 @@ pub struct Machine {
     #[serde(rename = "certSANs")]
     pub cert_sans: Vec<String>,
     pub kubelet: Kubelet,
-    pub network: Network,
+    /// Talos 1.12+ moved what we write here (hostname, nameservers) into documents.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network: Option<Network>,
     pub install: Install,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub sysctls: BTreeMap<String, String>,
@@ -88,6 +273,13 @@ pub struct Install {
     pub disk: String,
     pub image: String,
     pub wipe: bool,
+    /// Written from Talos 1.12 on, as `talosctl gen config` does.
+    #[serde(
+        default,
+        rename = "grubUseUKICmdline",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub grub_use_uki_cmdline: Option<bool>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub extra_kernel_args: Vec<String>,
 }
@@ -95,9 +287,14 @@ pub struct Install {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Features {
-    pub rbac: bool,
-    pub stable_hostname: bool,
-    pub apid_check_ext_key_usage: bool,
+    /// `rbac`, `stableHostname` and `apidCheckExtKeyUsage` are Talos 1.11 only: 1.12 locks
+    /// the first and the last on and replaces the middle one with `HostnameConfig`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rbac: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stable_hostname: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub apid_check_ext_key_usage: Option<bool>,
     pub disk_quota_support: bool,
     pub kube_prism: KubePrism,
     #[serde(rename = "hostDNS")]
@@ -184,7 +381,9 @@ pub struct ApiServer {
     pub image: String,
     #[serde(rename = "certSANs")]
     pub cert_sans: Vec<String>,
-    pub disable_pod_security_policy: bool,
+    /// Talos 1.11 only (1.12 no longer writes it: there is no PodSecurityPolicy to disable).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disable_pod_security_policy: Option<bool>,
     /// Plugin configurations are free-form objects owned by the Kubernetes admission plugins.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub admission_control: Vec<AdmissionPlugin>,
@@ -305,6 +504,72 @@ mod tests {
             assert!(secret.len() > 8, "the golden config holds this secret");
             assert!(!shown.contains(secret), "{shown}");
         }
+    }
+
+    fn golden(path: &str) -> String {
+        std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(path))
+            .unwrap()
+    }
+
+    #[test]
+    fn machine_configs_of_every_shape_read_back_to_the_same_bytes() {
+        // dev's control plane carries the Cilium manifest, a YAML stream with `---` lines of
+        // its own inside a block scalar: they are content, not document markers.
+        for path in [
+            "golden/dev/talos/cp01-main.yaml",
+            "golden/dev@1.12/talos/cp01-main.yaml",
+            "golden/edge-flannel@1.13/talos/edge-storage.yaml",
+        ] {
+            let text = golden(path);
+            let docs = MachineConfigDocuments::from_yaml(&text).unwrap();
+            assert_eq!(docs.to_yaml().unwrap(), text, "{path}");
+            let multidoc = path.contains('@');
+            assert_eq!(docs.hostname.is_some(), multidoc, "{path}");
+        }
+        let docs = MachineConfigDocuments::from_yaml(&golden(
+            "golden/edge-flannel@1.13/talos/edge-storage.yaml",
+        ))
+        .unwrap();
+        assert_eq!(docs.extra_kinds(), [HOSTNAME_KIND, RESOLVER_KIND]);
+        assert_eq!(docs.resolver.unwrap().nameservers[0].address, "1.1.1.1");
+    }
+
+    #[test]
+    fn a_stream_with_documents_we_do_not_write_is_refused_at_their_line() {
+        let v1alpha1 = golden("golden/dev@1.12/talos/worker01.yaml");
+        let lines = v1alpha1.lines().count();
+        let cases = [
+            (
+                format!("{v1alpha1}---\napiVersion: v1alpha1\nkind: HostnameConfig\nhostname: x\n"),
+                "a second HostnameConfig",
+            ),
+            (
+                format!("{v1alpha1}---\napiVersion: v1alpha1\nkind: KubeSpanConfig\n"),
+                "HostnameConfig or ResolverConfig",
+            ),
+            (
+                format!(
+                    "{v1alpha1}---\napiVersion: v1alpha2\nkind: ResolverConfig\nnameservers: []\n"
+                ),
+                "apiVersion: v1alpha1",
+            ),
+            (
+                "apiVersion: v1alpha1\nkind: HostnameConfig\nhostname: x\n".to_string(),
+                "first document must be the v1alpha1",
+            ),
+        ];
+        for (text, want) in cases {
+            let e = MachineConfigDocuments::from_yaml(&text).unwrap_err();
+            assert!(e.message.contains(want), "{want}: {e}");
+        }
+        // A field error in a later document carries its line in the whole stream.
+        let text = format!(
+            "{v1alpha1}---\napiVersion: v1alpha1\nkind: ResolverConfig\nnameservers:\n- address: 1.1.1.1\n  port: 53\n"
+        );
+        let e = MachineConfigDocuments::from_yaml(&text).unwrap_err();
+        assert!(e.message.contains("port"), "{e}");
+        // `---` is line lines + 1, so `port` is line lines + 6.
+        assert_eq!(e.pos.map(|p| (p.line, p.col)), Some((lines + 6, 3)), "{e}");
     }
 
     #[test]

@@ -17,12 +17,79 @@ pub mod defaults {
     pub const API_PORT: u16 = 6443;
     /// `ghcr.io/siderolabs/installer:<talos.version>`
     pub const INSTALLER_REPOSITORY: &str = "ghcr.io/siderolabs/installer";
+    /// With `talos.schematic`: the Image Factory's installer for bare metal,
+    /// `factory.talos.dev/metal-installer/<schematic>:<talos.version>`.
+    pub const FACTORY_INSTALLER_REPOSITORY: &str = "factory.talos.dev/metal-installer";
 }
 
-/// The Talos minor release the rendered configs target.
-pub const TALOS_MINOR: (u32, u32) = (1, 11);
-/// The Kubernetes minor releases Talos 1.11 supports.
-pub const KUBERNETES_MINORS: std::ops::RangeInclusive<u32> = 29..=34;
+/// How a Talos line wants its machine config written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConfigShape {
+    /// One `v1alpha1` document holding everything (Talos up to 1.11).
+    SingleDocument,
+    /// The `v1alpha1` document plus `HostnameConfig`, `ResolverConfig`, … (Talos 1.12 on):
+    /// the fields those documents replace are deprecated, and Talos refuses a config that has
+    /// both.
+    MultiDocument,
+}
+
+/// One Talos line kubectl zt renders for: what it accepts and what shape its output has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TalosLine {
+    /// Talos 1.`minor`.
+    pub minor: u32,
+    /// The Kubernetes minor releases this line supports (Talos's support matrix).
+    pub kubernetes_minors: (u32, u32),
+    pub shape: ConfigShape,
+}
+
+impl TalosLine {
+    /// `v1.12`, as users and the oracles name a line.
+    pub fn name(&self) -> String {
+        format!("v1.{}", self.minor)
+    }
+
+    pub fn supports_kubernetes(&self, v: Version) -> bool {
+        v.major == 1 && (self.kubernetes_minors.0..=self.kubernetes_minors.1).contains(&v.minor)
+    }
+
+    /// The line `v` belongs to, if kubectl zt supports it.
+    pub fn of(v: Version) -> Option<&'static TalosLine> {
+        TALOS_LINES
+            .iter()
+            .find(|l| v.major == 1 && v.minor == l.minor)
+    }
+
+    /// `v1.11.x, v1.12.x, v1.13.x`, for messages.
+    pub fn supported_list() -> String {
+        TALOS_LINES
+            .iter()
+            .map(|l| format!("{}.x", l.name()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+/// Every Talos line kubectl zt renders for. Supporting a new line is one entry here (its
+/// Kubernetes range from the Talos support matrix) and one `tests/oracles/talos/lines/<line>.mod`;
+/// a line whose documents move settings again also needs its own [`ConfigShape`].
+pub const TALOS_LINES: &[TalosLine] = &[
+    TalosLine {
+        minor: 11,
+        kubernetes_minors: (29, 34),
+        shape: ConfigShape::SingleDocument,
+    },
+    TalosLine {
+        minor: 12,
+        kubernetes_minors: (30, 35),
+        shape: ConfigShape::MultiDocument,
+    },
+    TalosLine {
+        minor: 13,
+        kubernetes_minors: (31, 36),
+        shape: ConfigShape::MultiDocument,
+    },
+];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
@@ -135,6 +202,13 @@ pub struct Cluster {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Talos {
     pub version: Version,
+    /// The line `version` belongs to; loading guarantees it is one of [`TALOS_LINES`].
+    pub line: TalosLine,
+    /// An Image Factory schematic ID (64 hex digits): the installer image's extensions and
+    /// kernel arguments.
+    pub schematic: Option<String>,
+    /// The explicit `installer_image`, else the factory image of `schematic`, else Talos's
+    /// own installer.
     pub installer_image: String,
 }
 

@@ -282,6 +282,23 @@ pub fn image_ref(s: &str) -> Result<(), String> {
     }
 }
 
+/// An Image Factory schematic ID: the SHA-256 of the schematic, as the factory prints it
+/// (64 lower-case hexadecimal digits).
+pub fn schematic_id(s: &str) -> Result<(), String> {
+    let found = if s.chars().any(|c| !c.is_ascii_hexdigit()) {
+        "characters that are not hexadecimal digits".to_string()
+    } else if s.len() != 64 {
+        format!("{} digits", s.len())
+    } else if s.bytes().any(|c| c.is_ascii_uppercase()) {
+        "upper-case letters (the factory writes IDs in lower case)".to_string()
+    } else {
+        return Ok(());
+    };
+    Err(format!(
+        "expected an Image Factory schematic ID (64 lower-case hexadecimal digits), found {found}"
+    ))
+}
+
 /// A node's `ip` is where bootstrap sends its machine config, CA keys included: it must name
 /// one machine on the network. The unspecified address, loopback, link-local, multicast and
 /// broadcast addresses never do (a loopback address would hand the keys to whatever listens on

@@ -10,8 +10,8 @@ use std::net::IpAddr;
 use std::path::Path;
 
 use super::model::{
-    Cluster, Cni, EnvValues, KUBERNETES_MINORS, Kubernetes, Machine, Role, TALOS_MINOR, Taint,
-    TaintEffect, Talos, defaults,
+    Cluster, Cni, EnvValues, Kubernetes, Machine, Role, Taint, TaintEffect, Talos, TalosLine,
+    defaults,
 };
 use super::rules;
 use crate::diag::{Diagnostics, Pos};
@@ -38,7 +38,7 @@ const CLUSTER_KEYS: &[&str] = &[
     "cni",
     "allowSchedulingOnControlPlanes",
 ];
-const TALOS_KEYS: &[&str] = &["version", "installer_image"];
+const TALOS_KEYS: &[&str] = &["version", "installer_image", "schematic"];
 const KUBERNETES_KEYS: &[&str] = &["version"];
 const TAINT_KEYS: &[&str] = &["key", "value", "effect"];
 
@@ -322,17 +322,39 @@ fn talos(d: &mut Decoder, node: &Node) -> Option<Talos> {
     let version = d.req_string(&f, "version").and_then(|v| {
         let pos = f.get("version").map(|n| n.pos);
         match rules::version(&v) {
-            Ok(ver) if (ver.major, ver.minor) == TALOS_MINOR => Some(ver),
-            Ok(ver) => {
-                d.error(pos, "talos.version", format!("Talos {ver} is not supported: kubectl zt renders Talos v{}.{}.x machine configs", TALOS_MINOR.0, TALOS_MINOR.1));
-                None
-            }
+            Ok(ver) => match TalosLine::of(ver) {
+                Some(line) => Some((ver, *line)),
+                None => {
+                    d.error(
+                        pos,
+                        "talos.version",
+                        format!(
+                            "Talos {ver} is not supported: kubectl zt renders machine configs for Talos {}",
+                            TalosLine::supported_list()
+                        ),
+                    );
+                    None
+                }
+            },
             Err(m) => {
                 d.error(pos, "talos.version", m);
                 None
             }
         }
     });
+    let schematic = match f.get("schematic") {
+        None => Ok(None),
+        Some(n) => match d.string(n, "talos.schematic") {
+            None => Err(()),
+            Some(id) => match rules::schematic_id(&id) {
+                Ok(()) => Ok(Some(id)),
+                Err(m) => {
+                    d.error(Some(n.pos), "talos.schematic", m);
+                    Err(())
+                }
+            },
+        },
+    };
     let installer_image = match f.get("installer_image") {
         Some(n) => {
             d.string(n, "talos.installer_image")
@@ -344,10 +366,20 @@ fn talos(d: &mut Decoder, node: &Node) -> Option<Talos> {
                     }
                 })
         }
-        None => version.map(|v| format!("{}:{v}", defaults::INSTALLER_REPOSITORY)),
+        None => match (&version, &schematic) {
+            (Some((v, _)), Ok(Some(id))) => Some(format!(
+                "{}/{id}:{v}",
+                defaults::FACTORY_INSTALLER_REPOSITORY
+            )),
+            (Some((v, _)), Ok(None)) => Some(format!("{}:{v}", defaults::INSTALLER_REPOSITORY)),
+            _ => None,
+        },
     };
+    let (version, line) = version?;
     Some(Talos {
-        version: version?,
+        version,
+        line,
+        schematic: schematic.ok()?,
         installer_image: installer_image?,
     })
 }
@@ -358,27 +390,27 @@ fn kubernetes(d: &mut Decoder, node: &Node, talos: Option<&Talos>) -> Option<Kub
     let version = d
         .req_string(&f, "version")
         .and_then(|v| match rules::version(&v) {
-            Ok(ver) if ver.major == 1 && KUBERNETES_MINORS.contains(&ver.minor) => Some(ver),
-            Ok(ver) => {
-                let talos = talos.map_or_else(
-                    || format!("v{}.{}", TALOS_MINOR.0, TALOS_MINOR.1),
-                    |t| t.version.to_string(),
-                );
-                d.error(
-                pos,
-                "kubernetes.version",
-                format!(
-                    "Kubernetes {ver} is not supported by Talos {talos}: use v1.{}.x to v1.{}.x",
-                    KUBERNETES_MINORS.start(),
-                    KUBERNETES_MINORS.end()
-                ),
-            );
-                None
-            }
             Err(m) => {
                 d.error(pos, "kubernetes.version", m);
                 None
             }
+            // Without a supported Talos version there is no matrix to check against; that
+            // error is reported on talos.version.
+            Ok(ver) => match talos {
+                Some(t) if !t.line.supports_kubernetes(ver) => {
+                    let (lo, hi) = t.line.kubernetes_minors;
+                    d.error(
+                        pos,
+                        "kubernetes.version",
+                        format!(
+                            "Kubernetes {ver} is not supported by Talos {}: use v1.{lo}.x to v1.{hi}.x",
+                            t.version
+                        ),
+                    );
+                    None
+                }
+                _ => Some(ver),
+            },
         });
     Some(Kubernetes { version: version? })
 }

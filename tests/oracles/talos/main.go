@@ -191,7 +191,8 @@ func genCmd(args []string) error {
 	}
 
 	// The options talosctl gen config passes with its default flags (docs, examples and
-	// KubeSpan aside), in the same order.
+	// KubeSpan aside), in the same order. Its `--persist` (default true) is left out: true is
+	// also machinery's default on every line, and v1.13 dropped the option (persist is always on).
 	opts := []generate.Option{}
 
 	if *talosVersion != "" {
@@ -209,7 +210,6 @@ func genCmd(args []string) error {
 		generate.WithInstallImage(*installImage),
 		generate.WithAdditionalSubjectAltNames([]string{}),
 		generate.WithDNSDomain(*dnsDomain),
-		generate.WithPersist(true),
 		generate.WithClusterDiscovery(true),
 	)
 

@@ -12,6 +12,7 @@ pub mod kube_api;
 pub mod oracles;
 pub mod preview;
 pub mod talos_api;
+pub mod talos_lines;
 
 use std::path::{Path, PathBuf};
 
