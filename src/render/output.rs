@@ -105,8 +105,8 @@ impl OutputTree {
 
     /// Writes the tree under `out`, all or nothing, and says what it cleaned up.
     ///
-    /// - A lock on `OUT/.zt-render.lock` serialises renders into one `OUT` (a second render
-    ///   waits for the first).
+    /// - An exclusive `flock` on the `OUT` directory itself serialises renders into one `OUT`
+    ///   (a second render waits for the first; no lock file appears in the output).
     /// - Staging directories left by a render that was killed (`.zt-render-*`; they may hold
     ///   copies of secrets) are removed and reported.
     /// - The whole tree is built in one staging directory inside `out` (same filesystem), then
