@@ -68,7 +68,7 @@ pub fn alias_bomb(levels: usize) -> String {
     let mut s = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
     for i in 1..levels {
         let prev = format!("*a{}", i - 1);
-        let items = vec![prev.as_str(); 10].join(", ");
+        let items = [prev.as_str(); 10].join(", ");
         let _ = writeln!(s, "a{i}: &a{i} [{items}]");
     }
     s

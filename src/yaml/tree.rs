@@ -268,40 +268,40 @@ impl Builder {
                 seen,
                 cost: c,
                 ..
-            }) => match {
+            }) => {
                 c.add(cost);
-                key.take()
-            } {
-                None => *key = Some(node),
-                Some(k) => {
-                    if let Some(ks) = k.as_scalar()
-                        && !is_merge_key(&k)
-                    {
-                        if let Some(&first) = seen.get(&ks.text) {
-                            let err = YamlError::new(
-                                Some(k.pos),
-                                format!(
-                                    "duplicate key `{}` (first defined at line {first})",
-                                    crate::diag::clip(&ks.text)
-                                ),
-                            );
-                            if !self.keep_duplicates {
-                                return Err(err);
+                match key.take() {
+                    None => *key = Some(node),
+                    Some(k) => {
+                        if let Some(ks) = k.as_scalar()
+                            && !is_merge_key(&k)
+                        {
+                            if let Some(&first) = seen.get(&ks.text) {
+                                let err = YamlError::new(
+                                    Some(k.pos),
+                                    format!(
+                                        "duplicate key `{}` (first defined at line {first})",
+                                        crate::diag::clip(&ks.text)
+                                    ),
+                                );
+                                if !self.keep_duplicates {
+                                    return Err(err);
+                                }
+                                self.duplicates.push(Duplicate {
+                                    doc: self.docs.len(),
+                                    error: err,
+                                });
+                            } else {
+                                seen.insert(ks.text.clone(), k.pos.line);
                             }
-                            self.duplicates.push(Duplicate {
-                                doc: self.docs.len(),
-                                error: err,
-                            });
-                        } else {
-                            seen.insert(ks.text.clone(), k.pos.line);
                         }
+                        entries.push(Entry {
+                            key: k,
+                            value: node,
+                        });
                     }
-                    entries.push(Entry {
-                        key: k,
-                        value: node,
-                    });
                 }
-            },
+            }
         }
         Ok(())
     }
