@@ -372,6 +372,23 @@ mod tests {
     }
 
     #[test]
+    fn an_oversized_file_is_named_with_the_limit() {
+        let file = std::path::Path::new("environments/dev/talos-values.yaml");
+        let src = format!("k: {}\n", "s3cr3t".repeat(MAX_INPUT_BYTES / 6 + 1));
+        let diags = parse_file_document(&src, file).unwrap_err();
+        let shown = diags.to_string();
+        assert!(
+            shown.starts_with("environments/dev/talos-values.yaml: invalid YAML: the text is "),
+            "{shown}"
+        );
+        assert!(
+            shown.ends_with("bytes; YAML input is limited to 10 MiB (10485760 bytes)"),
+            "{shown}"
+        );
+        assert!(!shown.contains("s3cr3t"));
+    }
+
+    #[test]
     fn typed_reads_bound_alias_and_anchor_expansion() {
         for (name, src) in [
             (
