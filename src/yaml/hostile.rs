@@ -171,6 +171,53 @@ pub fn dense_nodes(items: usize) -> String {
     s
 }
 
+/// One line: `k: ` and a plain scalar of `words` short words (the scanner's simple-key
+/// lookahead and plain-scalar folding over a very long line).
+pub fn long_line(words: usize) -> String {
+    let mut s = String::with_capacity(words * 2 + 4);
+    s.push_str("k:");
+    for _ in 0..words {
+        s.push_str(" a");
+    }
+    s.push('\n');
+    s
+}
+
+/// One flow mapping of `keys` keys on a single line.
+pub fn flow_map_one_line(keys: usize) -> String {
+    let mut s = String::with_capacity(keys * 10);
+    s.push('{');
+    for k in 0..keys {
+        if k > 0 {
+            s.push_str(", ");
+        }
+        let _ = write!(s, "k{k}: 1");
+    }
+    s.push_str("}\n");
+    s
+}
+
+/// A literal block scalar of `lines` lines.
+pub fn block_scalar(lines: usize) -> String {
+    let mut s = String::with_capacity(lines * 8 + 8);
+    s.push_str("k: |\n");
+    for _ in 0..lines {
+        s.push_str("  line\n");
+    }
+    s
+}
+
+/// A double-quoted scalar of `escapes` escape sequences.
+pub fn escapes(escapes: usize) -> String {
+    let mut s = String::with_capacity(escapes * 4 + 8);
+    s.push_str("k: \"");
+    for _ in 0..escapes {
+        s.push_str("\\x41");
+    }
+    s.push_str("\"\n");
+    s
+}
+
 /// Every class, each generated on demand at a size of roughly `bytes` (the shapes scale so each
 /// input is about that long).
 pub fn all() -> Vec<Case> {
@@ -229,6 +276,26 @@ pub fn all() -> Vec<Case> {
             name: "long-key",
             what: "one key of the whole size",
             make: long_key,
+        },
+        Case {
+            name: "long-line",
+            what: "one plain scalar of words on one line",
+            make: |b| long_line(b / 2),
+        },
+        Case {
+            name: "flow-map-line",
+            what: "one flow mapping of distinct keys on one line",
+            make: |b| flow_map_one_line(b / 10),
+        },
+        Case {
+            name: "block-scalar",
+            what: "one literal block scalar of short lines",
+            make: |b| block_scalar(b / 7),
+        },
+        Case {
+            name: "escapes",
+            what: "one double-quoted scalar of escapes",
+            make: |b| escapes(b / 4),
         },
         Case {
             name: "dense-nodes",
