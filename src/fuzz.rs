@@ -545,10 +545,15 @@ fn yaml_readers_and_decoder() {
     // them at megabytes).
     for case in crate::yaml::hostile::all() {
         let input = (case.make)(32 * 1024);
-        let outcome =
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| check_yaml(input.as_bytes())));
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            check_yaml(input.as_bytes())
+        }));
         if let Err(e) = outcome {
-            panic!("fuzz yaml: hostile {} failed: {}", case.name, panic_text(&e));
+            panic!(
+                "fuzz yaml: hostile {} failed: {}",
+                case.name,
+                panic_text(&e)
+            );
         }
     }
     run(

@@ -29,6 +29,7 @@
 //! | [`tree::MAX_NODES`] | 1,000,000 nodes | alias bombs, anchor copies, dense flow lists, `---` storms |
 //! | [`tree::MAX_TEXT_BYTES`] | 32 MiB of scalar text | aliases of one long scalar |
 //! | [`tree::MAX_DEPTH`] | 64 levels | stack overflow in every recursive reader of the tree |
+//! | [`MAX_TYPED_NODES`] (typed) | 500,000 nodes | the same, at serde-saphyr's speed |
 //! | [`MAX_DOCUMENTS`] (typed) | 100,000 documents | document storms |
 //! | [`MAX_REPLAYED_EVENTS`] (typed) | 100,000 | memory for `<<` merges and aliases |
 //! | [`decode::MAX_PROBLEMS`] | 100 problems a file | floods of diagnostics |
@@ -36,7 +37,7 @@
 //! Node and text budgets count what is *built*: every node of the tree, every alias expansion
 //! and every copy of an anchored node kept for its aliases, each charged before it is made.
 //! Duplicate keys and merge keys are handled with hash sets, linear in the size of a mapping.
-//! The typed reader enforces the same node, text and depth limits through serde-saphyr's budget.
+//! The typed reader enforces its limits through serde-saphyr's budget, on the parser's events.
 
 pub mod decode;
 pub mod edit;
@@ -75,7 +76,9 @@ pub struct YamlError {
 pub enum Limit {
     /// Longer than [`MAX_INPUT_BYTES`].
     InputBytes,
-    /// More nodes than [`tree::MAX_NODES`] once aliases and anchors are expanded.
+    /// More nodes than [`tree::MAX_NODES`] ([`MAX_TYPED_NODES`] for typed reads), documents
+    /// than [`MAX_DOCUMENTS`], or alias replays than [`MAX_REPLAYED_EVENTS`], once aliases and
+    /// anchors are expanded.
     Nodes,
     /// More scalar text than [`tree::MAX_TEXT_BYTES`] once aliases and anchors are expanded.
     TextBytes,
@@ -136,8 +139,8 @@ pub fn parse_file_document(
     parse_document(src).map_err(|e| e.in_file(file).into())
 }
 
-/// The typed reader's limits: the same node, text and depth limits as the positioned tree (see
-/// the module docs), so one hostile text is refused by both. serde-saphyr checks them on the
+/// The typed reader's limits: the text and depth limits of the positioned tree and half its
+/// node budget (see the module docs). serde-saphyr checks them on the
 /// parser's events as they come; its own defaults bound the rest (50,000 aliases and anchors,
 /// 1,000,000 retained anchor events, 10,000 merge keys).
 fn read_options() -> serde_saphyr::Options {
@@ -151,10 +154,10 @@ fn read_options() -> serde_saphyr::Options {
         },
         budget: serde_saphyr::budget! {
             max_documents: MAX_DOCUMENTS,
-            max_nodes: tree::MAX_NODES,
+            max_nodes: MAX_TYPED_NODES,
             // Every node is one event, every collection one more for its end, and every
             // document two.
-            max_events: 2 * tree::MAX_NODES + 2 * MAX_DOCUMENTS,
+            max_events: 2 * MAX_TYPED_NODES + 2 * MAX_DOCUMENTS,
             max_total_scalar_bytes: tree::MAX_TEXT_BYTES,
             max_depth: tree::MAX_DEPTH,
         },
@@ -163,6 +166,12 @@ fn read_options() -> serde_saphyr::Options {
 
 /// The most documents one stream may hold in a typed read (a real CRD bundle has hundreds).
 pub const MAX_DOCUMENTS: usize = 100_000;
+
+/// The most nodes one typed read may hold: half the tree's budget, because serde-saphyr takes
+/// about twice as long per node (1.2-1.4 s to refuse a stream at a million nodes, too close to
+/// the 2 s goal). Typed reads are of rendered output and platform manifests; the largest real
+/// one (a 700 KB CRD bundle) has 13,000 nodes.
+pub const MAX_TYPED_NODES: usize = tree::MAX_NODES / 2;
 
 /// The most parser events aliases may replay in one typed read: two per merged or aliased
 /// entry, so 50,000 entries.
@@ -194,8 +203,7 @@ fn limit_message(limit: Limit) -> String {
     match limit {
         Limit::InputBytes => format!("YAML input is limited to {} MiB", MAX_INPUT_BYTES >> 20),
         Limit::Nodes => format!(
-            "the stream expands to too many nodes, aliases and anchors included (an alias bomb?); refusing to read it (limits: {} nodes, {MAX_DOCUMENTS} documents, {MAX_REPLAYED_EVENTS} events replayed by aliases)",
-            tree::MAX_NODES
+            "the stream expands to too many nodes, aliases and anchors included (an alias bomb?); refusing to read it (limits: {MAX_TYPED_NODES} nodes, {MAX_DOCUMENTS} documents, {MAX_REPLAYED_EVENTS} events replayed by aliases)"
         ),
         Limit::TextBytes => format!(
             "the stream expands to more than {} MiB of text, aliases and anchors included (an alias bomb?); refusing to read it",
@@ -411,7 +419,7 @@ mod tests {
 
     #[test]
     fn typed_reads_bound_nodes_documents_and_depth() {
-        let err = typed(&hostile::dense_nodes(tree::MAX_NODES + 1)).unwrap_err();
+        let err = typed(&hostile::dense_nodes(MAX_TYPED_NODES + 1)).unwrap_err();
         assert_eq!(err.limit, Some(Limit::Nodes), "{err}");
         let err = from_str_multi::<V>(&hostile::many_documents(MAX_DOCUMENTS + 1)).unwrap_err();
         assert_eq!(err.limit, Some(Limit::Nodes), "{err}");
