@@ -2,8 +2,12 @@
 //!
 //! Every node keeps its line, column and byte range, and every scalar its quoting style, so
 //! loaders can report each problem where it is and editors can change a value in place.
-//! Aliases are expanded under a node budget (an alias bomb is an error, not an out-of-memory),
-//! `<<` merge keys are applied as YAML 1.1 readers do, and duplicate keys are errors.
+//! Aliases are expanded, `<<` merge keys are applied as YAML 1.1 readers do, and duplicate keys
+//! are errors. Everything built (every node, every alias expansion, every copy of an anchored
+//! node kept for its aliases) is charged against [`MAX_NODES`] and [`MAX_TEXT_BYTES`] before it
+//! is made, nesting stops at [`MAX_DEPTH`], and duplicate and merge checks use hash sets, so any
+//! input is read or refused in time and memory linear in its size (the limits are in the module
+//! docs of [`crate::yaml`]).
 
 use std::collections::{HashMap, HashSet};
 use std::ops::Range;
