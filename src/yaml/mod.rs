@@ -84,7 +84,8 @@ pub enum Limit {
     TextBytes,
     /// Nested deeper than [`tree::MAX_DEPTH`].
     Depth,
-    /// Another limit of the typed reader (events, aliases, anchors, documents, merge keys).
+    /// Another limit of the typed reader (aliases, anchors or merge keys in number, or too many
+    /// aliases per anchor).
     Other,
 }
 
