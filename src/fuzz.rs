@@ -992,11 +992,13 @@ fn check_pem(input: &[u8]) {
     let Ok(text) = std::str::from_utf8(input) else {
         return;
     };
-    // The body of a block may be a key: errors never repeat a line of it.
+    // The body of a block may be a key: errors never repeat a line of it. (The label is shown
+    // when it looks like one, so a body line that also is part of the BEGIN line does not count.)
+    let begin = text.trim().lines().next().unwrap_or("");
     let body_lines: Vec<&str> = text
         .lines()
         .map(str::trim)
-        .filter(|l| l.len() >= 16 && !l.starts_with("-----"))
+        .filter(|l| l.len() >= 16 && !l.starts_with("-----") && !begin.contains(l))
         .collect();
     let checked = |e: &dyn std::fmt::Display| {
         let m = e.to_string();
