@@ -40,6 +40,7 @@ bench:
 	$(CARGO) bench -p zt --bench preview_patch
 	$(CARGO) bench -p zt --bench render
 	$(CARGO) bench -p zt --bench deploy
+	$(CARGO) bench -p zt --bench yaml
 
 install:
 	$(CARGO) build --release -p zt-plugins --bin kubectl-zt --bin kubectl_complete-zt

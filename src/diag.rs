@@ -168,12 +168,27 @@ pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
 /// The known name closest to `unknown`, if it is close enough to be a plausible typo.
 pub fn suggest<'a>(unknown: &str, known: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     let unknown_lower = unknown.to_ascii_lowercase();
+    let unknown_chars = unknown.chars().count();
+    let close = |d: usize, k: &str| d <= (k.len().max(unknown.len()) / 3).max(2);
     known
         .into_iter()
+        // The distance is at least the difference in length: a name far longer or shorter is
+        // never a typo, and skipping it keeps a megabyte-long key from costing seconds.
+        .filter(|k| close(k.chars().count().abs_diff(unknown_chars), k))
         .map(|k| (edit_distance(&unknown_lower, &k.to_ascii_lowercase()), k))
-        .filter(|(d, k)| *d <= (k.len().max(unknown.len()) / 3).max(2))
+        .filter(|(d, k)| close(*d, k))
         .min_by_key(|(d, _)| *d)
         .map(|(_, k)| k)
+}
+
+/// A name from the input (a key, a field) as messages show it: names are shown so users find
+/// them, but one long enough to be content, or to flood a terminal, is cut.
+pub fn clip(text: &str) -> std::borrow::Cow<'_, str> {
+    const MAX_CHARS: usize = 64;
+    match text.char_indices().nth(MAX_CHARS) {
+        None => std::borrow::Cow::Borrowed(text),
+        Some((at, _)) => format!("{}... ({} bytes)", &text[..at], text.len()).into(),
+    }
 }
 
 /// Levenshtein distance over chars; inputs are short field names.
@@ -212,6 +227,16 @@ mod tests {
         assert_eq!(suggest("controlPlane", known), Some("controlplane"));
         assert_eq!(suggest("kubernets", known), Some("kubernetes"));
         assert_eq!(suggest("zzzzzz", known), None);
+    }
+
+    #[test]
+    fn long_names_are_clipped_on_a_character_boundary() {
+        assert_eq!(clip("workers"), "workers");
+        let long = "é".repeat(100);
+        let clipped = clip(&long);
+        assert!(clipped.starts_with(&"é".repeat(64)), "{clipped}");
+        assert!(clipped.ends_with("... (200 bytes)"), "{clipped}");
+        assert_eq!(suggest(&"k".repeat(1_000_000), ["kubernetes"]), None);
     }
 
     #[test]

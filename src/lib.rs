@@ -26,3 +26,6 @@ pub mod source;
 pub mod talos;
 pub mod tenant;
 pub mod yaml;
+
+#[cfg(test)]
+mod fuzz;

@@ -232,6 +232,7 @@ impl SecretsBundle {
         let mut loader = Loader {
             file,
             diags: Diagnostics::new(),
+            omitted: 0,
         };
         let bundle = loader.bundle(&root);
         match bundle {
@@ -241,7 +242,18 @@ impl SecretsBundle {
                     // Unreachable in practice: every `None` above comes with a diagnostic.
                     loader.push(Some(root.pos), "", "incomplete secrets bundle");
                 }
-                Err(loader.diags.sorted())
+                let mut diags = loader.diags.sorted();
+                if loader.omitted > 0 {
+                    diags.push(Diagnostic::file(
+                        file,
+                        format!(
+                            "{} more problems not shown (only the first {} are reported)",
+                            loader.omitted,
+                            crate::yaml::decode::MAX_PROBLEMS
+                        ),
+                    ));
+                }
+                Err(diags)
             }
         }
     }
@@ -405,6 +417,8 @@ fn check_service_account_key(s: &str) -> Result<(), String> {
 struct Loader<'f> {
     file: &'f Path,
     diags: Diagnostics,
+    /// Problems past [`crate::yaml::decode::MAX_PROBLEMS`], counted but not recorded.
+    omitted: usize,
 }
 
 /// A string value with where it was found.
@@ -434,6 +448,12 @@ fn plausible_key(key: &str) -> bool {
 
 impl Loader<'_> {
     fn push(&mut self, pos: Option<Pos>, field: &str, message: impl Into<String>) {
+        // The same cap as every other loader: a bundle of a million unknown keys is refused
+        // with a hundred diagnostics and a count, not a million.
+        if self.diags.len() >= crate::yaml::decode::MAX_PROBLEMS {
+            self.omitted += 1;
+            return;
+        }
         self.diags
             .push(Diagnostic::new(self.file, pos, field, message));
     }
@@ -774,6 +794,21 @@ mod tests {
         assert_eq!(hits[0].file, file());
         assert!(hits[0].pos.is_some(), "{:?}", hits[0]);
         hits[0]
+    }
+
+    #[test]
+    fn a_flood_of_unknown_keys_is_cut_at_the_cap() {
+        let max = crate::yaml::decode::MAX_PROBLEMS;
+        let src = crate::yaml::hostile::many_keys(5 * max);
+        let diags = SecretsBundle::parse(&src, file()).unwrap_err();
+        assert_eq!(diags.len(), max + 1);
+        let last = diags.iter().last().unwrap().to_string();
+        assert!(
+            last.ends_with(&format!(
+                "more problems not shown (only the first {max} are reported)"
+            )),
+            "{last}"
+        );
     }
 
     #[test]

@@ -4,7 +4,7 @@
 pub mod api;
 pub mod bundle;
 pub mod config;
-mod der;
+pub(crate) mod der;
 pub mod keys;
 pub mod pem;
 pub mod pki;

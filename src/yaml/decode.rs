@@ -9,11 +9,18 @@ use std::path::{Path, PathBuf};
 
 use super::scalar::Resolved;
 use super::tree::{Node, NodeKind};
-use crate::diag::{Diagnostic, Diagnostics, Pos, suggest};
+use crate::diag::{Diagnostic, Diagnostics, Pos, clip, suggest};
+
+/// The most problems one [`Decoder`] records; the rest are counted in one closing diagnostic.
+/// A mapping of 300,000 unknown keys otherwise made 300,000 diagnostics (200 MB, 3 s), and
+/// nobody reads past the first screenful.
+pub const MAX_PROBLEMS: usize = 100;
 
 pub struct Decoder {
     file: PathBuf,
     diags: Diagnostics,
+    /// Problems found past [`MAX_PROBLEMS`], not recorded.
+    omitted: usize,
 }
 
 /// A mapping whose keys were checked against the known ones.
@@ -56,6 +63,7 @@ impl Decoder {
         Decoder {
             file: file.into(),
             diags: Diagnostics::new(),
+            omitted: 0,
         }
     }
 
@@ -65,15 +73,34 @@ impl Decoder {
 
     /// Records a problem at `pos`.
     pub fn error(&mut self, pos: Option<Pos>, field: &str, message: impl Into<String>) {
+        if self.full() {
+            self.omitted += 1;
+            return;
+        }
         self.diags
             .push(Diagnostic::new(&self.file, pos, field, message));
+    }
+
+    /// Whether [`MAX_PROBLEMS`] were recorded: further problems are only counted, so callers
+    /// may skip the work of describing them.
+    fn full(&self) -> bool {
+        self.diags.len() >= MAX_PROBLEMS
     }
 
     pub fn has_errors(&self) -> bool {
         !self.diags.is_empty()
     }
 
-    pub fn finish(self) -> Diagnostics {
+    pub fn finish(mut self) -> Diagnostics {
+        if self.omitted > 0 {
+            self.diags.push(Diagnostic::file(
+                &self.file,
+                format!(
+                    "{} more problems not shown (only the first {MAX_PROBLEMS} are reported)",
+                    self.omitted
+                ),
+            ));
+        }
         self.diags
     }
 
@@ -94,14 +121,19 @@ impl Decoder {
                 continue;
             };
             if !known.contains(&k.text.as_str()) {
+                if self.full() {
+                    self.omitted += 1;
+                    continue;
+                }
                 let hint = match suggest(&k.text, known.iter().copied()) {
                     Some(s) => format!("; did you mean `{s}`?"),
                     None => format!("; known keys: {}", known.join(", ")),
                 };
+                let key = clip(&k.text);
                 self.error(
                     Some(e.key.pos),
-                    &join(path, &k.text),
-                    format!("unknown key `{}`{hint}", k.text),
+                    &join(path, &key),
+                    format!("unknown key `{key}`{hint}"),
                 );
             }
         }
@@ -247,7 +279,7 @@ impl Decoder {
                     continue;
                 }
             };
-            let field = format!("{path}[{key}]");
+            let field = format!("{path}[{}]", clip(&key));
             match self.string(&e.value, &field) {
                 Some(v) => out.push((key, v, e.value.pos)),
                 None => ok = false,
@@ -289,6 +321,38 @@ mod tests {
             "{}",
             out[3]
         );
+    }
+
+    #[test]
+    fn a_flood_of_problems_is_cut_at_the_cap_and_counted() {
+        let keys = 10 * MAX_PROBLEMS;
+        let doc = parse_document(&crate::yaml::hostile::many_keys(keys)).unwrap();
+        let mut d = Decoder::new("f.yaml");
+        d.fields(&doc, "", &["name"]);
+        let out = d.finish();
+        assert_eq!(out.len(), MAX_PROBLEMS + 1);
+        let last = out.iter().last().unwrap().to_string();
+        assert_eq!(
+            last,
+            format!(
+                "f.yaml: {} more problems not shown (only the first {MAX_PROBLEMS} are reported)",
+                keys - MAX_PROBLEMS
+            )
+        );
+    }
+
+    #[test]
+    fn long_keys_are_clipped_in_messages() {
+        let doc = parse_document(&crate::yaml::hostile::long_key(100_000)).unwrap();
+        let mut d = Decoder::new("f.yaml");
+        d.fields(&doc, "", &["name"]);
+        let out = d.finish();
+        let line = out.iter().next().unwrap().to_string();
+        assert!(line.len() < 400, "{} bytes", line.len());
+        assert!(line.contains("(100000 bytes)"), "{line}");
+        let doc = parse_document(&format!("{}: x\n", "k".repeat(1000))).unwrap();
+        let mut d = Decoder::new("f.yaml");
+        assert!(d.string_map(&doc, "labels").is_some());
     }
 
     #[test]

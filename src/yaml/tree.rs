@@ -2,23 +2,35 @@
 //!
 //! Every node keeps its line, column and byte range, and every scalar its quoting style, so
 //! loaders can report each problem where it is and editors can change a value in place.
-//! Aliases are expanded under a node budget (an alias bomb is an error, not an out-of-memory),
-//! `<<` merge keys are applied as YAML 1.1 readers do, and duplicate keys are errors.
+//! Aliases are expanded, `<<` merge keys are applied as YAML 1.1 readers do, and duplicate keys
+//! are errors. Everything built (every node, every alias expansion, every copy of an anchored
+//! node kept for its aliases) is charged against [`MAX_NODES`] and [`MAX_TEXT_BYTES`] before it
+//! is made, nesting stops at [`MAX_DEPTH`], and duplicate and merge checks use hash sets, so any
+//! input is read or refused in time and memory linear in its size (the limits are in the module
+//! docs of [`crate::yaml`]).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::ops::Range;
 
 use granit_parser::{Event, Parser, ScanError, Span};
 
-use super::YamlError;
 use super::scalar::{Resolved, resolve_plain};
+use super::{Limit, MAX_INPUT_BYTES, YamlError, too_big};
 use crate::diag::Pos;
 
 pub use granit_parser::ScalarStyle;
 
 /// The most nodes one stream may expand to, aliases included. Real tenant and platform files
 /// stay far below; a billion-laughs document needs billions.
-pub const MAX_NODES: usize = 2_000_000;
+pub const MAX_NODES: usize = 1_000_000;
+
+/// The most scalar text (bytes) one stream may expand to, aliases and anchor copies included.
+pub const MAX_TEXT_BYTES: usize = 32 * 1024 * 1024;
+
+/// The deepest nesting of collections accepted, by both readers. The deepest real file we read
+/// (a CRD bundle) nests 31 levels; serde's recursion at 128 levels overflowed a 2 MiB thread
+/// stack (test threads, tokio workers) in a debug build.
+pub const MAX_DEPTH: usize = 64;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Node {
@@ -150,9 +162,25 @@ fn scan_error(e: &ScanError) -> YamlError {
     YamlError::new(Some(Pos::new(m.line(), m.col() + 1)), e.info())
 }
 
+/// What a node costs: itself and everything under it, as a copy of it would cost again.
+#[derive(Clone, Copy, Default)]
+struct Cost {
+    nodes: usize,
+    /// Scalar text and tags.
+    bytes: usize,
+}
+
+impl Cost {
+    fn add(&mut self, other: Cost) {
+        self.nodes = self.nodes.saturating_add(other.nodes);
+        self.bytes = self.bytes.saturating_add(other.bytes);
+    }
+}
+
 enum Frame {
     Seq {
         items: Vec<Node>,
+        cost: Cost,
         pos: Pos,
         start: usize,
         anchor: usize,
@@ -160,6 +188,10 @@ enum Frame {
     Map {
         entries: Vec<Entry>,
         key: Option<Node>,
+        /// The line of the first entry of each scalar key, so a duplicate is found in constant
+        /// time (a pairwise check took 100 s for a 2.5 MB mapping of 200k keys).
+        seen: HashMap<String, usize>,
+        cost: Cost,
         pos: Pos,
         start: usize,
         anchor: usize,
@@ -171,97 +203,134 @@ struct Builder {
     keep_duplicates: bool,
     duplicates: Vec<Duplicate>,
     stack: Vec<Frame>,
-    anchors: HashMap<usize, Node>,
-    nodes: usize,
+    /// A copy of each anchored node of the current document, for its aliases, with its cost.
+    anchors: HashMap<usize, (Node, Cost)>,
+    /// Everything built so far: the tree, every alias expansion and every anchor copy. Charged
+    /// before anything is allocated, so the budget bounds memory, not just the final tree.
+    total: Cost,
     docs: Vec<Node>,
     doc_start: Option<(Pos, usize)>,
     root: Option<Node>,
 }
 
-fn count_nodes(n: &Node) -> usize {
-    1 + match &n.kind {
-        NodeKind::Scalar(_) => 0,
-        NodeKind::Seq(items) => items.iter().map(count_nodes).sum(),
-        NodeKind::Map(entries) => entries
-            .iter()
-            .map(|e| count_nodes(&e.key) + count_nodes(&e.value))
-            .sum(),
-    }
-}
-
 impl Builder {
-    fn budget(&mut self, n: usize, pos: Pos) -> Result<(), YamlError> {
-        self.nodes += n;
-        if self.nodes > MAX_NODES {
-            return Err(YamlError::new(
+    fn charge(&mut self, cost: Cost, pos: Pos) -> Result<(), YamlError> {
+        self.total.add(cost);
+        if self.total.nodes > MAX_NODES {
+            return Err(YamlError::limit(
                 Some(pos),
+                Limit::Nodes,
                 format!(
-                    "document expands to more than {MAX_NODES} nodes (an alias bomb?); refusing to read it"
+                    "the stream expands to more than {MAX_NODES} nodes, aliases and anchors included (an alias bomb?); refusing to read it"
+                ),
+            ));
+        }
+        if self.total.bytes > MAX_TEXT_BYTES {
+            return Err(YamlError::limit(
+                Some(pos),
+                Limit::TextBytes,
+                format!(
+                    "the stream expands to more than {} MiB of text, aliases and anchors included (an alias bomb?); refusing to read it",
+                    MAX_TEXT_BYTES >> 20
                 ),
             ));
         }
         Ok(())
     }
 
-    fn finish(&mut self, node: Node, anchor: usize) -> Result<(), YamlError> {
+    /// Opens a collection, refusing nesting deeper than [`MAX_DEPTH`]: every reader of the
+    /// tree (conversion, comparison, editing, dropping it) recurses once per level.
+    fn open(&mut self, frame: Frame, pos: Pos) -> Result<(), YamlError> {
+        if self.stack.len() >= MAX_DEPTH {
+            return Err(YamlError::limit(
+                Some(pos),
+                Limit::Depth,
+                format!("collections are nested more than {MAX_DEPTH} levels deep"),
+            ));
+        }
+        self.charge(Cost { nodes: 1, bytes: 0 }, pos)?;
+        self.stack.push(frame);
+        Ok(())
+    }
+
+    /// Places a complete node (costing `cost`) in its parent; an anchored one is also copied
+    /// for its aliases, and that copy is charged like any other node.
+    fn finish(&mut self, node: Node, anchor: usize, cost: Cost) -> Result<(), YamlError> {
         if anchor != 0 {
-            self.anchors.insert(anchor, node.clone());
+            self.charge(cost, node.pos)?;
+            self.anchors.insert(anchor, (node.clone(), cost));
         }
         match self.stack.last_mut() {
             None => self.root = Some(node),
-            Some(Frame::Seq { items, .. }) => items.push(node),
-            Some(Frame::Map { entries, key, .. }) => match key.take() {
-                None => *key = Some(node),
-                Some(k) => {
-                    if let Some(ks) = k.as_scalar() {
-                        let is_merge = ks.is_plain() && ks.text == "<<";
-                        if !is_merge
-                            && let Some(first) = entries
-                                .iter()
-                                .find(|e| e.key.as_scalar().is_some_and(|s| s.text == ks.text))
+            Some(Frame::Seq { items, cost: c, .. }) => {
+                c.add(cost);
+                items.push(node);
+            }
+            Some(Frame::Map {
+                entries,
+                key,
+                seen,
+                cost: c,
+                ..
+            }) => {
+                c.add(cost);
+                match key.take() {
+                    None => *key = Some(node),
+                    Some(k) => {
+                        if let Some(ks) = k.as_scalar()
+                            && !is_merge_key(&k)
                         {
-                            let err = YamlError::new(
-                                Some(k.pos),
-                                format!(
-                                    "duplicate key `{}` (first defined at line {})",
-                                    ks.text, first.key.pos.line
-                                ),
-                            );
-                            if !self.keep_duplicates {
-                                return Err(err);
+                            if let Some(&first) = seen.get(&ks.text) {
+                                let err = YamlError::new(
+                                    Some(k.pos),
+                                    format!(
+                                        "duplicate key `{}` (first defined at line {first})",
+                                        crate::diag::clip(&ks.text)
+                                    ),
+                                );
+                                if !self.keep_duplicates {
+                                    return Err(err);
+                                }
+                                self.duplicates.push(Duplicate {
+                                    doc: self.docs.len(),
+                                    error: err,
+                                });
+                            } else {
+                                seen.insert(ks.text.clone(), k.pos.line);
                             }
-                            self.duplicates.push(Duplicate {
-                                doc: self.docs.len(),
-                                error: err,
-                            });
                         }
+                        entries.push(Entry {
+                            key: k,
+                            value: node,
+                        });
                     }
-                    entries.push(Entry {
-                        key: k,
-                        value: node,
-                    });
                 }
-            },
+            }
         }
         Ok(())
     }
 }
 
+/// Whether `key` is the YAML 1.1 merge key: a plain `<<` (a quoted one is an ordinary key).
+fn is_merge_key(key: &Node) -> bool {
+    key.as_scalar()
+        .is_some_and(|s| s.is_plain() && s.text == "<<")
+}
+
 /// YAML 1.1 merge keys: entries of `<<: *base` (or a list of them) are added where the mapping
-/// does not set the key itself; earlier sources in a list win.
+/// does not set the key itself; earlier sources in a list win. Linear in the entries: the keys
+/// present are a hash set (checking each merged key against every own key took 167 s for a 2 MB
+/// merge).
 fn apply_merges(entries: Vec<Entry>) -> Result<Vec<Entry>, YamlError> {
-    if !entries.iter().any(|e| {
-        e.key
-            .as_scalar()
-            .is_some_and(|s| s.is_plain() && s.text == "<<")
-    }) {
+    if !entries.iter().any(|e| is_merge_key(&e.key)) {
         return Ok(entries);
     }
-    let (merges, mut own): (Vec<Entry>, Vec<Entry>) = entries.into_iter().partition(|e| {
-        e.key
-            .as_scalar()
-            .is_some_and(|s| s.is_plain() && s.text == "<<")
-    });
+    let (merges, mut own): (Vec<Entry>, Vec<Entry>) =
+        entries.into_iter().partition(|e| is_merge_key(&e.key));
+    let mut present: HashSet<String> = own
+        .iter()
+        .filter_map(|e| e.key.as_scalar().map(|s| s.text.clone()))
+        .collect();
     for m in merges {
         let sources: Vec<Node> = match m.value.kind {
             NodeKind::Map(_) => vec![m.value],
@@ -281,10 +350,12 @@ fn apply_merges(entries: Vec<Entry>) -> Result<Vec<Entry>, YamlError> {
                 ));
             };
             for e in src_entries {
-                let present = own.iter().any(|o| {
-                    matches!((o.key.as_scalar(), e.key.as_scalar()), (Some(a), Some(b)) if a.text == b.text)
-                });
-                if !present {
+                // Non-scalar keys are never equal to another key here (as before the hash set).
+                let new = match e.key.as_scalar() {
+                    Some(s) => !present.contains(&s.text) && present.insert(s.text.clone()),
+                    None => true,
+                };
+                if new {
                     own.push(e);
                 }
             }
@@ -325,12 +396,15 @@ pub fn parse_stream_keep_duplicates(src: &str) -> Result<Stream, YamlError> {
 }
 
 fn build(src: &str, keep_duplicates: bool) -> Result<Stream, YamlError> {
+    if src.len() > MAX_INPUT_BYTES {
+        return Err(too_big(src.len()));
+    }
     let mut b = Builder {
         keep_duplicates,
         duplicates: Vec::new(),
         stack: Vec::new(),
         anchors: HashMap::new(),
-        nodes: 0,
+        total: Cost::default(),
         docs: Vec::new(),
         doc_start: None,
         root: None,
@@ -346,58 +420,72 @@ fn build(src: &str, keep_duplicates: bool) -> Result<Stream, YamlError> {
                 b.doc_start = Some((pos_of(&span), start));
             }
             Event::DocumentEnd => {
-                let node = b.root.take().unwrap_or_else(|| {
-                    let (pos, at) = b.doc_start.unwrap_or((Pos::new(1, 1), 0));
-                    Node {
-                        kind: NodeKind::Scalar(Scalar {
-                            text: String::new(),
-                            style: ScalarStyle::Plain,
-                            tag: None,
-                        }),
-                        pos,
-                        span: at..at,
+                let node = match b.root.take() {
+                    Some(node) => node,
+                    None => {
+                        // An empty document still becomes a node: `---` repeated is charged.
+                        let (pos, at) = b.doc_start.unwrap_or((Pos::new(1, 1), 0));
+                        b.charge(Cost { nodes: 1, bytes: 0 }, pos)?;
+                        Node {
+                            kind: NodeKind::Scalar(Scalar {
+                                text: String::new(),
+                                style: ScalarStyle::Plain,
+                                tag: None,
+                            }),
+                            pos,
+                            span: at..at,
+                        }
                     }
-                });
+                };
                 b.docs.push(node);
             }
             Event::Scalar(text, style, anchor, tag) => {
                 let pos = pos_of(&span);
-                b.budget(1, pos)?;
+                let tag = tag.map(|t| t.to_string());
+                let cost = Cost {
+                    nodes: 1,
+                    bytes: text.len() + tag.as_ref().map_or(0, String::len),
+                };
+                b.charge(cost, pos)?;
                 let node = Node {
                     kind: NodeKind::Scalar(Scalar {
                         text: text.into_owned(),
                         style,
-                        tag: tag.map(|t| t.to_string()),
+                        tag,
                     }),
                     pos,
                     span: start..end,
                 };
-                b.finish(node, anchor)?;
+                b.finish(node, anchor, cost)?;
             }
             Event::SequenceStart(_, anchor, _) => {
                 let pos = pos_of(&span);
-                b.budget(1, pos)?;
-                b.stack.push(Frame::Seq {
+                let frame = Frame::Seq {
                     items: Vec::new(),
+                    cost: Cost { nodes: 1, bytes: 0 },
                     pos,
                     start,
                     anchor,
-                });
+                };
+                b.open(frame, pos)?;
             }
             Event::MappingStart(_, anchor, _) => {
                 let pos = pos_of(&span);
-                b.budget(1, pos)?;
-                b.stack.push(Frame::Map {
+                let frame = Frame::Map {
                     entries: Vec::new(),
                     key: None,
+                    seen: HashMap::new(),
+                    cost: Cost { nodes: 1, bytes: 0 },
                     pos,
                     start,
                     anchor,
-                });
+                };
+                b.open(frame, pos)?;
             }
             Event::SequenceEnd => {
                 if let Some(Frame::Seq {
                     items,
+                    cost,
                     pos,
                     start: s,
                     anchor,
@@ -411,12 +499,14 @@ fn build(src: &str, keep_duplicates: bool) -> Result<Stream, YamlError> {
                             span: s..e,
                         },
                         anchor,
+                        cost,
                     )?;
                 }
             }
             Event::MappingEnd => {
                 if let Some(Frame::Map {
                     entries,
+                    cost,
                     pos,
                     start: s,
                     anchor,
@@ -424,6 +514,8 @@ fn build(src: &str, keep_duplicates: bool) -> Result<Stream, YamlError> {
                 }) = b.stack.pop()
                 {
                     let e = entries.last().map_or(end, |en| en.value.span.end.max(end));
+                    // Merged entries were charged when their aliases were read; those a key of
+                    // the mapping overrides are dropped here, so `cost` may overestimate.
                     let entries = apply_merges(entries)?;
                     b.finish(
                         Node {
@@ -432,16 +524,22 @@ fn build(src: &str, keep_duplicates: bool) -> Result<Stream, YamlError> {
                             span: s..e,
                         },
                         anchor,
+                        cost,
                     )?;
                 }
             }
             Event::Alias(id) => {
                 let pos = pos_of(&span);
-                let Some(target) = b.anchors.get(&id).cloned() else {
+                let Some(cost) = b.anchors.get(&id).map(|(_, c)| *c) else {
                     return Err(YamlError::new(Some(pos), "alias to an unknown anchor"));
                 };
-                b.budget(count_nodes(&target), pos)?;
-                b.finish(target, 0)?;
+                // Charged before the copy is made.
+                b.charge(cost, pos)?;
+                let Some((target, _)) = b.anchors.get(&id) else {
+                    return Err(YamlError::new(Some(pos), "alias to an unknown anchor"));
+                };
+                let target = target.clone();
+                b.finish(target, 0, cost)?;
             }
             _ => {}
         }
@@ -525,6 +623,117 @@ mod tests {
         }
         let err = parse_document(&src).unwrap_err();
         assert!(err.message.contains("alias bomb"), "{err}");
+    }
+
+    use crate::yaml::hostile;
+    use crate::yaml::{Limit, MAX_INPUT_BYTES};
+
+    #[test]
+    fn anchor_copies_count_against_the_node_budget() {
+        // 40 nested anchors and no alias: before the fix each anchored mapping was copied
+        // whole (for aliases that never came) without counting, so the leaf was held 41
+        // times and a 3 MB file grew past 5.6 GB.
+        let leaf = MAX_NODES / 30;
+        let src = hostile::nested_anchors(40, leaf);
+        let err = parse_stream(&src).unwrap_err();
+        assert_eq!(err.limit, Some(Limit::Nodes), "{err}");
+        assert!(err.pos.is_some(), "{err}");
+        // The same shape with one anchor is read.
+        let one = hostile::nested_anchors(1, leaf);
+        let doc = parse_document(&one).unwrap();
+        let leaf_node = doc.get("a0").unwrap().get("leaf").unwrap();
+        assert_eq!(leaf_node.as_map().unwrap().len(), leaf);
+    }
+
+    #[test]
+    fn alias_copies_of_long_scalars_count_against_a_text_budget() {
+        // 64 aliases of a 1 MiB scalar are only ~70 nodes, but 64 MiB of copied text.
+        let src = hostile::scalar_alias_bomb(1024 * 1024, 64);
+        let err = parse_stream(&src).unwrap_err();
+        assert_eq!(err.limit, Some(Limit::TextBytes), "{err}");
+        assert!(!err.message.contains("xxx"), "{err}");
+        // A few copies are fine.
+        let doc = parse_document(&hostile::scalar_alias_bomb(1024 * 1024, 4)).unwrap();
+        assert_eq!(doc.get("b").unwrap().as_seq().unwrap().len(), 4);
+    }
+
+    #[test]
+    fn many_keys_are_checked_for_duplicates_in_linear_time() {
+        // 100,000 keys: the old pairwise check made ~5e9 comparisons.
+        let keys = 100_000;
+        let src = hostile::many_keys(keys);
+        let doc = parse_document(&src).unwrap();
+        assert_eq!(doc.as_map().unwrap().len(), keys);
+        let err = parse_document(&format!("{src}k0: 2\n")).unwrap_err();
+        assert_eq!(err.pos, Some(Pos::new(keys + 1, 1)), "{err}");
+        assert!(err.message.contains("first defined at line 1"), "{err}");
+        assert_eq!(err.limit, None);
+    }
+
+    #[test]
+    fn big_merges_are_linear() {
+        // 50,000 own keys and 50,000 merged ones: the old check made 2.5e9 comparisons.
+        let keys = 50_000;
+        let doc = parse_document(&hostile::big_merge(keys, keys)).unwrap();
+        let m = doc.get("m").unwrap();
+        assert_eq!(m.as_map().unwrap().len(), 2 * keys);
+        assert_eq!(m.get("b0").unwrap().to_json(), 1);
+        assert_eq!(m.get(&format!("o{}", keys - 1)).unwrap().to_json(), 1);
+    }
+
+    #[test]
+    fn merge_semantics_hold() {
+        // Own keys win over merged ones, earlier sources over later ones, whatever the order.
+        let doc = parse_document(
+            "a: &a {x: 1, y: 1}\nb: &b {y: 2, z: 2}\nm:\n  x: 0\n  <<: [*a, *b]\n  w: 0\n",
+        )
+        .unwrap();
+        assert_eq!(
+            doc.get("m").unwrap().to_json(),
+            serde_json::json!({"x": 0, "w": 0, "y": 1, "z": 2})
+        );
+        // A quoted `<<` is an ordinary key, checked for duplicates like any other.
+        let err = parse_document("\"<<\": 1\n'<<': 2\n").unwrap_err();
+        assert_eq!(err.pos, Some(Pos::new(2, 1)), "{err}");
+    }
+
+    #[test]
+    fn nesting_deeper_than_the_limit_is_refused_with_a_position() {
+        // Block and flow nesting each stay under the parser's own limits (255), together
+        // they do not.
+        let half = MAX_DEPTH / 2 + 10;
+        let mut src = hostile::deep_block(half);
+        src.truncate(src.len() - 2);
+        src.push_str(&hostile::deep_flow(half));
+        let err = parse_stream(&src).unwrap_err();
+        assert_eq!(err.limit, Some(Limit::Depth), "{err}");
+        assert!(err.pos.is_some_and(|p| p.line > 1), "{err}");
+        let ok = hostile::deep_flow(MAX_DEPTH - 1);
+        assert!(parse_stream(&ok).is_ok());
+    }
+
+    #[test]
+    fn empty_documents_are_charged_against_the_node_budget() {
+        // `---` is four bytes: 10 MiB of them made 2.6 million nodes that nothing counted.
+        let err = parse_stream(&hostile::many_documents(MAX_NODES + 1)).unwrap_err();
+        assert_eq!(err.limit, Some(Limit::Nodes), "{err}");
+        assert_eq!(
+            parse_stream(&hostile::many_documents(1000)).unwrap().len(),
+            1000
+        );
+    }
+
+    #[test]
+    fn input_over_the_size_cap_is_refused_without_quoting_it() {
+        let mut src = String::from("secret: ");
+        src.push_str(&"s3cr3t".repeat(MAX_INPUT_BYTES / 6));
+        src.push('\n');
+        let err = parse_stream(&src).unwrap_err();
+        assert_eq!(err.limit, Some(Limit::InputBytes), "{err}");
+        assert!(err.message.contains("10 MiB"), "{err}");
+        assert!(!err.message.contains("s3cr3t"), "{err}");
+        let err = parse_stream_keep_duplicates(&src).unwrap_err();
+        assert_eq!(err.limit, Some(Limit::InputBytes), "{err}");
     }
 
     #[test]

@@ -302,7 +302,9 @@ impl Loader {
                 }
                 Test::Matches(s)
             }
-            _ => Test::Exists(self.d.opt_bool(&f, "exists")?),
+            // `exists:` with no value is present but null: it must be reported, not skipped
+            // (`opt_bool` reads null as absent, and the predicate then failed silently).
+            _ => Test::Exists(self.d.bool(node.get("exists")?, &f.child("exists"))?),
         };
         Some(Predicate {
             pos: node.pos,
