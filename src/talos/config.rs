@@ -52,6 +52,7 @@ impl MachineConfigDocuments {
             let at = |e: YamlError| YamlError {
                 pos: e.pos.map(|p| Pos::new(p.line + start, p.col)),
                 message: e.message,
+                limit: e.limit,
             };
             let here = Some(Pos::new(start + 1, 1));
             let header: DocumentHeader = yaml::from_str(doc).map_err(at)?;
