@@ -14,8 +14,11 @@ use super::output::OutputTree;
 use super::templates::template_error;
 use crate::diag::{Diagnostic, Pos};
 use crate::source::RepoFiles;
+use crate::talos::config::MachineConfig;
 use crate::talos::config::{MachineConfigDocuments, TalosConfig};
-use crate::tenant::model::{Cni, ConfigShape, EnvValues, Role, TalosLine};
+use crate::tenant::model::{
+    Cni, ConfigPatch, ConfigShape, EnvValues, Machine, PatchOp, Role, TalosLine,
+};
 use crate::yaml;
 
 /// Where the platform repository keeps the Cilium manifest Talos applies at bootstrap.
@@ -129,7 +132,18 @@ pub fn render(
             pos: e.pos,
             message: e.message,
         })?;
-        check_machine(&docs, &v.talos.line, m.role, &m.name, &out_path)?;
+        check_machine(&docs, &v.talos.line, m.role, &m.name).map_err(|message| {
+            RenderError::Invariant {
+                output: out_path.clone(),
+                message,
+            }
+        })?;
+        let patches: Vec<&ConfigPatch> = v.patches_for(m).collect();
+        let docs = if patches.is_empty() {
+            docs
+        } else {
+            apply_patches(docs, &patches, v, m)?
+        };
         let bytes = docs.to_yaml().map_err(|e| RenderError::Output {
             template: MACHINE_TEMPLATE.into(),
             output: out_path.clone(),
@@ -184,14 +198,8 @@ fn check_machine(
     line: &TalosLine,
     role: Role,
     name: &str,
-    out: &Path,
-) -> Result<(), RenderError> {
-    let fail = |message: String| {
-        Err(RenderError::Invariant {
-            output: out.to_path_buf(),
-            message,
-        })
-    };
+) -> Result<(), String> {
+    let fail = |message: String| Err(message);
     let cfg = &docs.config;
     let legacy_hostname = cfg
         .machine
@@ -274,6 +282,96 @@ fn check_machine(
         }
     }
     Ok(())
+}
+
+/// Applies `m`'s patches (environment, role, node) to its rendered v1alpha1 document, then reads
+/// the result back strictly and runs [`check_machine`] again, so no patch can put a CA key on
+/// a worker or a deprecated field next to its replacement document. Every error points at a
+/// patch in talos-values.yaml.
+fn apply_patches(
+    docs: MachineConfigDocuments,
+    patches: &[&ConfigPatch],
+    v: &EnvValues,
+    m: &Machine,
+) -> Result<MachineConfigDocuments, RenderError> {
+    let at = |p: &ConfigPatch, message: String| {
+        RenderError::Input(
+            Diagnostic::new(
+                &v.source,
+                Some(p.pos),
+                &p.field,
+                format!("on node `{}`: {message}", m.name),
+            )
+            .into(),
+        )
+    };
+    let mut state =
+        serde_json::to_value(&docs.config).map_err(|e| RenderError::Emit(e.to_string()))?;
+    // Every intermediate state, so a final config that fails can be blamed on the patch that
+    // last made it invalid rather than on whichever patch happened to be last.
+    let mut states = Vec::with_capacity(patches.len() + 1);
+    states.push(state.clone());
+    for p in patches {
+        let before = state.clone();
+        match &p.op {
+            PatchOp::Merge(doc) => json_patch::merge(&mut state, doc),
+            PatchOp::Json6902(ops) => json_patch::patch(&mut state, ops).map_err(|e| {
+                at(
+                    p,
+                    format!(
+                        "operation [{}] at `{}` does not apply: {}",
+                        e.operation,
+                        e.path,
+                        describe_patch_error(&e.kind)
+                    ),
+                )
+            })?,
+        }
+        if state == before {
+            return Err(at(p, "this patch changes nothing".into()));
+        }
+        states.push(state.clone());
+    }
+    let check = |value: &serde_json::Value| -> Result<MachineConfigDocuments, String> {
+        // Through YAML text and the same strict reader as the templates' output: unknown
+        // fields are refused, and messages never quote a value.
+        let text = yaml::to_string(value).map_err(|e| e.message)?;
+        let config: MachineConfig = yaml::from_str(&text).map_err(|e| e.message)?;
+        let patched = MachineConfigDocuments {
+            config,
+            hostname: docs.hostname.clone(),
+            resolver: docs.resolver.clone(),
+        };
+        check_machine(&patched, &v.talos.line, m.role, &m.name)?;
+        Ok(patched)
+    };
+    match check(&state) {
+        Ok(patched) => Ok(patched),
+        Err(message) => {
+            // states[0] passed check_machine before any patch; find the last valid state.
+            let culprit = (1..states.len())
+                .rev()
+                .find(|&k| check(&states[k - 1]).is_ok())
+                .map_or(patches.len() - 1, |k| k - 1);
+            Err(at(
+                patches[culprit],
+                format!("the patched machine config is invalid: {message}"),
+            ))
+        }
+    }
+}
+
+/// RFC 6902 failures in words; never quotes a value (a patch may carry secrets).
+fn describe_patch_error(kind: &json_patch::PatchErrorKind) -> &'static str {
+    use json_patch::PatchErrorKind as K;
+    match kind {
+        K::TestFailed => "the `test` value does not match",
+        K::InvalidFromPointer => "the `from` path does not exist",
+        K::InvalidPointer => "the path does not exist",
+        K::CannotMoveInsideItself => "cannot move a value inside itself",
+        // PatchErrorKind is non_exhaustive.
+        _ => "the operation cannot be applied",
+    }
 }
 
 /// The v1alpha1 fields kubectl zt could write that Talos 1.12 deprecated in favour of a
