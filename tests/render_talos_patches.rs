@@ -162,7 +162,56 @@ fn a_patch_that_changes_nothing_is_an_error_at_its_position() {
     let e = render(&src).unwrap_err();
     assert_eq!(
         e,
-        "talos-values.yaml:18:5: worker_patches[0]: on node `w1`: this patch changes nothing"
+        "talos-values.yaml:18:5: worker_patches[0]: this patch changes nothing"
+    );
+}
+
+#[test]
+fn a_shared_patch_may_leave_some_nodes_as_they_were() {
+    // w1 already has the disk the environment patch sets; the patch still does its work on
+    // the other nodes, so it is not dead.
+    let src = with(
+        r#"patches:
+  - machine:
+      install:
+        disk: /dev/nvme0n1
+"#,
+    )
+    .replace(
+        "  - name: w1\n",
+        "  - name: w1\n    install_disk: /dev/nvme0n1\n",
+    );
+    let r = render(&src).unwrap();
+    for node in ["cp01", "w1", "w2"] {
+        assert_eq!(doc(&r, node)["machine"]["install"]["disk"], "/dev/nvme0n1");
+    }
+}
+
+#[test]
+fn every_dead_patch_is_reported_and_worker_patches_need_workers() {
+    let src = r#"controlplane:
+  name: cp01
+  ip: "203.0.113.10"
+  patches:
+    - - op: test
+        path: /machine/type
+        value: controlplane
+cluster:
+  name: c1
+talos:
+  version: v1.11.5
+kubernetes:
+  version: v1.34.2
+worker_patches:
+  - machine:
+      install:
+        disk: /dev/sdb
+"#;
+    let e = render(src).unwrap_err();
+    assert_eq!(
+        e,
+        "talos-values.yaml:5:7: controlplane.patches[0]: this patch changes nothing\n\
+         talos-values.yaml:15:5: worker_patches[0]: this patch applies to no node (there are no workers)"
     );
 }
 

@@ -1,5 +1,6 @@
 //! The Talos stage: one machine config per node and a talosconfig.
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use minijinja::Environment;
@@ -12,7 +13,7 @@ use super::context::{
 };
 use super::output::OutputTree;
 use super::templates::template_error;
-use crate::diag::{Diagnostic, Pos};
+use crate::diag::{Diagnostic, Diagnostics, Pos};
 use crate::source::RepoFiles;
 use crate::talos::config::MachineConfig;
 use crate::talos::config::{MachineConfigDocuments, TalosConfig};
@@ -106,6 +107,10 @@ pub fn render(
         .get_template(MACHINE_TEMPLATE)
         .map_err(|e| template_error(MACHINE_TEMPLATE, &e))?;
 
+    // Patches that changed some node's config. An environment or role patch may leave one
+    // node as it was (that node already had the value) and still do its work on others; only
+    // a patch that changes no node at all is dead and refused.
+    let mut effective: HashSet<&str> = HashSet::new();
     for m in v.machines() {
         let ctx = MachineCtx {
             cluster: &cluster,
@@ -142,7 +147,13 @@ pub fn render(
         let docs = if patches.is_empty() {
             docs
         } else {
-            apply_patches(docs, &patches, v, m)?
+            let (docs, changed) = apply_patches(docs, &patches, v, m)?;
+            for (p, c) in patches.iter().zip(changed) {
+                if c {
+                    effective.insert(p.field.as_str());
+                }
+            }
+            docs
         };
         let bytes = docs.to_yaml().map_err(|e| RenderError::Output {
             template: MACHINE_TEMPLATE.into(),
@@ -152,6 +163,8 @@ pub fn render(
         })?;
         tree.insert(out_path, bytes.into_bytes(), true)?;
     }
+
+    no_op_patches(v, &effective)?;
 
     let tc_ctx = minijinja::context! {
         cluster => Serde(&cluster),
@@ -287,13 +300,13 @@ fn check_machine(
 /// Applies `m`'s patches (environment, role, node) to its rendered v1alpha1 document, then reads
 /// the result back strictly and runs [`check_machine`] again, so no patch can put a CA key on
 /// a worker or a deprecated field next to its replacement document. Every error points at a
-/// patch in talos-values.yaml.
+/// patch in talos-values.yaml. Also says, per patch, whether it changed this node's config.
 fn apply_patches(
     docs: MachineConfigDocuments,
     patches: &[&ConfigPatch],
     v: &EnvValues,
     m: &Machine,
-) -> Result<MachineConfigDocuments, RenderError> {
+) -> Result<(MachineConfigDocuments, Vec<bool>), RenderError> {
     let at = |p: &ConfigPatch, message: String| {
         RenderError::Input(
             Diagnostic::new(
@@ -311,6 +324,7 @@ fn apply_patches(
     // last made it invalid rather than on whichever patch happened to be last.
     let mut states = Vec::with_capacity(patches.len() + 1);
     states.push(state.clone());
+    let mut changed = Vec::with_capacity(patches.len());
     for p in patches {
         let before = state.clone();
         match &p.op {
@@ -327,9 +341,7 @@ fn apply_patches(
                 )
             })?,
         }
-        if state == before {
-            return Err(at(p, "this patch changes nothing".into()));
-        }
+        changed.push(state != before);
         states.push(state.clone());
     }
     let check = |value: &serde_json::Value| -> Result<MachineConfigDocuments, String> {
@@ -346,7 +358,7 @@ fn apply_patches(
         Ok(patched)
     };
     match check(&state) {
-        Ok(patched) => Ok(patched),
+        Ok(patched) => Ok((patched, changed)),
         Err(message) => {
             // states[0] passed check_machine before any patch; find the last valid state.
             let culprit = (1..states.len())
@@ -358,6 +370,36 @@ fn apply_patches(
                 format!("the patched machine config is invalid: {message}"),
             ))
         }
+    }
+}
+
+/// Every patch that changed no node's config, each reported at its position.
+fn no_op_patches(v: &EnvValues, effective: &HashSet<&str>) -> Result<(), RenderError> {
+    let workers = v.workers.len();
+    let levels = [
+        (&v.patches, 1 + workers),
+        (&v.controlplane_patches, 1),
+        (&v.worker_patches, workers),
+    ];
+    let own = v.machines().map(|m| (&m.patches, 1));
+    let mut problems = Diagnostics::new();
+    for (patches, nodes) in levels.into_iter().chain(own) {
+        for p in patches
+            .iter()
+            .filter(|p| !effective.contains(p.field.as_str()))
+        {
+            let message = if nodes == 0 {
+                "this patch applies to no node (there are no workers)"
+            } else {
+                "this patch changes nothing"
+            };
+            problems.push(Diagnostic::new(&v.source, Some(p.pos), &p.field, message));
+        }
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(RenderError::Input(problems.sorted()))
     }
 }
 
