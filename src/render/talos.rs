@@ -15,8 +15,7 @@ use super::output::OutputTree;
 use super::templates::template_error;
 use crate::diag::{Diagnostic, Diagnostics, Pos};
 use crate::source::RepoFiles;
-use crate::talos::config::MachineConfig;
-use crate::talos::config::{MachineConfigDocuments, TalosConfig};
+use crate::talos::config::{MachineConfig, MachineConfigDocuments, TalosConfig};
 use crate::tenant::model::{
     Cni, ConfigPatch, ConfigShape, EnvValues, Machine, PatchOp, Role, TalosLine,
 };
@@ -326,7 +325,6 @@ fn apply_patches(
     states.push(state.clone());
     let mut changed = Vec::with_capacity(patches.len());
     for p in patches {
-        let before = state.clone();
         match &p.op {
             PatchOp::Merge(doc) => json_patch::merge(&mut state, doc),
             PatchOp::Json6902(ops) => json_patch::patch(&mut state, ops).map_err(|e| {
@@ -341,7 +339,7 @@ fn apply_patches(
                 )
             })?,
         }
-        changed.push(state != before);
+        changed.push(states.last() != Some(&state));
         states.push(state.clone());
     }
     let check = |value: &serde_json::Value| -> Result<MachineConfigDocuments, String> {

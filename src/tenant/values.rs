@@ -228,6 +228,22 @@ fn config_patch(d: &mut Decoder, node: &Node, path: &str) -> Option<ConfigPatch>
             d.error(Some(node.pos), path, "an empty patch changes nothing");
             return None;
         }
+        // Talos can patch its other documents by naming them; ours come from the tenant
+        // fields (HostnameConfig, ResolverConfig), so such a patch would only be merged into
+        // v1alpha1 as unknown keys: say what is wrong instead.
+        if let Some(e) = entries.iter().find(|e| {
+            e.key
+                .as_scalar()
+                .is_some_and(|k| k.text == "kind" || k.text == "apiVersion")
+        }) {
+            d.error(
+                Some(e.key.pos),
+                path,
+                "patches apply to the v1alpha1 document only; a patch naming another document \
+                 (`apiVersion`, `kind`) is not supported",
+            );
+            return None;
+        }
         PatchOp::Merge(node.to_json())
     } else if let Some(ops) = node.as_seq() {
         if ops.is_empty() {
