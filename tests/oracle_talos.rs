@@ -892,3 +892,65 @@ fn descriptor_problems(ours: &Value, theirs: &Value) -> Vec<String> {
     }
     problems
 }
+
+/// Config patches at every level and of both shapes, on each line: what they produce still
+/// passes that line's Talos validation.
+#[test]
+fn a_patched_config_passes_its_lines_talos_validation() {
+    let test = "a_patched_config_passes_its_lines_talos_validation";
+    let tmp = tempfile::tempdir().unwrap();
+    for (line, _) in lines() {
+        let Some(oracle) = line_oracle_or_skip(line, test) else {
+            return;
+        };
+        // v1.34 is in the support matrix of every line.
+        let src = format!(
+            r#"controlplane:
+  name: cp01
+  ip: "203.0.113.10"
+  patches:
+    - machine:
+        certSANs:
+          - api.example.com
+          - 203.0.113.10
+workers:
+  - name: w1
+    ip: "203.0.113.11"
+    patches:
+      - - op: replace
+          path: /machine/install/disk
+          value: /dev/nvme0n1
+cluster:
+  name: c1
+  cni: flannel
+talos:
+  version: {line}.1
+kubernetes:
+  version: v1.34.2
+patches:
+  - machine:
+      sysctls:
+        vm.max_map_count: "262144"
+controlplane_patches:
+  - - op: add
+      path: /machine/nodeLabels/role
+      value: control
+worker_patches:
+  - machine:
+      nodeLabels:
+        role: worker
+"#
+        );
+        let v = tenant::values::parse(&src, Path::new("talos-values.yaml"), "test").unwrap();
+        let r = render::render_values(&v, &bundle(), None, &TemplateSource::default())
+            .unwrap_or_else(|e| panic!("{line}: {e}"));
+        let configs = talos_configs(&r);
+        assert_eq!(configs.len(), 2, "{line}");
+        for (path, bytes) in configs {
+            let text = String::from_utf8(bytes.clone()).unwrap();
+            assert!(text.contains("vm.max_map_count"), "{line} {path}");
+            let name = format!("{line} patched: {path}");
+            assert_valid(&oracle, &name, &write_temp(tmp.path(), &name, &bytes));
+        }
+    }
+}

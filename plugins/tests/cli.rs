@@ -255,6 +255,43 @@ fn bad_input_reports_every_problem_and_writes_nothing() {
 }
 
 #[test]
+fn a_patch_that_does_not_apply_exits_1_and_writes_nothing() {
+    let repo = tempfile::tempdir().unwrap();
+    let env_dir = repo.path().join("environments/dev");
+    fs::create_dir_all(&env_dir).unwrap();
+    let values =
+        fs::read_to_string(workspace_root().join("tests/testdata/talos-values/valid-patches.yaml"))
+            .unwrap();
+    // A worker patch adding a CA private key: the worker check runs after the patches.
+    let values = values.replace(
+        "worker_patches:\n",
+        "worker_patches:\n  - machine:\n      ca:\n        key: \"c2VjcmV0LWtleQ==\"\n",
+    );
+    fs::write(env_dir.join("talos-values.yaml"), &values).unwrap();
+    let out = repo.path().join("out");
+    let o = zt(&[
+        "render",
+        "--tenant-repo",
+        repo.path().to_str().unwrap(),
+        "--env",
+        "dev",
+        "--secrets",
+        "examples/example-secrets.yaml",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o.stderr));
+    let err = text(&o.stderr);
+    assert!(
+        err.contains("talos-values.yaml:32:5: worker_patches[0]: on node `worker01`"),
+        "{err}"
+    );
+    assert!(err.contains("must not carry machine.ca.key"), "{err}");
+    assert!(!err.contains("c2VjcmV0LWtleQ=="), "{err}");
+    assert!(!out.exists(), "nothing may be written on error");
+}
+
+#[test]
 fn every_talos_line_renders_validates_and_checks_through_the_cli() {
     use zt_test_support::talos_lines::{LATER_LINES, example_on_line};
     for line in LATER_LINES {

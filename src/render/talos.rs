@@ -1,5 +1,6 @@
 //! The Talos stage: one machine config per node and a talosconfig.
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use minijinja::Environment;
@@ -12,10 +13,12 @@ use super::context::{
 };
 use super::output::OutputTree;
 use super::templates::template_error;
-use crate::diag::{Diagnostic, Pos};
+use crate::diag::{Diagnostic, Diagnostics, Pos};
 use crate::source::RepoFiles;
-use crate::talos::config::{MachineConfigDocuments, TalosConfig};
-use crate::tenant::model::{Cni, ConfigShape, EnvValues, Role, TalosLine};
+use crate::talos::config::{MachineConfig, MachineConfigDocuments, TalosConfig};
+use crate::tenant::model::{
+    Cni, ConfigPatch, ConfigShape, EnvValues, Machine, PatchOp, Role, TalosLine,
+};
 use crate::yaml;
 
 /// Where the platform repository keeps the Cilium manifest Talos applies at bootstrap.
@@ -103,6 +106,10 @@ pub fn render(
         .get_template(MACHINE_TEMPLATE)
         .map_err(|e| template_error(MACHINE_TEMPLATE, &e))?;
 
+    // Patches that changed some node's config. An environment or role patch may leave one
+    // node as it was (that node already had the value) and still do its work on others; only
+    // a patch that changes no node at all is dead and refused.
+    let mut effective: HashSet<&str> = HashSet::new();
     for m in v.machines() {
         let ctx = MachineCtx {
             cluster: &cluster,
@@ -129,7 +136,24 @@ pub fn render(
             pos: e.pos,
             message: e.message,
         })?;
-        check_machine(&docs, &v.talos.line, m.role, &m.name, &out_path)?;
+        check_machine(&docs, &v.talos.line, m.role, &m.name).map_err(|message| {
+            RenderError::Invariant {
+                output: out_path.clone(),
+                message,
+            }
+        })?;
+        let patches: Vec<&ConfigPatch> = v.patches_for(m).collect();
+        let docs = if patches.is_empty() {
+            docs
+        } else {
+            let (docs, changed) = apply_patches(docs, &patches, v, m)?;
+            for (p, c) in patches.iter().zip(changed) {
+                if c {
+                    effective.insert(p.field.as_str());
+                }
+            }
+            docs
+        };
         let bytes = docs.to_yaml().map_err(|e| RenderError::Output {
             template: MACHINE_TEMPLATE.into(),
             output: out_path.clone(),
@@ -138,6 +162,8 @@ pub fn render(
         })?;
         tree.insert(out_path, bytes.into_bytes(), true)?;
     }
+
+    no_op_patches(v, &effective)?;
 
     let tc_ctx = minijinja::context! {
         cluster => Serde(&cluster),
@@ -184,14 +210,8 @@ fn check_machine(
     line: &TalosLine,
     role: Role,
     name: &str,
-    out: &Path,
-) -> Result<(), RenderError> {
-    let fail = |message: String| {
-        Err(RenderError::Invariant {
-            output: out.to_path_buf(),
-            message,
-        })
-    };
+) -> Result<(), String> {
+    let fail = |message: String| Err(message);
     let cfg = &docs.config;
     let legacy_hostname = cfg
         .machine
@@ -274,6 +294,124 @@ fn check_machine(
         }
     }
     Ok(())
+}
+
+/// Applies `m`'s patches (environment, role, node) to its rendered v1alpha1 document, then reads
+/// the result back strictly and runs [`check_machine`] again, so no patch can put a CA key on
+/// a worker or a deprecated field next to its replacement document. Every error points at a
+/// patch in talos-values.yaml. Also says, per patch, whether it changed this node's config.
+fn apply_patches(
+    docs: MachineConfigDocuments,
+    patches: &[&ConfigPatch],
+    v: &EnvValues,
+    m: &Machine,
+) -> Result<(MachineConfigDocuments, Vec<bool>), RenderError> {
+    let at = |p: &ConfigPatch, message: String| {
+        RenderError::Input(
+            Diagnostic::new(
+                &v.source,
+                Some(p.pos),
+                &p.field,
+                format!("on node `{}`: {message}", m.name),
+            )
+            .into(),
+        )
+    };
+    let mut state =
+        serde_json::to_value(&docs.config).map_err(|e| RenderError::Emit(e.to_string()))?;
+    // Every intermediate state, so a final config that fails can be blamed on the patch that
+    // last made it invalid rather than on whichever patch happened to be last.
+    let mut states = Vec::with_capacity(patches.len() + 1);
+    states.push(state.clone());
+    let mut changed = Vec::with_capacity(patches.len());
+    for p in patches {
+        match &p.op {
+            PatchOp::Merge(doc) => json_patch::merge(&mut state, doc),
+            PatchOp::Json6902(ops) => json_patch::patch(&mut state, ops).map_err(|e| {
+                at(
+                    p,
+                    format!(
+                        "operation [{}] at `{}` does not apply: {}",
+                        e.operation,
+                        e.path,
+                        describe_patch_error(&e.kind)
+                    ),
+                )
+            })?,
+        }
+        changed.push(states.last() != Some(&state));
+        states.push(state.clone());
+    }
+    let check = |value: &serde_json::Value| -> Result<MachineConfigDocuments, String> {
+        // Through YAML text and the same strict reader as the templates' output: unknown
+        // fields are refused, and messages never quote a value.
+        let text = yaml::to_string(value).map_err(|e| e.message)?;
+        let config: MachineConfig = yaml::from_str(&text).map_err(|e| e.message)?;
+        let patched = MachineConfigDocuments {
+            config,
+            hostname: docs.hostname.clone(),
+            resolver: docs.resolver.clone(),
+        };
+        check_machine(&patched, &v.talos.line, m.role, &m.name)?;
+        Ok(patched)
+    };
+    match check(&state) {
+        Ok(patched) => Ok((patched, changed)),
+        Err(message) => {
+            // states[0] passed check_machine before any patch; find the last valid state.
+            let culprit = (1..states.len())
+                .rev()
+                .find(|&k| check(&states[k - 1]).is_ok())
+                .map_or(patches.len() - 1, |k| k - 1);
+            Err(at(
+                patches[culprit],
+                format!("the patched machine config is invalid: {message}"),
+            ))
+        }
+    }
+}
+
+/// Every patch that changed no node's config, each reported at its position.
+fn no_op_patches(v: &EnvValues, effective: &HashSet<&str>) -> Result<(), RenderError> {
+    let workers = v.workers.len();
+    let levels = [
+        (&v.patches, 1 + workers),
+        (&v.controlplane_patches, 1),
+        (&v.worker_patches, workers),
+    ];
+    let own = v.machines().map(|m| (&m.patches, 1));
+    let mut problems = Diagnostics::new();
+    for (patches, nodes) in levels.into_iter().chain(own) {
+        for p in patches
+            .iter()
+            .filter(|p| !effective.contains(p.field.as_str()))
+        {
+            let message = if nodes == 0 {
+                "this patch applies to no node (there are no workers)"
+            } else {
+                "this patch changes nothing"
+            };
+            problems.push(Diagnostic::new(&v.source, Some(p.pos), &p.field, message));
+        }
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(RenderError::Input(problems.sorted()))
+    }
+}
+
+/// RFC 6902 failures in words; never quotes a value (a patch may carry secrets).
+fn describe_patch_error(kind: &json_patch::PatchErrorKind) -> &'static str {
+    use json_patch::PatchErrorKind as K;
+    match kind {
+        K::TestFailed => "the `test` value does not match",
+        K::InvalidFromPointer => "the `from` path does not exist",
+        K::InvalidPointer => "the path does not exist",
+        K::CannotMoveInsideItself => "cannot move a value inside itself",
+        // PatchErrorKind is non_exhaustive.
+        _ => "the operation cannot be applied",
+    }
 }
 
 /// The v1alpha1 fields kubectl zt could write that Talos 1.12 deprecated in favour of a

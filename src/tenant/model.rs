@@ -6,6 +6,7 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 
 use super::rules::{Cidr, Version};
+use crate::diag::Pos;
 use crate::secret::SecretString;
 
 /// Defaults for optional fields, documented in the README's `talos-values.yaml` reference.
@@ -154,6 +155,28 @@ pub struct Machine {
     pub nameservers: Vec<IpAddr>,
     /// Only used by out-of-band provisioning (rescue systems); never rendered, never printed.
     pub rescue_password: Option<SecretString>,
+    /// This node's own config patches (`controlplane.patches`, `workers[].patches`), applied
+    /// last.
+    pub patches: Vec<ConfigPatch>,
+}
+
+/// One Talos config patch from talos-values.yaml, applied to the rendered v1alpha1 document.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConfigPatch {
+    /// Where it is written, as a field path (`worker_patches[1]`), for messages.
+    pub field: String,
+    /// Its position in talos-values.yaml: every error about the patch points here.
+    pub pos: Pos,
+    pub op: PatchOp,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum PatchOp {
+    /// A mapping merged into the document (RFC 7396 semantics: mappings merge recursively,
+    /// scalars and lists replace, `null` removes the key).
+    Merge(serde_json::Value),
+    /// An RFC 6902 operation list.
+    Json6902(json_patch::Patch),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -227,11 +250,30 @@ pub struct EnvValues {
     pub cluster: Cluster,
     pub talos: Talos,
     pub kubernetes: Kubernetes,
+    /// `patches`: applied to every node first.
+    pub patches: Vec<ConfigPatch>,
+    /// `controlplane_patches`: applied to the control plane after the environment's.
+    pub controlplane_patches: Vec<ConfigPatch>,
+    /// `worker_patches`: applied to every worker after the environment's.
+    pub worker_patches: Vec<ConfigPatch>,
 }
 
 impl EnvValues {
     /// The control plane first, then the workers in file order.
     pub fn machines(&self) -> impl Iterator<Item = &Machine> {
         std::iter::once(&self.controlplane).chain(self.workers.iter())
+    }
+
+    /// The patches for `m`, in the order they apply: environment, role, node (the node's own
+    /// patches come last, so they win).
+    pub fn patches_for<'a>(&'a self, m: &'a Machine) -> impl Iterator<Item = &'a ConfigPatch> {
+        let role = match m.role {
+            Role::ControlPlane => &self.controlplane_patches,
+            Role::Worker => &self.worker_patches,
+        };
+        self.patches
+            .iter()
+            .chain(role.iter())
+            .chain(m.patches.iter())
     }
 }

@@ -10,8 +10,8 @@ use std::net::IpAddr;
 use std::path::Path;
 
 use super::model::{
-    Cluster, Cni, EnvValues, Kubernetes, Machine, Role, Taint, TaintEffect, Talos, TalosLine,
-    defaults,
+    Cluster, Cni, ConfigPatch, EnvValues, Kubernetes, Machine, PatchOp, Role, Taint, TaintEffect,
+    Talos, TalosLine, defaults,
 };
 use super::rules;
 use crate::diag::{Diagnostics, Pos};
@@ -19,7 +19,16 @@ use crate::secret::SecretString;
 use crate::yaml::decode::{Decoder, Fields};
 use crate::yaml::{self, Node};
 
-const TOP_KEYS: &[&str] = &["controlplane", "workers", "cluster", "talos", "kubernetes"];
+const TOP_KEYS: &[&str] = &[
+    "controlplane",
+    "workers",
+    "cluster",
+    "talos",
+    "kubernetes",
+    "patches",
+    "controlplane_patches",
+    "worker_patches",
+];
 const MACHINE_KEYS: &[&str] = &[
     "name",
     "ip",
@@ -28,6 +37,7 @@ const MACHINE_KEYS: &[&str] = &[
     "labels",
     "taints",
     "nameservers",
+    "patches",
 ];
 const CLUSTER_KEYS: &[&str] = &[
     "name",
@@ -77,21 +87,29 @@ pub fn parse(src: &str, file: &Path, env: &str) -> Result<EnvValues, Diagnostics
         .chain(workers.iter().flatten())
         .collect();
     check_unique(&mut d, &all_machines);
+    let env_patches = opt_patches(&mut d, &top, "patches");
+    let controlplane_patches = opt_patches(&mut d, &top, "controlplane_patches");
+    let worker_patches = opt_patches(&mut d, &top, "worker_patches");
 
-    match (controlplane, workers, cluster, talos, kubernetes) {
-        (Some((controlplane, _)), Some(workers), Some(cluster), Some(talos), Some(kubernetes))
-            if !d.has_errors() =>
-        {
-            Ok(EnvValues {
-                env: env.to_string(),
-                source: file.to_path_buf(),
-                controlplane,
-                workers: workers.into_iter().map(|(m, _)| m).collect(),
-                cluster,
-                talos,
-                kubernetes,
-            })
-        }
+    match (
+        (controlplane, workers, cluster, talos, kubernetes),
+        (env_patches, controlplane_patches, worker_patches),
+    ) {
+        (
+            (Some((controlplane, _)), Some(workers), Some(cluster), Some(talos), Some(kubernetes)),
+            (Some(patches), Some(controlplane_patches), Some(worker_patches)),
+        ) if !d.has_errors() => Ok(EnvValues {
+            env: env.to_string(),
+            source: file.to_path_buf(),
+            controlplane,
+            workers: workers.into_iter().map(|(m, _)| m).collect(),
+            cluster,
+            talos,
+            kubernetes,
+            patches,
+            controlplane_patches,
+            worker_patches,
+        }),
         _ => Err(d.finish().sorted()),
     }
 }
@@ -162,6 +180,7 @@ fn machine(d: &mut Decoder, node: &Node, path: &str, role: Role) -> Option<(Mach
                 .collect::<Vec<_>>()
         }),
     };
+    let patches = opt_patches(d, &f, "patches");
     Some((
         Machine {
             role,
@@ -172,6 +191,7 @@ fn machine(d: &mut Decoder, node: &Node, path: &str, role: Role) -> Option<(Mach
             taints: taints?,
             nameservers: nameservers?,
             rescue_password,
+            patches: patches?,
         },
         Located {
             path: path.to_string(),
@@ -179,6 +199,102 @@ fn machine(d: &mut Decoder, node: &Node, path: &str, role: Role) -> Option<(Mach
             ip_pos: f.get("ip").map_or(node.pos, |n| n.pos),
         },
     ))
+}
+
+/// An optional list of config patches under `key`; absent means none.
+fn opt_patches(d: &mut Decoder, f: &Fields<'_>, key: &str) -> Option<Vec<ConfigPatch>> {
+    let Some(node) = f.get(key) else {
+        return Some(Vec::new());
+    };
+    let path = f.child(key);
+    let items = d.seq(node, &path)?;
+    let mut out = Vec::with_capacity(items.len());
+    let mut ok = true;
+    for (i, item) in items.iter().enumerate() {
+        match config_patch(d, item, &format!("{path}[{i}]")) {
+            Some(p) => out.push(p),
+            None => ok = false,
+        }
+    }
+    ok.then_some(out)
+}
+
+/// One patch, told apart by shape as Talos does: a mapping is a strategic merge into the
+/// v1alpha1 document, a list is RFC 6902 operations. Values inside a patch are never echoed:
+/// a patch may carry keys or tokens.
+fn config_patch(d: &mut Decoder, node: &Node, path: &str) -> Option<ConfigPatch> {
+    let op = if let Some(entries) = node.as_map() {
+        if entries.is_empty() {
+            d.error(Some(node.pos), path, "an empty patch changes nothing");
+            return None;
+        }
+        // Talos can patch its other documents by naming them; ours come from the tenant
+        // fields (HostnameConfig, ResolverConfig), so such a patch would only be merged into
+        // v1alpha1 as unknown keys: say what is wrong instead.
+        if let Some(e) = entries.iter().find(|e| {
+            e.key
+                .as_scalar()
+                .is_some_and(|k| k.text == "kind" || k.text == "apiVersion")
+        }) {
+            d.error(
+                Some(e.key.pos),
+                path,
+                "patches apply to the v1alpha1 document only; a patch naming another document \
+                 (`apiVersion`, `kind`) is not supported",
+            );
+            return None;
+        }
+        PatchOp::Merge(node.to_json())
+    } else if let Some(ops) = node.as_seq() {
+        if ops.is_empty() {
+            d.error(Some(node.pos), path, "an empty patch changes nothing");
+            return None;
+        }
+        let mut parsed = Vec::with_capacity(ops.len());
+        for (i, op) in ops.iter().enumerate() {
+            let op_path = format!("{path}[{i}]");
+            if op.get("op").is_none() {
+                d.error(
+                    Some(op.pos),
+                    &op_path,
+                    "expected an RFC 6902 operation: a mapping with `op`, `path` and (for add, \
+                     replace and test) `value`",
+                );
+                continue;
+            }
+            match serde_json::from_value::<json_patch::PatchOperation>(op.to_json()) {
+                Ok(o) => parsed.push(o),
+                Err(e) => d.error(
+                    Some(op.pos),
+                    &op_path,
+                    format!(
+                        "not an RFC 6902 operation: {}",
+                        yaml::redact_quoted(&e.to_string())
+                    ),
+                ),
+            }
+        }
+        if parsed.len() != ops.len() {
+            return None;
+        }
+        PatchOp::Json6902(json_patch::Patch(parsed))
+    } else {
+        d.error(
+            Some(node.pos),
+            path,
+            format!(
+                "expected a patch: a mapping (strategic merge) or a list of RFC 6902 operations, \
+                 found {}",
+                node.describe()
+            ),
+        );
+        return None;
+    };
+    Some(ConfigPatch {
+        field: path.to_string(),
+        pos: node.pos,
+        op,
+    })
 }
 
 fn ip_field(d: &mut Decoder, f: &Fields<'_>, key: &str, required: bool) -> Option<IpAddr> {

@@ -245,7 +245,7 @@ fn de_error(e: &serde_saphyr::Error) -> YamlError {
 
 /// serde quotes offending values in its messages (`invalid type: string "..."`); the value may be
 /// a secret, so every double-quoted span becomes `<value>`. Field names (in backticks) stay.
-fn redact_quoted(message: &str) -> String {
+pub fn redact_quoted(message: &str) -> String {
     let mut out = String::with_capacity(message.len());
     let mut rest = message;
     while let Some(start) = rest.find('"') {
