@@ -202,13 +202,16 @@ fn render_without_secrets_says_how_to_make_them() {
     );
 }
 
-#[test]
-fn bad_input_reports_every_problem_and_writes_nothing() {
+/// `render --env dev` of a tenant repo holding only the values fixture `name`: the repo (kept
+/// alive), its output directory and the command's output.
+fn render_values_fixture(name: &str) -> (tempfile::TempDir, PathBuf, Output) {
     let repo = tempfile::tempdir().unwrap();
     let env_dir = repo.path().join("environments/dev");
     fs::create_dir_all(&env_dir).unwrap();
     fs::copy(
-        workspace_root().join("tests/testdata/talos-values/invalid-server-ip.yaml"),
+        workspace_root()
+            .join("tests/testdata/talos-values")
+            .join(name),
         env_dir.join("talos-values.yaml"),
     )
     .unwrap();
@@ -224,6 +227,12 @@ fn bad_input_reports_every_problem_and_writes_nothing() {
         "--out",
         out.to_str().unwrap(),
     ]);
+    (repo, out, o)
+}
+
+#[test]
+fn bad_input_reports_every_problem_and_writes_nothing() {
+    let (repo, out, o) = render_values_fixture("invalid-server-ip.yaml");
     assert_eq!(o.status.code(), Some(1));
     let err = text(&o.stderr);
     assert!(
@@ -342,26 +351,7 @@ fn every_talos_line_renders_validates_and_checks_through_the_cli() {
 
     // A line kubectl zt does not render for: the error names the supported ones; nothing is
     // written.
-    let repo = tempfile::tempdir().unwrap();
-    let env_dir = repo.path().join("environments/dev");
-    fs::create_dir_all(&env_dir).unwrap();
-    fs::copy(
-        workspace_root().join("tests/testdata/talos-values/invalid-talos-1.14.yaml"),
-        env_dir.join("talos-values.yaml"),
-    )
-    .unwrap();
-    let out = repo.path().join("out");
-    let o = zt(&[
-        "render",
-        "--tenant-repo",
-        repo.path().to_str().unwrap(),
-        "--env",
-        "dev",
-        "--secrets",
-        "examples/example-secrets.yaml",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let (_repo, out, o) = render_values_fixture("invalid-talos-1.14.yaml");
     assert_eq!(o.status.code(), Some(1));
     let err = text(&o.stderr);
     assert!(
