@@ -116,17 +116,9 @@ pub fn read(
             path: shown.join(rel),
         });
     };
-    let mut at = shown.to_path_buf();
-    let Some(mut dir) = open_root(root, shown)? else {
+    let Some((dir, mut at)) = open_dirs(root, dirs, shown)? else {
         return Ok(None);
     };
-    for name in dirs {
-        at.push(name);
-        match open_below(&dir, name, true, &at)? {
-            Some(next) => dir = next,
-            None => return Ok(None),
-        }
-    }
     at.push(file_name);
     let Some(fd) = open_below(&dir, file_name, false, &at)? else {
         return Ok(None);
@@ -203,19 +195,7 @@ pub fn list_files(
 /// `Ok(false)` when something on the way is missing, an error when a link or a file is in the
 /// way.
 pub fn is_dir(root: &Path, rel: &Path, shown: &Path) -> Result<bool, ConfinedError> {
-    let names = components(rel, shown)?;
-    let mut at = shown.to_path_buf();
-    let Some(mut dir) = open_root(root, shown)? else {
-        return Ok(false);
-    };
-    for name in &names {
-        at.push(name);
-        match open_below(&dir, name, true, &at)? {
-            Some(next) => dir = next,
-            None => return Ok(false),
-        }
-    }
-    Ok(true)
+    Ok(open_dirs(root, &components(rel, shown)?, shown)?.is_some())
 }
 
 /// What [`entries`] found at a path.
@@ -261,17 +241,9 @@ pub fn entries(
     enter: &dyn Fn(&OsStr) -> bool,
 ) -> Result<Vec<Entry>, ConfinedError> {
     let names = components(rel_dir, shown)?;
-    let mut at = shown.to_path_buf();
-    let Some(mut dir) = open_root(root, shown)? else {
+    let Some((dir, at)) = open_dirs(root, &names, shown)? else {
         return Ok(Vec::new());
     };
-    for name in &names {
-        at.push(name);
-        match open_below(&dir, name, true, &at)? {
-            Some(next) => dir = next,
-            None => return Ok(Vec::new()),
-        }
-    }
     let mut found = Vec::new();
     let start: PathBuf = names.iter().collect();
     walk(dir, &start, &at, enter, &mut found)?;
@@ -331,6 +303,27 @@ fn components<'a>(rel: &'a Path, shown: &Path) -> Result<Vec<&'a OsStr>, Confine
             }),
         })
         .collect()
+}
+
+/// Opens `root` (as given) and then each of `names` below it without following a link, as
+/// directories; `Ok(None)` when one is missing. Returns the last directory and its shown path.
+fn open_dirs(
+    root: &Path,
+    names: &[&OsStr],
+    shown: &Path,
+) -> Result<Option<(OwnedFd, PathBuf)>, ConfinedError> {
+    let mut at = shown.to_path_buf();
+    let Some(mut dir) = open_root(root, shown)? else {
+        return Ok(None);
+    };
+    for name in names {
+        at.push(name);
+        match open_below(&dir, name, true, &at)? {
+            Some(next) => dir = next,
+            None => return Ok(None),
+        }
+    }
+    Ok(Some((dir, at)))
 }
 
 fn open_root(root: &Path, shown: &Path) -> Result<Option<OwnedFd>, ConfinedError> {
