@@ -240,8 +240,7 @@ async fn an_unpinned_client_tells_which_certificate_answered() {
         .await
         .unwrap();
     assert_eq!(client.peer_fingerprint(), Some(spki));
-    // A pinned client records the match too; a configured client verifies against the CA and
-    // has nothing to report.
+    // A pinned client records the certificate that matched.
     let pinned = TalosClient::maintenance(&endpoint(&server), &[spki])
         .await
         .unwrap();

@@ -69,7 +69,12 @@ fn check_against(tree: &OutputTree, out: &Path, p: Printer) -> Result<Outcome, C
         )
         .into());
     }
-    let changes = check::compare(tree, out).map_err(|e| anyhow!("--check: {e}"))?;
+    let changes = check::compare(tree, out).map_err(|e| {
+        anyhow!(
+            "--check: {e}. A render writes only regular files there: remove it, or render \
+             without --check to replace the output"
+        )
+    })?;
     if changes.is_empty() {
         p.info(&format!(
             "{}: up to date ({} files)",
