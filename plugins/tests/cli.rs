@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 
+use zt_test_support::cli::{self, text};
 use zt_test_support::oracles::oracles_dir;
 use zt_test_support::workspace_root;
 
@@ -30,15 +31,7 @@ const CREDENTIALS: &[(&str, &str)] = &[
 
 /// The command with a controlled environment: no credentials, no CI markers, no cluster.
 fn command(program: impl AsRef<std::ffi::OsStr>) -> Command {
-    let mut c = Command::new(program);
-    c.current_dir(workspace_root())
-        .env("KUBECONFIG", "/nonexistent/kubeconfig")
-        .env_remove("CI")
-        .env_remove("GITHUB_ACTIONS");
-    for (k, _) in CREDENTIALS {
-        c.env_remove(k);
-    }
-    c
+    cli::command(program, &workspace_root(), &[])
 }
 
 /// `kubectl-zt <args>` run directly, with the fake credentials set.
@@ -119,10 +112,6 @@ fn kubectl_zt(args: &[&str]) -> Option<Output> {
             .output()
             .unwrap(),
     )
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
 }
 
 #[cfg(unix)]

@@ -8,6 +8,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use zt_test_support::cli::{self, text};
 use zt_test_support::workspace_root;
 
 /// Fake credentials, exported as a CI job would; none may ever appear in an output stream.
@@ -24,22 +25,9 @@ const CREDENTIALS: &[(&str, &str)] = &[
     ("ZT_TEST_CI_CANARY", "canary-6b1f0c2e-never-print-me"),
 ];
 
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
 /// `kubectl-zt <args>` in the workspace, with the fake credentials and no cluster.
 fn zt<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Output {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_kubectl-zt"));
-    c.current_dir(workspace_root())
-        .args(args)
-        .env("KUBECONFIG", "/nonexistent/kubeconfig")
-        .env_remove("CI")
-        .env_remove("GITHUB_ACTIONS");
-    for (k, v) in CREDENTIALS {
-        c.env(k, v);
-    }
-    c.output().unwrap()
+    zt_in(&workspace_root(), args)
 }
 
 /// Every value that must never be printed: the credentials, and each line of key material in
@@ -344,17 +332,11 @@ fn staging_left_by_a_killed_render_is_removed_and_named_and_quiet_means_quiet() 
 // Paths that leave the repository (audit finding 5)
 
 /// `kubectl-zt <args>` in `dir` with the credentials.
-fn zt_in(dir: &Path, args: &[&str]) -> Output {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_kubectl-zt"));
-    c.current_dir(dir)
+fn zt_in<S: AsRef<std::ffi::OsStr>>(dir: &Path, args: &[S]) -> Output {
+    cli::command(env!("CARGO_BIN_EXE_kubectl-zt"), dir, CREDENTIALS)
         .args(args)
-        .env("KUBECONFIG", "/nonexistent/kubeconfig")
-        .env_remove("CI")
-        .env_remove("GITHUB_ACTIONS");
-    for (k, v) in CREDENTIALS {
-        c.env(k, v);
-    }
-    c.output().unwrap()
+        .output()
+        .unwrap()
 }
 
 /// A scratch area: `repo/` (a copy of `src`) and `outside/` (a copy of the same tree, which

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use serde_json::Value;
+use zt_test_support::cli::{self, text};
 use zt_test_support::oracles::{
     oracle_or_skip, run, talos_bundle_check, talos_oracle_or_skip, talos_validate,
 };
@@ -27,20 +28,14 @@ const CREDENTIALS: &[(&str, &str)] = &[
 
 /// `kubectl-zt <args>` from the workspace root, with the fake credentials and no cluster.
 fn zt(args: &[&str]) -> Output {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_kubectl-zt"));
-    c.current_dir(workspace_root())
-        .args(args)
-        .env("KUBECONFIG", "/nonexistent/kubeconfig")
-        .env_remove("CI")
-        .env_remove("GITHUB_ACTIONS");
-    for (k, v) in CREDENTIALS {
-        c.env(k, v);
-    }
-    c.output().unwrap()
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
+    cli::command(
+        env!("CARGO_BIN_EXE_kubectl-zt"),
+        &workspace_root(),
+        CREDENTIALS,
+    )
+    .args(args)
+    .output()
+    .unwrap()
 }
 
 fn yaml(path: &Path) -> Value {

@@ -4,6 +4,7 @@
 //! stand-in for the kind CLI ([`kind`]) and a Kind cluster's API for preview bootstrap
 //! ([`preview`]); and the way to the real components built from their Go modules ([`oracles`]).
 
+pub mod cli;
 pub mod docker;
 pub mod git;
 pub mod golden;

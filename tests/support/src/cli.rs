@@ -1,0 +1,39 @@
+//! Running the plugin binary as CI runs it, for the CLI tests of every test binary.
+
+use std::ffi::OsStr;
+use std::path::Path;
+use std::process::Command;
+
+/// The platform's credential variables: every CLI test sets exactly the ones it means to.
+const CREDENTIAL_VARIABLES: &[&str] = &[
+    "BOT_GITHUB_USERNAME",
+    "BOT_GITHUB_TOKEN",
+    "TENANTS_REPO_NAME",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "OPENAI_API_KEY",
+    "ANTHROPIC_API_KEY",
+];
+
+/// `program` in `dir` with a controlled environment: no cluster (`KUBECONFIG` points nowhere),
+/// no CI markers, none of the platform's credentials but `credentials`.
+pub fn command(program: impl AsRef<OsStr>, dir: &Path, credentials: &[(&str, &str)]) -> Command {
+    let mut c = Command::new(program);
+    c.current_dir(dir)
+        .env("KUBECONFIG", "/nonexistent/kubeconfig")
+        .env_remove("CI")
+        .env_remove("GITHUB_ACTIONS");
+    for k in CREDENTIAL_VARIABLES {
+        c.env_remove(k);
+    }
+    for (k, v) in credentials {
+        c.env(k, v);
+    }
+    c
+}
+
+/// A command's output as text (lossy: tests compare and search it).
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
