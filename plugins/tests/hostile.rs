@@ -339,6 +339,20 @@ fn zt_in<S: AsRef<std::ffi::OsStr>>(dir: &Path, args: &[S]) -> Output {
         .unwrap()
 }
 
+/// Makes `dir` a service repository for `deploy --env pr`: `ci/config.yaml` names service
+/// `my-svc` in `team-a`; returns its (empty) claims directory.
+fn service_repo_in(dir: &Path) -> PathBuf {
+    fs::create_dir_all(dir.join("ci")).unwrap();
+    fs::write(
+        dir.join("ci/config.yaml"),
+        "service:\n  name: my-svc\n  namespace: team-a\n",
+    )
+    .unwrap();
+    let claims = dir.join("platform/my-svc/overlays/pr");
+    fs::create_dir_all(&claims).unwrap();
+    claims
+}
+
 /// A scratch area: `repo/` (a copy of `src`) and `outside/` (a copy of the same tree, which
 /// nothing may change).
 fn repo_beside_outside(src: &str) -> (tempfile::TempDir, PathBuf, PathBuf) {
@@ -423,12 +437,7 @@ fn preview_patch_never_writes_through_a_link() {
 #[test]
 fn deploy_stays_inside_its_root() {
     let (_tmp, repo, outside) = repo_beside_outside("examples/tenant-repo");
-    fs::create_dir_all(repo.join("ci")).unwrap();
-    fs::write(
-        repo.join("ci/config.yaml"),
-        "service:\n  name: my-svc\n  namespace: team-a\n",
-    )
-    .unwrap();
+    service_repo_in(&repo);
     fs::create_dir_all(outside.join("platform/my-svc/overlays/x")).unwrap();
     let abs = outside.join("platform/my-svc/overlays/x");
     for env in [
@@ -456,14 +465,7 @@ fn deploy_stays_inside_its_root() {
 fn deploy_refuses_links_in_the_claims_directory() {
     use std::os::unix::fs::symlink;
     let tmp = tempfile::tempdir().unwrap();
-    fs::create_dir_all(tmp.path().join("ci")).unwrap();
-    fs::write(
-        tmp.path().join("ci/config.yaml"),
-        "service:\n  name: my-svc\n  namespace: team-a\n",
-    )
-    .unwrap();
-    let claims = tmp.path().join("platform/my-svc/overlays/pr");
-    fs::create_dir_all(&claims).unwrap();
+    let claims = service_repo_in(tmp.path());
     symlink("/etc/passwd", claims.join("claim.yaml")).unwrap();
     let o = zt_in(
         tmp.path(),
@@ -627,14 +629,7 @@ fn a_reader_that_goes_away_ends_the_command_quietly() {
     // `kubectl zt deploy --dry-run=client | head -c 100` over a claim larger than a pipe's
     // buffer: the writer meets the closed pipe.
     let tmp = tempfile::tempdir().unwrap();
-    fs::create_dir_all(tmp.path().join("ci")).unwrap();
-    fs::write(
-        tmp.path().join("ci/config.yaml"),
-        "service:\n  name: my-svc\n  namespace: team-a\n",
-    )
-    .unwrap();
-    let claims = tmp.path().join("platform/my-svc/overlays/pr");
-    fs::create_dir_all(&claims).unwrap();
+    let claims = service_repo_in(tmp.path());
     fs::write(
         claims.join("claim.yaml"),
         format!(
@@ -893,13 +888,7 @@ fn special_and_oversized_files_in_a_service_or_platform_repo_are_refused() {
     ];
     for (case, rel, why, plant) in deploy_cases {
         let tmp = tempfile::tempdir().unwrap();
-        fs::create_dir_all(tmp.path().join("ci")).unwrap();
-        fs::create_dir_all(tmp.path().join("platform/my-svc/overlays/pr")).unwrap();
-        fs::write(
-            tmp.path().join("ci/config.yaml"),
-            "service:\n  name: my-svc\n  namespace: team-a\n",
-        )
-        .unwrap();
+        service_repo_in(tmp.path());
         let target = tmp.path().join(rel);
         let _ = fs::remove_file(&target);
         plant(&target);
