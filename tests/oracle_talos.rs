@@ -954,3 +954,254 @@ worker_patches:
         }
     }
 }
+
+/// Patch cases for [`our_patches_merge_as_talosctl_merges_them`]: a name, the level in
+/// talos-values.yaml, and the patch as YAML (a mapping: strategic merge; a list: RFC 6902).
+const PATCH_CASES: &[(&str, &str, &str)] = &[
+    (
+        "lists append, mappings merge",
+        "patches",
+        r#"machine:
+  certSANs: [api.example.com]
+  nodeLabels:
+    zone: a
+  sysctls:
+    vm.max_map_count: "262144"
+  kubelet:
+    extraArgs:
+      max-pods: "200"
+"#,
+    ),
+    (
+        "subnets are replaced",
+        "patches",
+        "cluster:\n  network:\n    podSubnets: [10.32.0.0/16]\n    serviceSubnets: [10.33.0.0/16]\n",
+    ),
+    (
+        "an empty string changes nothing, false and true do",
+        "patches",
+        "machine:\n  install:\n    disk: \"\"\n    wipe: true\n  features:\n    diskQuotaSupport: false\n",
+    ),
+    (
+        "delete a key",
+        "patches",
+        "machine:\n  nodeLabels:\n    role:\n      $patch: delete\n",
+    ),
+    (
+        "admission plugins merge by name",
+        "controlplane_patches",
+        r#"cluster:
+  apiServer:
+    admissionControl:
+      - name: PodSecurity
+        configuration:
+          defaults:
+            enforce: restricted
+"#,
+    ),
+    (
+        "delete a list item",
+        "controlplane_patches",
+        "cluster:\n  apiServer:\n    admissionControl:\n      - name: PodSecurity\n        $patch: delete\n",
+    ),
+    (
+        "fields our templates never write",
+        "patches",
+        r#"machine:
+  files:
+    - content: "[plugins]\n"
+      permissions: 0o644
+      path: /var/cri/conf.d/extra.toml
+      op: create
+  env:
+    GRPC_GO_LOG_SEVERITY_LEVEL: error
+  sysfs:
+    devices.system.cpu.cpu0.cpufreq.scaling_governor: performance
+  kubelet:
+    clusterDNS: [10.96.0.10]
+    extraMounts:
+      - destination: /var/lib/longhorn
+        type: bind
+        source: /var/lib/longhorn
+        options: [bind, rshared, rw]
+    extraConfig:
+      maxPods: 250
+      serializeImagePulls: false
+  kernel:
+    modules:
+      - name: br_netfilter
+        parameters: [nf_conntrack_max=131072]
+  nodeAnnotations:
+    example.com/owner: platform
+cluster:
+  apiServer:
+    extraArgs:
+      feature-gates: ExampleGate=true
+  controllerManager:
+    extraArgs:
+      bind-address: 0.0.0.0
+  scheduler:
+    extraArgs:
+      bind-address: 0.0.0.0
+  proxy:
+    mode: ipvs
+    extraArgs:
+      metrics-bind-address: 0.0.0.0:10249
+  coreDNS:
+    disabled: true
+  extraManifests:
+    - https://example.com/manifests/extra.yaml
+"#,
+    ),
+    (
+        "control-plane-only fields",
+        "controlplane_patches",
+        r#"machine:
+  features:
+    kubernetesTalosAPIAccess:
+      enabled: true
+      allowedRoles: ["os:reader"]
+      allowedKubernetesNamespaces: [kube-system]
+cluster:
+  etcd:
+    advertisedSubnets: [203.0.113.0/24]
+    extraArgs:
+      election-timeout: "5000"
+"#,
+    ),
+    (
+        "RFC 6902 operations",
+        "worker_patches",
+        "- op: add\n  path: /machine/nodeLabels/extra\n  value: x\n- op: replace\n  path: /machine/install/disk\n  value: /dev/nvme0n1\n- op: remove\n  path: /machine/nodeLabels/role\n",
+    ),
+];
+
+/// talos-values.yaml for the patch tests, on `line`, with `extra` appended.
+fn patch_values(line: &str, extra: &str) -> String {
+    // v1.34 is in the support matrix of every line; every node has a `role` label to delete.
+    format!(
+        r#"controlplane:
+  name: cp01
+  ip: "203.0.113.10"
+  labels:
+    role: control
+workers:
+  - name: w1
+    ip: "203.0.113.11"
+    labels:
+      role: worker
+cluster:
+  name: c1
+  cni: flannel
+talos:
+  version: {line}.1
+kubernetes:
+  version: v1.34.2
+{extra}"#
+    )
+}
+
+/// `patch` as one item of a talos-values.yaml list under `level`.
+fn as_list_item(level: &str, patch: &str) -> String {
+    let mut out = format!("{level}:\n");
+    for (i, l) in patch.lines().enumerate() {
+        let lead = if i == 0 { "  - " } else { "    " };
+        out.push_str(lead);
+        out.push_str(l);
+        out.push('\n');
+    }
+    out
+}
+
+/// The v1alpha1 document of a rendered config: its text up to the first `---`.
+fn first_document(bytes: &[u8]) -> String {
+    let text = std::str::from_utf8(bytes).unwrap();
+    let mut out = String::new();
+    for l in text.lines() {
+        if l == "---" {
+            break;
+        }
+        out.push_str(l);
+        out.push('\n');
+    }
+    out
+}
+
+/// `talos-oracle patch`: `config` with `patches` applied by Talos's configpatcher, in
+/// machinery's encoding.
+fn talos_patch(oracle: &Path, config: &Path, patches: &[&Path]) -> String {
+    let out = std::process::Command::new(oracle)
+        .arg("patch")
+        .arg(config)
+        .args(patches)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "talos-oracle patch {}: {}",
+        config.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Every patch case, on every line and node: what our patching produces is what Talos's own
+/// configpatcher produces from our unpatched config and the same patch (both encoded by
+/// machinery, so only meaning is compared), and the patched config passes validation.
+#[test]
+fn our_patches_merge_as_talosctl_merges_them() {
+    let test = "our_patches_merge_as_talosctl_merges_them";
+    let tmp = tempfile::tempdir().unwrap();
+    let render_src = |src: &str| {
+        let v = tenant::values::parse(src, Path::new("talos-values.yaml"), "test").unwrap();
+        render::render_values(&v, &bundle(), None, &TemplateSource::default())
+    };
+    for (line, _) in lines() {
+        let Some(oracle) = line_oracle_or_skip(line, test) else {
+            return;
+        };
+        let base = render_src(&patch_values(line, "")).unwrap();
+        let base = talos_configs(&base);
+        for (case, level, patch) in PATCH_CASES {
+            let src = patch_values(line, &as_list_item(level, patch));
+            let ours = render_src(&src).unwrap_or_else(|e| panic!("{line} {case}: {e}"));
+            let patch_file = write_temp(
+                tmp.path(),
+                &format!("{line} {case} patch"),
+                patch.as_bytes(),
+            );
+            for (path, ours) in talos_configs(&ours) {
+                let name = format!("{line} {case}: {path}");
+                let applies = match *level {
+                    "controlplane_patches" => path.contains("cp01"),
+                    "worker_patches" => !path.contains("cp01"),
+                    _ => true,
+                };
+                let unpatched = write_temp(
+                    tmp.path(),
+                    &format!("{name} base"),
+                    first_document(&base[&path]).as_bytes(),
+                );
+                let theirs = if applies {
+                    talos_patch(&oracle, &unpatched, &[&patch_file])
+                } else {
+                    talos_patch(&oracle, &unpatched, &[])
+                };
+                let ours_file = write_temp(
+                    tmp.path(),
+                    &format!("{name} ours"),
+                    first_document(&ours).as_bytes(),
+                );
+                let ours_encoded = talos_patch(&oracle, &ours_file, &[]);
+                if ours_encoded != theirs {
+                    let diff = similar::TextDiff::from_lines(&theirs, &ours_encoded)
+                        .unified_diff()
+                        .header("talosctl", "kubectl zt")
+                        .to_string();
+                    panic!("{name}: our patched config differs from Talos's:\n{diff}");
+                }
+                assert_valid(&oracle, &name, &write_temp(tmp.path(), &name, &ours));
+            }
+        }
+    }
+}

@@ -1,5 +1,5 @@
 //! Talos config patches from talos-values.yaml: applied environment → role → node after the
-//! templates, both RFC 6902 and strategic merge, and every patch that does nothing, does not
+//! templates, both RFC 6902 and Talos's strategic merge, and every patch that does nothing, does not
 //! apply or makes a config our checks refuse is an error at the patch's position.
 
 use std::path::Path;
@@ -94,12 +94,16 @@ worker_patches:
 }
 
 #[test]
-fn strategic_merge_merges_mappings_and_replaces_lists() {
+fn strategic_merge_is_talos_merge_mappings_merge_and_lists_append() {
     let src = with(
         r#"worker_patches:
   - machine:
       nodeLabels:
         zone: "a"
+      certSANs:
+        - api.example.com
+controlplane_patches:
+  - machine:
       certSANs:
         - api.example.com
 "#,
@@ -111,10 +115,155 @@ fn strategic_merge_merges_mappings_and_replaces_lists() {
         w1["machine"]["nodeLabels"],
         json!({"tier": "db", "zone": "a"})
     );
-    // Lists replace whole.
     assert_eq!(w1["machine"]["certSANs"], json!(["api.example.com"]));
+    // Lists append, as with talosctl: the control plane keeps its own SANs (its IP).
     let cp = doc(&r, "cp01");
-    assert_ne!(cp["machine"]["certSANs"], json!(["api.example.com"]));
+    assert_eq!(
+        cp["machine"]["certSANs"],
+        json!(["203.0.113.10", "api.example.com"])
+    );
+}
+
+#[test]
+fn subnets_are_replaced_not_appended() {
+    let src = with(
+        r#"patches:
+  - cluster:
+      network:
+        podSubnets: [10.32.0.0/16]
+"#,
+    );
+    let r = render(&src).unwrap();
+    for node in ["cp01", "w1"] {
+        assert_eq!(
+            doc(&r, node)["cluster"]["network"]["podSubnets"],
+            json!(["10.32.0.0/16"]),
+            "{node}"
+        );
+    }
+}
+
+#[test]
+fn patch_delete_removes_a_key_and_a_list_item() {
+    let src = with(
+        r#"controlplane_patches:
+  - cluster:
+      apiServer:
+        admissionControl:
+          - name: PodSecurity
+            $patch: delete
+"#,
+    );
+    // w1's own patch: w2 has no `tier` label, and a delete that finds nothing is an error.
+    let src = src.replace(
+        "      tier: \"db\"\n",
+        "      tier: \"db\"\n    patches:\n      - machine:\n          nodeLabels:\n            tier:\n              $patch: delete\n",
+    );
+    let r = render(&src).unwrap();
+    let w1 = doc(&r, "w1");
+    assert!(w1["machine"]["nodeLabels"].get("tier").is_none(), "{w1}");
+    let cp = doc(&r, "cp01");
+    assert!(
+        cp["cluster"]["apiServer"].get("admissionControl").is_none(),
+        "{}",
+        cp["cluster"]["apiServer"]
+    );
+}
+
+#[test]
+fn a_delete_that_finds_nothing_is_an_error_at_the_patch() {
+    let src = with(
+        r#"patches:
+  - machine:
+      nodeLabels:
+        nothere:
+          $patch: delete
+"#,
+    );
+    let e = render(&src).unwrap_err();
+    assert_eq!(
+        e,
+        "talos-values.yaml:18:5: patches[0]: on node `cp01`: the patch does not merge at \
+         `machine.nodeLabels.nothere`: nothing here to delete"
+    );
+}
+
+#[test]
+fn fields_our_templates_never_write_can_be_patched_in() {
+    let src = with(
+        r#"patches:
+  - machine:
+      files:
+        - content: "[plugins]\n"
+          permissions: 0o644
+          path: /var/cri/conf.d/extra.toml
+          op: create
+      kubelet:
+        extraMounts:
+          - destination: /var/lib/longhorn
+            type: bind
+            source: /var/lib/longhorn
+            options: [bind, rshared, rw]
+        extraConfig:
+          maxPods: 250
+      kernel:
+        modules:
+          - name: br_netfilter
+      nodeAnnotations:
+        example.com/owner: platform
+    cluster:
+      apiServer:
+        extraArgs:
+          feature-gates: ExampleGate=true
+      proxy:
+        mode: ipvs
+      coreDNS:
+        disabled: true
+"#,
+    );
+    let r = render(&src).unwrap();
+    let cp = doc(&r, "cp01");
+    assert_eq!(cp["machine"]["files"][0]["permissions"], json!(0o644));
+    assert_eq!(
+        cp["machine"]["kubelet"]["extraConfig"],
+        json!({"maxPods": 250})
+    );
+    assert_eq!(
+        cp["machine"]["kernel"]["modules"][0]["name"],
+        "br_netfilter"
+    );
+    assert_eq!(
+        cp["cluster"]["apiServer"]["extraArgs"]["feature-gates"],
+        "ExampleGate=true"
+    );
+    // The patch gives a worker only what it says; the control plane keeps its image.
+    let w1 = doc(&r, "w1");
+    assert_eq!(
+        w1["cluster"]["apiServer"],
+        json!({"extraArgs": {"feature-gates": "ExampleGate=true"}})
+    );
+    assert!(
+        cp["cluster"]["apiServer"]["image"]
+            .as_str()
+            .is_some_and(|i| i.contains("kube-apiserver")),
+        "{}",
+        cp["cluster"]["apiServer"]
+    );
+}
+
+#[test]
+fn time_and_registries_are_refused_from_talos_1_12() {
+    let patch = r#"patches:
+  - machine:
+      time:
+        servers: [time.example.com]
+"#;
+    render(&with(patch)).unwrap();
+    let e = render(&with(patch).replace("v1.11.5", "v1.12.7")).unwrap_err();
+    assert!(
+        e.contains("machine.time is deprecated in Talos v1.12: write a TimeSyncConfig document"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -305,4 +454,23 @@ fn an_invalid_result_blames_the_patch_that_made_it_invalid() {
         "{e}"
     );
     assert!(e.contains("notAField"), "{e}");
+}
+
+#[test]
+fn control_plane_only_settings_on_a_worker_are_refused_as_talos_refuses_them() {
+    let src = with(
+        r#"patches:
+  - cluster:
+      etcd:
+        advertisedSubnets: [203.0.113.0/24]
+"#,
+    );
+    let e = render(&src).unwrap_err();
+    assert_eq!(
+        e,
+        "talos-values.yaml:18:5: patches[0]: on node `w1`: the patched machine config is \
+         invalid: cluster.etcd is for control-plane nodes only (Talos refuses it on a worker)"
+    );
+    let cp_only = src.replace("patches:", "controlplane_patches:");
+    render(&cp_only).unwrap();
 }

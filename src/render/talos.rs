@@ -16,6 +16,7 @@ use super::templates::template_error;
 use crate::diag::{Diagnostic, Diagnostics, Pos};
 use crate::source::RepoFiles;
 use crate::talos::config::{MachineConfig, MachineConfigDocuments, TalosConfig};
+use crate::talos::merge::strategic_merge;
 use crate::tenant::model::{
     Cni, ConfigPatch, ConfigShape, EnvValues, Machine, PatchOp, Role, TalosLine,
 };
@@ -268,7 +269,10 @@ fn check_machine(
                 ("cluster.ca.key", !c.ca.key.is_empty()),
                 ("cluster.aggregatorCA", c.aggregator_ca.is_some()),
                 ("cluster.serviceAccount", c.service_account.is_some()),
-                ("cluster.etcd", c.etcd.is_some()),
+                (
+                    "cluster.etcd.ca",
+                    c.etcd.as_ref().is_some_and(|e| e.ca.is_some()),
+                ),
                 (
                     "cluster.secretboxEncryptionSecret",
                     c.secretbox_encryption_secret.is_some(),
@@ -279,6 +283,24 @@ fn check_machine(
                     "a worker must not carry {field} (a control-plane secret)"
                 ));
             }
+            // What Talos's validation refuses on a worker (a patch for every node can add them;
+            // put them in controlplane_patches).
+            let control_plane_only = [
+                ("cluster.etcd", c.etcd.is_some()),
+                (
+                    "machine.features.kubernetesTalosAPIAccess",
+                    cfg.machine
+                        .features
+                        .kubernetes_talos_api_access
+                        .as_ref()
+                        .is_some_and(|a| a.enabled),
+                ),
+            ];
+            if let Some((field, _)) = control_plane_only.iter().find(|(_, set)| *set) {
+                return fail(format!(
+                    "{field} is for control-plane nodes only (Talos refuses it on a worker)"
+                ));
+            }
         }
         Role::ControlPlane => {
             let missing = [
@@ -286,7 +308,10 @@ fn check_machine(
                 ("cluster.ca.key", c.ca.key.is_empty()),
                 ("cluster.aggregatorCA", c.aggregator_ca.is_none()),
                 ("cluster.serviceAccount", c.service_account.is_none()),
-                ("cluster.etcd", c.etcd.is_none()),
+                (
+                    "cluster.etcd.ca",
+                    c.etcd.as_ref().is_none_or(|e| e.ca.is_none()),
+                ),
             ];
             if let Some((field, _)) = missing.iter().find(|(_, m)| *m) {
                 return fail(format!("the control plane needs {field}"));
@@ -326,7 +351,8 @@ fn apply_patches(
     let mut changed = Vec::with_capacity(patches.len());
     for p in patches {
         match &p.op {
-            PatchOp::Merge(doc) => json_patch::merge(&mut state, doc),
+            PatchOp::Merge(doc) => strategic_merge(&mut state, doc)
+                .map_err(|e| at(p, format!("the patch does not merge {e}")))?,
             PatchOp::Json6902(ops) => json_patch::patch(&mut state, ops).map_err(|e| {
                 at(
                     p,
@@ -414,9 +440,9 @@ fn describe_patch_error(kind: &json_patch::PatchErrorKind) -> &'static str {
     }
 }
 
-/// The v1alpha1 fields kubectl zt could write that Talos 1.12 deprecated in favour of a
-/// document, each with that document. (machine.network.interfaces, machine.time and
-/// machine.registries are deprecated too; no template field of ours can hold them.)
+/// The v1alpha1 fields kubectl zt could write (from a template or a config patch) that Talos
+/// 1.12 deprecated in favour of a document, each with that document. (machine.network.interfaces
+/// is deprecated too; no field of ours can hold it.)
 fn deprecated_fields(docs: &MachineConfigDocuments) -> Vec<(&'static str, &'static str)> {
     let m = &docs.config.machine;
     let network = m.network.as_ref();
@@ -435,6 +461,14 @@ fn deprecated_fields(docs: &MachineConfigDocuments) -> Vec<(&'static str, &'stat
         (
             network.is_some_and(|n| !n.nameservers.is_empty()),
             ("machine.network.nameservers", "a ResolverConfig document"),
+        ),
+        (
+            m.time.is_some(),
+            ("machine.time", "a TimeSyncConfig document"),
+        ),
+        (
+            m.registries.is_some(),
+            ("machine.registries", "RegistryMirrorConfig documents"),
         ),
         (
             !m.install.extra_kernel_args.is_empty(),

@@ -1,6 +1,6 @@
-//! Typed Talos machine configs, the subset kubectl zt renders: the v1alpha1 document (all of
-//! a Talos 1.11 config) and the documents Talos 1.12 added that we write (`HostnameConfig`,
-//! `ResolverConfig`).
+//! Typed Talos machine configs, the subset kubectl zt renders: the v1alpha1 document (what
+//! our templates write, plus the fields config patches most often set) and the documents Talos
+//! 1.12 added that we write (`HostnameConfig`, `ResolverConfig`).
 //!
 //! Rendered templates are read back into these types with unknown fields rejected, so a typo in
 //! a template (or in an override template) fails the render instead of reaching a node. Field
@@ -231,11 +231,27 @@ pub struct Machine {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub network: Option<Network>,
     pub install: Install,
+    // `files` through `kernel` and `nodeAnnotations`: never written by our templates, there for
+    // config patches (README, "Config patches").
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<MachineFile>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub env: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time: Option<Time>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub sysctls: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub sysfs: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registries: Option<Registries>,
     pub features: Features,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kernel: Option<Kernel>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub node_labels: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub node_annotations: BTreeMap<String, String>,
     /// Talos form: key → `value:Effect` (or `:Effect` without a value).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub node_taints: BTreeMap<String, String>,
@@ -249,8 +265,90 @@ pub struct Kubelet {
     pub disable_manifests_directory: bool,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub extra_args: BTreeMap<String, String>,
+    #[serde(default, rename = "clusterDNS", skip_serializing_if = "Vec::is_empty")]
+    pub cluster_dns: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub extra_mounts: Vec<ExtraMount>,
+    /// A `KubeletConfiguration` fragment, owned by the kubelet: free-form here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extra_config: Option<serde_json::Map<String, serde_json::Value>>,
     #[serde(default, rename = "nodeIP", skip_serializing_if = "Option::is_none")]
     pub node_ip: Option<NodeIp>,
+    #[serde(
+        default,
+        rename = "registerWithFQDN",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub register_with_fqdn: Option<bool>,
+}
+
+/// A host directory the kubelet sees (`machine.kubelet.extraMounts[]`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExtraMount {
+    pub destination: String,
+    #[serde(rename = "type")]
+    pub mount_type: String,
+    pub source: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub options: Vec<String>,
+}
+
+/// A file Talos writes on the node (`machine.files[]`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MachineFile {
+    pub content: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub permissions: Option<u32>,
+    pub path: String,
+    /// `create`, `append` or `overwrite` (Talos checks which paths allow which).
+    pub op: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Time {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disabled: Option<bool>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub servers: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub boot_timeout: Option<String>,
+}
+
+/// `machine.registries`: mirrors only. `config` (per-registry TLS and credentials) is left
+/// out until credentials can come from somewhere other than the tenant repo.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Registries {
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub mirrors: BTreeMap<String, RegistryMirror>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RegistryMirror {
+    pub endpoints: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub override_path: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub skip_fallback: Option<bool>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Kernel {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub modules: Vec<KernelModule>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KernelModule {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub parameters: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -300,6 +398,23 @@ pub struct Features {
     pub kube_prism: KubePrism,
     #[serde(rename = "hostDNS")]
     pub host_dns: HostDns,
+    #[serde(
+        default,
+        rename = "kubernetesTalosAPIAccess",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub kubernetes_talos_api_access: Option<KubernetesTalosApiAccess>,
+}
+
+/// Lets pods in the named namespaces reach the Talos API with the named roles.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct KubernetesTalosApiAccess {
+    pub enabled: bool,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allowed_roles: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allowed_kubernetes_namespaces: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -348,6 +463,11 @@ pub struct Cluster {
     pub discovery: Discovery,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub etcd: Option<Etcd>,
+    #[serde(default, rename = "coreDNS", skip_serializing_if = "Option::is_none")]
+    pub core_dns: Option<CoreDns>,
+    /// URLs Talos fetches manifests from when it bootstraps the cluster.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub extra_manifests: Vec<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub inline_manifests: Vec<InlineManifest>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -374,13 +494,21 @@ pub struct ClusterNetwork {
 #[serde(deny_unknown_fields)]
 pub struct Cni {
     pub name: String,
+    /// Manifests of a `custom` CNI.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub urls: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ApiServer {
+    // Defaulted: an environment-wide patch may give a worker (which has no apiServer) a
+    // section with only, say, extraArgs, as talosctl allows.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub image: String,
-    #[serde(rename = "certSANs")]
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub extra_args: BTreeMap<String, String>,
+    #[serde(default, rename = "certSANs", skip_serializing_if = "Vec::is_empty")]
     pub cert_sans: Vec<String>,
     /// Talos 1.11 only (1.12 no longer writes it: there is no PodSecurityPolicy to disable).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -399,10 +527,14 @@ pub struct AdmissionPlugin {
     pub configuration: serde_json::Value,
 }
 
+/// `cluster.controllerManager` and `cluster.scheduler`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Component {
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub image: String,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub extra_args: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -412,6 +544,15 @@ pub struct Proxy {
     pub disabled: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image: Option<String>,
+    /// `iptables`, `ipvs` or `nftables`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode: Option<String>,
+    #[serde(
+        default,
+        rename = "extraArgs",
+        skip_serializing_if = "BTreeMap::is_empty"
+    )]
+    pub extra_args: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -436,9 +577,26 @@ pub struct RegistryToggle {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Etcd {
-    pub ca: CertAndKey,
+    /// Control plane only; a worker's `etcd` (from a patch for every node) has no CA.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca: Option<CertAndKey>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub extra_args: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub advertised_subnets: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub listen_subnets: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CoreDns {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disabled: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -172,8 +172,8 @@ pub struct ConfigPatch {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum PatchOp {
-    /// A mapping merged into the document (RFC 7396 semantics: mappings merge recursively,
-    /// scalars and lists replace, `null` removes the key).
+    /// A mapping merged into the document as Talos merges one (`talos::merge`: mappings merge,
+    /// most lists append, `$patch: delete` removes).
     Merge(serde_json::Value),
     /// An RFC 6902 operation list.
     Json6902(json_patch::Patch),

@@ -14,6 +14,10 @@
 //	bundle-gen OUT                a fresh bundle from machinery, written as `talosctl gen secrets`
 //	descriptors SERVICE METHOD... the protobuf descriptors of the named RPCs and every message
 //	                              and enum they reach, from machinery's generated Go code
+//	patch CONFIG [PATCH...]       CONFIG with each PATCH file applied in order, as
+//	                              `talosctl --config-patch @PATCH` applies them, printed in
+//	                              machinery's own encoding (no comments); with no PATCH, CONFIG
+//	                              read and encoded again (YAML on stdout, not JSON)
 package main
 
 import (
@@ -38,6 +42,7 @@ import (
 	_ "github.com/siderolabs/talos/pkg/machinery/api/machine"
 	"github.com/siderolabs/talos/pkg/machinery/config"
 	"github.com/siderolabs/talos/pkg/machinery/config/configloader"
+	"github.com/siderolabs/talos/pkg/machinery/config/configpatcher"
 	"github.com/siderolabs/talos/pkg/machinery/config/encoder"
 	"github.com/siderolabs/talos/pkg/machinery/config/generate"
 	"github.com/siderolabs/talos/pkg/machinery/config/generate/secrets"
@@ -72,6 +77,8 @@ func main() {
 		err = bundleGenCmd(args)
 	case "descriptors":
 		err = descriptorsCmd(args)
+	case "patch":
+		err = patchCmd(args)
 	default:
 		usage()
 	}
@@ -90,7 +97,7 @@ func main() {
 func usage() {
 	fmt.Fprintln(os.Stderr, "usage: talos-oracle validate FILE | gen --secrets F --out DIR --cluster-name N --endpoint URL "+
 		"--kubernetes-version V --install-image I [--install-disk D] [--dns-domain D] [--talos-version V] | bundle-check FILE | "+
-		"bundle-gen OUT [--talos-version V] | descriptors SERVICE METHOD...")
+		"bundle-gen OUT [--talos-version V] | descriptors SERVICE METHOD... | patch CONFIG [PATCH...]")
 	os.Exit(2)
 }
 
@@ -483,4 +490,52 @@ func descriptorsCmd(args []string) error {
 	}
 
 	return printJSON(dump)
+}
+
+// patchCmd applies Talos config patches the way talosctl does (configpatcher.LoadPatches and
+// Apply), so kubectl zt's own patching can be compared with Talos's on the same input.
+func patchCmd(args []string) error {
+	if len(args) < 1 {
+		return errors.New("patch takes CONFIG [PATCH...]")
+	}
+
+	in, err := os.ReadFile(args[0])
+	if err != nil {
+		return err
+	}
+
+	refs := make([]string, 0, len(args)-1)
+	for _, p := range args[1:] {
+		refs = append(refs, "@"+p)
+	}
+
+	patches, err := configpatcher.LoadPatches(refs)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "load patches: %v\n", err)
+
+		return refusedError{}
+	}
+
+	out, err := configpatcher.Apply(configpatcher.WithBytes(in), patches)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "apply: %v\n", err)
+
+		return refusedError{}
+	}
+
+	cfg, err := out.Config()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "load the result: %v\n", err)
+
+		return refusedError{}
+	}
+
+	bytes, err := cfg.EncodeBytes(encoder.WithComments(encoder.CommentsDisabled))
+	if err != nil {
+		return err
+	}
+
+	_, err = os.Stdout.Write(bytes)
+
+	return err
 }
