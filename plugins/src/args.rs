@@ -175,7 +175,8 @@ pub struct SourceArgs {
     #[arg(long, value_name = "ENV")]
     pub env: Option<String>,
 
-    /// The Talos secrets bundle (create one with `kubectl zt secrets gen`); production only
+    /// The Talos secrets bundle (create one with `kubectl zt secrets gen`; `-`: standard
+    /// input); production only
     #[arg(long, value_name = "FILE", value_hint = clap::ValueHint::FilePath)]
     pub secrets: Option<PathBuf>,
 
@@ -347,7 +348,7 @@ pub struct ValidateArgs {
     #[arg(long, value_name = "ENV")]
     pub env: Option<String>,
 
-    /// Also check this secrets bundle
+    /// Also check this secrets bundle (`-`: standard input)
     #[arg(long, value_name = "FILE", value_hint = clap::ValueHint::FilePath)]
     pub secrets: Option<PathBuf>,
 }
@@ -416,12 +417,13 @@ service-account key: ECDSA P-256; 10-year validity).
 The file is written with mode 0600 and never overwritten unless --force is given. Keep it out of
 git (or encrypt it): anyone who has it controls the cluster.
 
-Example:
-  kubectl zt secrets gen --out secrets.yaml";
+Examples:
+  kubectl zt secrets gen --out secrets.yaml
+  kubectl zt secrets gen --out - | sops --encrypt --input-type yaml --output-type yaml /dev/stdin > secrets.enc.yaml";
 
 #[derive(Debug, Args)]
 pub struct SecretsGenArgs {
-    /// Where to write the bundle
+    /// Where to write the bundle (`-`: standard output, nothing on disk)
     #[arg(long, value_name = "FILE", default_value = "secrets.yaml", value_hint = clap::ValueHint::FilePath)]
     pub out: PathBuf,
 
@@ -432,7 +434,7 @@ pub struct SecretsGenArgs {
 
 #[derive(Debug, Args)]
 pub struct SecretsCheckArgs {
-    /// The bundle to check
+    /// The bundle to check (`-`: standard input)
     #[arg(long, value_name = "FILE", default_value = "secrets.yaml", value_hint = clap::ValueHint::FilePath)]
     pub secrets: PathBuf,
 }

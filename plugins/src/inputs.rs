@@ -2,10 +2,12 @@
 //! `render` and `bootstrap`): which repository, environment, bundle, credentials and platform
 //! source, with the defaults and checks in one place.
 
-use std::path::PathBuf;
+use std::io::Read;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, anyhow};
 use zt::credentials::{Credentials, EnvSnapshot, Mode};
+use zt::diag::{Diagnostic, Diagnostics};
 use zt::render::argocd::PlatformSource;
 use zt::render::kind::{KindSettings, valid_cluster_name};
 use zt::render::{
@@ -101,7 +103,7 @@ pub fn production(
         };
         let tenant = TenantRepo::open(&src.tenant.tenant_repo)?;
         let bundle = match (&src.secrets, streaming) {
-            (Some(path), _) => Some(SecretsBundle::load(path)?),
+            (Some(path), _) => Some(load_bundle(path)?),
             // The stream holds Kubernetes objects only: no Talos configs, no bundle needed.
             (None, true) => None,
             (None, false) => {
@@ -238,4 +240,24 @@ pub fn preview_at(
         templates,
     })?;
     Ok((rendered, "the preview".into()))
+}
+
+/// `--out -` and `--secrets -`: standard output and input.
+pub const STDIO: &str = "-";
+
+/// The secrets bundle at `path`, or from standard input for `-` (so a bundle decrypted by
+/// `sops -d` or read from a secret store never has to touch the disk).
+pub fn load_bundle(path: &Path) -> Result<SecretsBundle, Diagnostics> {
+    if path.as_os_str() != STDIO {
+        return SecretsBundle::load(path);
+    }
+    let stdin = Path::new("<stdin>");
+    let mut text = String::new();
+    std::io::stdin().read_to_string(&mut text).map_err(|e| {
+        Diagnostics::from(Diagnostic::file(
+            stdin,
+            format!("cannot read the secrets bundle (expected UTF-8 YAML): {e}"),
+        ))
+    })?;
+    SecretsBundle::parse(&text, stdin)
 }

@@ -420,6 +420,80 @@ fn check_reports_drift_with_secrets_redacted() {
     );
 }
 
+/// `kubectl-zt <args>` in `dir` with `stdin` piped in.
+fn zt_with_stdin(dir: &Path, args: &[&str], stdin: &[u8]) -> Output {
+    use std::io::Write;
+    let mut child = cli::command(env!("CARGO_BIN_EXE_kubectl-zt"), dir, CREDENTIALS)
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn a_dash_means_stdout_for_secrets_gen_and_stdin_for_every_secrets_flag() {
+    let tmp = tempfile::tempdir().unwrap();
+    let o = cli::command(env!("CARGO_BIN_EXE_kubectl-zt"), tmp.path(), CREDENTIALS)
+        .args(["secrets", "gen", "--out", "-"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    // Nothing on disk: no file named `-`, nothing at all.
+    assert_eq!(fs::read_dir(tmp.path()).unwrap().count(), 0);
+    assert!(text(&o.stderr).contains("stdout"), "{}", text(&o.stderr));
+    let bundle = o.stdout;
+    // The bundle itself on stdout, and only it (messages go to stderr).
+    assert!(
+        text(&bundle).starts_with("cluster:\n"),
+        "stdout is not a bundle"
+    );
+    assert!(
+        text(&bundle).contains("\ncerts:\n"),
+        "stdout is not a bundle"
+    );
+
+    let o = zt_with_stdin(tmp.path(), &["secrets", "check", "--secrets", "-"], &bundle);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr).contains("<stdin>: valid"),
+        "{}",
+        text(&o.stderr)
+    );
+
+    let repo = workspace_root().join("examples/tenant-repo");
+    let out = tmp.path().join("out");
+    let o = zt_with_stdin(
+        tmp.path(),
+        &[
+            "render",
+            "--tenant-repo",
+            repo.to_str().unwrap(),
+            "--env",
+            "dev",
+            "--secrets",
+            "-",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        &bundle,
+    );
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert!(out.join("talos/talosconfig").is_file());
+
+    // A damaged bundle on stdin is reported as <stdin>, by field, without its value.
+    let o = zt_with_stdin(
+        tmp.path(),
+        &["secrets", "check", "--secrets", "-"],
+        b"version: v1\n",
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o.stderr).contains("<stdin>"), "{}", text(&o.stderr));
+}
+
 #[test]
 fn secrets_gen_is_private_and_never_clobbers() {
     let tmp = tempfile::tempdir().unwrap();
@@ -1082,8 +1156,8 @@ fn validate_checks_tenants_and_repositories_too() {
 
 use zt_test_support::git::{checkout_of, git, numstat};
 
-/// `kubectl zt preview-patch <args>` (through kubectl when installed, else the plugin binary
-/// directly) in `dir`, outside CI unless `env` says otherwise.
+/// `kubectl zt preview-patch <args>` (through kubectl when installed, else `kubectl-zt
+/// preview-patch`) in `dir`, outside CI unless `env` says otherwise.
 fn preview_patch(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     let path = format!(
         "{}:{}",
@@ -1095,7 +1169,9 @@ fn preview_patch(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
         c.args(["zt", "preview-patch"]);
         c
     } else {
-        Command::new(bin_dir().join("kubectl-zt-preview_patch"))
+        let mut c = Command::new(env!("CARGO_BIN_EXE_kubectl-zt"));
+        c.arg("preview-patch");
+        c
     };
     cmd.args(args)
         .current_dir(dir)

@@ -1,10 +1,13 @@
 //! `kubectl zt secrets gen|check`
 
+use std::io::Write;
+
 use anyhow::Context;
 use zt::talos::bundle::SecretsBundle;
 
 use crate::CommandError;
 use crate::args::{SecretsCheckArgs, SecretsCommand, SecretsGenArgs};
+use crate::inputs::{STDIO, load_bundle};
 use crate::messages::{Outcome, Printer};
 
 pub fn run(cmd: &SecretsCommand, p: Printer) -> Result<Outcome, CommandError> {
@@ -16,6 +19,16 @@ pub fn run(cmd: &SecretsCommand, p: Printer) -> Result<Outcome, CommandError> {
 
 fn generate(args: &SecretsGenArgs, p: Printer) -> Result<Outcome, CommandError> {
     let bundle = SecretsBundle::generate().context("generating the secrets bundle")?;
+    if args.out.as_os_str() == STDIO {
+        // For a pipe into an encrypter or a secret store: the bundle never touches the disk.
+        let text = bundle.to_yaml().context("encoding the secrets bundle")?;
+        let mut out = std::io::stdout().lock();
+        out.write_all(text.as_bytes())
+            .and_then(|()| out.flush())
+            .context("writing the secrets bundle to stdout")?;
+        p.info("wrote a new secrets bundle to stdout");
+        return Ok(Outcome::Success);
+    }
     bundle
         .write_new(&args.out, args.force)
         .map_err(|e| CommandError::Other(e.into()))?;
@@ -27,7 +40,12 @@ fn generate(args: &SecretsGenArgs, p: Printer) -> Result<Outcome, CommandError> 
 }
 
 fn check(args: &SecretsCheckArgs, p: Printer) -> Result<Outcome, CommandError> {
-    SecretsBundle::load(&args.secrets)?;
-    p.info(&format!("{}: valid secrets bundle", args.secrets.display()));
+    load_bundle(&args.secrets)?;
+    let shown = if args.secrets.as_os_str() == STDIO {
+        "<stdin>".into()
+    } else {
+        args.secrets.display().to_string()
+    };
+    p.info(&format!("{shown}: valid secrets bundle"));
     Ok(Outcome::Success)
 }

@@ -1,7 +1,6 @@
 //! `kubectl zt validate`
 
 use zt::diag::Diagnostics;
-use zt::talos::bundle::SecretsBundle;
 use zt::tenant::{self, TenantRepo};
 
 use crate::CommandError;
@@ -19,7 +18,7 @@ pub fn run(args: &ValidateArgs, p: Printer) -> Result<Outcome, CommandError> {
         }
     };
     if let Some(path) = &args.secrets
-        && let Err(d) = SecretsBundle::load(path)
+        && let Err(d) = crate::inputs::load_bundle(path)
     {
         problems.extend(d);
     }
