@@ -3,7 +3,7 @@
 //! everything in one round trip instead of one error per run.
 
 use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// A 1-based line and column in a source file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
@@ -113,11 +113,6 @@ impl Diagnostics {
         } else {
             Err(self.sorted())
         }
-    }
-
-    /// Whether any diagnostic concerns `path`.
-    pub fn mentions(&self, path: &Path) -> bool {
-        self.0.iter().any(|d| d.file == path)
     }
 }
 

@@ -43,13 +43,6 @@ impl RepoFiles {
         }
     }
 
-    /// The directory on disk, if this is one.
-    pub fn root_dir(&self) -> Option<&Path> {
-        match &self.source {
-            Source::Dir(root) => Some(root),
-            Source::Embedded { .. } => None,
-        }
-    }
 
     /// The path to show for a file of this repository.
     pub fn display_path(&self, rel: &Path) -> PathBuf {

@@ -6,10 +6,9 @@ use zt::diag::Diagnostics;
 
 /// Success.
 pub const OK: u8 = 0;
-/// Failure, or differences found (`--check`).
+/// Failure, or differences found (`--check`). (Usage errors exit 2: clap's own code, passed
+/// through in `main`.)
 pub const FAILURE: u8 = 1;
-/// Usage error (clap uses the same code).
-pub const USAGE: u8 = 2;
 
 /// The outcome of a command.
 #[derive(Debug)]

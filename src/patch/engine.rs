@@ -1,7 +1,7 @@
 //! Runs a patch set over a platform repo in memory: every matched document is patched and every
 //! changed file re-edited and checked before the caller writes anything.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde_json::Value;
 
@@ -581,9 +581,4 @@ fn locate(node: &Node, segs: &[Segment]) -> Pos {
         }
     }
     cur.pos
-}
-
-/// For messages about files of a run.
-pub fn display(root: &Path, rel: &str) -> PathBuf {
-    repo::display_path(root, rel)
 }
