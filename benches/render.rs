@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use zt::render::{self, TemplateSource};
 use zt::source::RepoFiles;
+use zt::talos::bundle::SecretsBundle;
 use zt::tenant::model::{Machine, Role};
 
 /// Counts live and peak heap bytes so the bench can report peak memory.
@@ -97,7 +98,42 @@ fn main() {
             "SLOW"
         }
     );
+    write_bench(&big, &bundle, &platform);
     tenants_bench(root);
+}
+
+/// Render and write 1 control plane + 200 workers into a fresh OUT and over an existing one:
+/// what `kubectl zt render --out` does after loading (one `syncfs`, not a sync per file).
+fn write_bench(values: &zt::tenant::EnvValues, bundle: &SecretsBundle, platform: &RepoFiles) {
+    let templates = TemplateSource::default();
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let (mut fresh, mut over) = (Vec::new(), Vec::new());
+    for i in 0..15 {
+        let out = tmp.path().join(format!("out{i}"));
+        let t = Instant::now();
+        let r = render::render_values(values, bundle, Some(platform), &templates).expect("render");
+        r.tree.write(&out).expect("write");
+        fresh.push(t.elapsed());
+        let t = Instant::now();
+        let r = render::render_values(values, bundle, Some(platform), &templates).expect("render");
+        r.tree.write(&out).expect("write");
+        over.push(t.elapsed());
+    }
+    for (what, times) in [
+        ("into a new OUT", fresh),
+        ("over the previous output", over),
+    ] {
+        let m = median(times);
+        println!(
+            "render and write 1 cp + 200 workers {what}: median {:.1} ms over 15 runs (goal < 50 ms) {}",
+            m.as_secs_f64() * 1e3,
+            if m < Duration::from_millis(50) {
+                "ok"
+            } else {
+                "SLOW"
+            }
+        );
+    }
 }
 
 /// 1,000 tenants: load every tenants/<name>/config.yaml and render one Application each.

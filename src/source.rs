@@ -43,7 +43,6 @@ impl RepoFiles {
         }
     }
 
-
     /// The path to show for a file of this repository.
     pub fn display_path(&self, rel: &Path) -> PathBuf {
         match &self.source {

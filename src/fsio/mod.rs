@@ -37,6 +37,49 @@ pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32, overwrite: bool) -> io
     Ok(())
 }
 
+/// Creates `path`, which must not exist, holding `bytes` with exactly `mode` (never wider in
+/// between: the file is created with it), without syncing. For a private staging directory
+/// whose files [`sync_filesystem`] then makes durable in one call, instead of one `fsync`
+/// each (a 200-node render writes 200 files).
+pub fn write_unsynced(path: &Path, bytes: &[u8], mode: u32) -> io::Result<()> {
+    let mut options = fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(mode);
+    }
+    let mut file = options.open(path)?;
+    file.write_all(bytes)?;
+    // The umask may have narrowed the mode at creation; set it exactly.
+    #[cfg(unix)]
+    file.set_permissions(permissions(mode))?;
+    Ok(())
+}
+
+/// Flushes everything written to the filesystem that holds `dir` (Linux `syncfs`), so files
+/// written with [`write_unsynced`] are on disk before they are renamed into place.
+#[cfg(target_os = "linux")]
+pub fn sync_filesystem(dir: &Path) -> io::Result<()> {
+    let d = fs::File::open(dir)?;
+    rustix::fs::syncfs(&d)?;
+    Ok(())
+}
+
+/// Elsewhere, a `sync` of every file under `dir` and of the directories.
+#[cfg(not(target_os = "linux"))]
+pub fn sync_filesystem(dir: &Path) -> io::Result<()> {
+    for entry in fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.is_dir() {
+            sync_filesystem(&path)?;
+        } else {
+            fs::File::open(&path)?.sync_all()?;
+        }
+    }
+    fs::File::open(dir)?.sync_all()
+}
+
 #[cfg(unix)]
 fn permissions(mode: u32) -> fs::Permissions {
     use std::os::unix::fs::PermissionsExt;
@@ -58,6 +101,28 @@ pub fn set_mode(_path: &Path, _mode: u32) -> io::Result<()> {
 mod tests {
     use super::*;
     use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn unsynced_writes_create_with_the_exact_mode_and_never_replace() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("secret.yaml");
+        // A umask that would otherwise strip bits is overridden; nothing is ever wider.
+        write_unsynced(&p, b"a", SECRET_MODE).unwrap();
+        assert_eq!(
+            fs::metadata(&p).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        let q = dir.path().join("public.yaml");
+        write_unsynced(&q, b"b", PUBLIC_MODE).unwrap();
+        assert_eq!(
+            fs::metadata(&q).unwrap().permissions().mode() & 0o777,
+            0o644
+        );
+        let err = write_unsynced(&p, b"c", SECRET_MODE).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::AlreadyExists);
+        assert_eq!(fs::read(&p).unwrap(), b"a");
+        sync_filesystem(dir.path()).unwrap();
+    }
 
     #[test]
     fn writes_with_mode_and_refuses_to_clobber() {

@@ -141,8 +141,10 @@ impl OutputTree {
             } else {
                 PUBLIC_MODE
             };
-            fsio::write_atomic(&path, &file.bytes, mode, true).map_err(io_err(&path))?;
+            fsio::write_unsynced(&path, &file.bytes, mode).map_err(io_err(&path))?;
         }
+        // One sync for the whole staging tree before anything is switched into place.
+        fsio::sync_filesystem(staging.path()).map_err(io_err(staging.path()))?;
         let dirs = self.top_dirs();
         switch::switch_all(out, staging.path(), &dirs, exchange)
             .map_err(|(path, source)| OutputError::Io { path, source })?;
