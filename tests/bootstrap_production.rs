@@ -377,7 +377,7 @@ async fn bootstraps_three_nodes_to_a_syncing_platform() {
         &bundle.secrets.bootstrap_token,
         &bundle.certs.os.key,
     ] {
-        assert!(!out.contains(secret.as_str()));
+        assert!(!out.contains(secret.expose()));
     }
     assert!(!out.contains("example-token-not-a-secret"));
 }

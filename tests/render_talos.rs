@@ -159,24 +159,24 @@ fn bundle_values_land_where_talos_expects_them_and_workers_get_no_keys() {
     let v = values("examples/tenant-repo", "dev");
     let r = render_with(&v, None, &TemplateSource::default()).unwrap();
     let cp = doc(&r, "talos/cp01-main.yaml");
-    assert_eq!(cp["machine"]["token"], b.trustd_info.token.as_str());
+    assert_eq!(cp["machine"]["token"], b.trustd_info.token.expose());
     assert_eq!(cp["machine"]["ca"]["crt"], b.certs.os.crt.as_str());
-    assert_eq!(cp["machine"]["ca"]["key"], b.certs.os.key.as_str());
-    assert_eq!(cp["cluster"]["id"], b.cluster.id.as_str());
-    assert_eq!(cp["cluster"]["secret"], b.cluster.secret.as_str());
-    assert_eq!(cp["cluster"]["token"], b.secrets.bootstrap_token.as_str());
+    assert_eq!(cp["machine"]["ca"]["key"], b.certs.os.key.expose());
+    assert_eq!(cp["cluster"]["id"], b.cluster.id.expose());
+    assert_eq!(cp["cluster"]["secret"], b.cluster.secret.expose());
+    assert_eq!(cp["cluster"]["token"], b.secrets.bootstrap_token.expose());
     assert_eq!(
         cp["cluster"]["secretboxEncryptionSecret"],
-        b.secrets.secretbox_encryption_secret.as_str()
+        b.secrets.secretbox_encryption_secret.expose()
     );
-    assert_eq!(cp["cluster"]["ca"]["key"], b.certs.k8s.key.as_str());
+    assert_eq!(cp["cluster"]["ca"]["key"], b.certs.k8s.key.expose());
     assert_eq!(
         cp["cluster"]["aggregatorCA"]["key"],
-        b.certs.k8s_aggregator.key.as_str()
+        b.certs.k8s_aggregator.key.expose()
     );
     assert_eq!(
         cp["cluster"]["serviceAccount"]["key"],
-        b.certs.k8s_service_account.key.as_str()
+        b.certs.k8s_service_account.key.expose()
     );
     assert_eq!(
         cp["cluster"]["etcd"]["ca"]["crt"],
@@ -184,7 +184,7 @@ fn bundle_values_land_where_talos_expects_them_and_workers_get_no_keys() {
     );
     assert_eq!(
         cp["cluster"]["etcd"]["ca"]["key"],
-        b.certs.etcd.key.as_str()
+        b.certs.etcd.key.expose()
     );
 
     for w in ["talos/worker01.yaml", "talos/worker02.yaml"] {
@@ -192,7 +192,7 @@ fn bundle_values_land_where_talos_expects_them_and_workers_get_no_keys() {
         assert_eq!(w["machine"]["ca"]["crt"], b.certs.os.crt.as_str());
         assert_eq!(w["machine"]["ca"]["key"], "");
         assert_eq!(w["cluster"]["ca"]["key"], "");
-        assert_eq!(w["cluster"]["token"], b.secrets.bootstrap_token.as_str());
+        assert_eq!(w["cluster"]["token"], b.secrets.bootstrap_token.expose());
         for absent in [
             "aggregatorCA",
             "serviceAccount",
@@ -214,7 +214,7 @@ fn bundle_values_land_where_talos_expects_them_and_workers_get_no_keys() {
             &b.certs.k8s_service_account.key,
         ] {
             assert!(
-                !text.contains(key.as_str()),
+                !text.contains(key.expose()),
                 "a CA private key reached a worker"
             );
         }
@@ -240,7 +240,7 @@ fn talosconfig_points_at_the_control_plane_with_the_os_ca() {
     assert_eq!(ctx["ca"], b.certs.os.crt.as_str());
     let admin = zt::talos::pki::admin_client_cert(&b).unwrap();
     assert_eq!(ctx["crt"], admin.crt.as_str());
-    assert_eq!(ctx["key"], admin.key.as_str());
+    assert_eq!(ctx["key"], admin.key.expose());
 }
 
 /// Values are validated on load, but templates must be safe even for values that got past

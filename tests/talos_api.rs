@@ -55,7 +55,7 @@ fn talosconfig_with(ca: &str, client_bundle: &SecretsBundle) -> TalosConfig {
                 nodes: vec!["127.0.0.1".into()],
                 ca: ca.into(),
                 crt: admin.crt,
-                key: SecretString::new(admin.key),
+                key: admin.key,
             },
         )]),
     }
@@ -563,7 +563,7 @@ async fn the_server_certificate_must_name_the_address_dialled() {
     .unwrap();
     let identity = Identity {
         cert_der: pki::certificate_der_from_b64("crt", &issued.crt).unwrap(),
-        key_pkcs8: pki::private_key_from_b64("key", &issued.key)
+        key_pkcs8: pki::private_key_from_b64("key", issued.key.expose())
             .unwrap()
             .pkcs8_der()
             .to_vec(),

@@ -101,7 +101,7 @@ fn dry_run_prints_the_plan_and_touches_nothing() {
     }
     let bundle = zt::examples::bundle().unwrap();
     for secret in [
-        bundle.trustd_info.token.as_str(),
+        bundle.trustd_info.token.expose(),
         "ghp_BOOTSTRAPTOKEN",
         "bootstrap-aws-secret",
     ] {

@@ -7,27 +7,30 @@ use std::net::IpAddr;
 
 use serde::Serialize;
 
+use crate::secret::SecretString;
 use crate::tenant::model::{Cni, EnvValues, Machine, Role};
 
-#[derive(Serialize, Clone, Default)]
+/// Secret values are [`SecretString`]s: serialized as the plain value (the templates write
+/// them into 0600 files), shown `<redacted>` by `Debug`.
+#[derive(Debug, Serialize, Clone, Default)]
 pub struct CertPair {
     pub crt: String,
-    pub key: String,
+    pub key: SecretString,
 }
 
 /// Every bundle value a machine config needs, as Talos expects it (base64 of PEM, tokens).
-#[derive(Serialize, Clone, Default)]
+#[derive(Debug, Serialize, Clone, Default)]
 pub struct TalosSecrets {
-    pub cluster_id: String,
-    pub cluster_secret: String,
-    pub bootstrap_token: String,
-    pub secretbox_encryption_secret: String,
-    pub trustd_token: String,
+    pub cluster_id: SecretString,
+    pub cluster_secret: SecretString,
+    pub bootstrap_token: SecretString,
+    pub secretbox_encryption_secret: SecretString,
+    pub trustd_token: SecretString,
     pub os: CertPair,
     pub k8s: CertPair,
     pub aggregator: CertPair,
     pub etcd: CertPair,
-    pub service_account_key: String,
+    pub service_account_key: SecretString,
 }
 
 impl TalosSecrets {
@@ -35,19 +38,19 @@ impl TalosSecrets {
     pub fn for_worker(&self) -> TalosSecrets {
         let public = |c: &CertPair| CertPair {
             crt: c.crt.clone(),
-            key: String::new(),
+            key: SecretString::default(),
         };
         TalosSecrets {
             cluster_id: self.cluster_id.clone(),
             cluster_secret: self.cluster_secret.clone(),
             bootstrap_token: self.bootstrap_token.clone(),
-            secretbox_encryption_secret: String::new(),
+            secretbox_encryption_secret: SecretString::default(),
             trustd_token: self.trustd_token.clone(),
             os: public(&self.os),
             k8s: public(&self.k8s),
             aggregator: CertPair::default(),
             etcd: CertPair::default(),
-            service_account_key: String::new(),
+            service_account_key: SecretString::default(),
         }
     }
 }
@@ -115,7 +118,7 @@ pub struct TalosconfigCtx {
     pub endpoints: Vec<String>,
     pub nodes: Vec<String>,
     pub crt: String,
-    pub key: String,
+    pub key: SecretString,
 }
 
 /// Host part of an `https://host[:port]/...` endpoint.

@@ -7,7 +7,6 @@
 //! Values are kept exactly as they appear in the file (base64 of PEM for certificates and keys)
 //! because that is also exactly what the machine config fields want.
 
-use std::fmt;
 use std::io;
 use std::path::{Path, PathBuf};
 
@@ -22,15 +21,14 @@ use super::pem::{self, LABEL_CERTIFICATE};
 use super::pki::{self, CaKind, CertInfo, GeneratedCa, PkiError};
 use crate::diag::{self, Diagnostic, Diagnostics, Pos};
 use crate::fsio::{SECRET_MODE, write_atomic};
+use crate::secret::SecretString;
 use crate::yaml::{self, Node, NodeKind, YamlError};
-
-const REDACTED: &str = "<redacted>";
 
 /// Length in bytes of `cluster.id`, `cluster.secret` and `secretboxencryptionsecret`.
 pub const SECRET_LEN: usize = 32;
 
 /// The whole bundle. Field order is `talosctl`'s, so written files diff cleanly against it.
-#[derive(Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SecretsBundle {
     pub cluster: ClusterSecrets,
     pub secrets: Secrets,
@@ -40,34 +38,34 @@ pub struct SecretsBundle {
 }
 
 /// `cluster`: the discovery identity.
-#[derive(Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ClusterSecrets {
     /// 32 bytes, URL-safe base64 with padding (Talos's `ClusterIDEncoding`).
-    pub id: String,
+    pub id: SecretString,
     /// 32 bytes, standard base64.
-    pub secret: String,
+    pub secret: SecretString,
 }
 
 /// `secrets`: Kubernetes bootstrap token and etcd encryption-at-rest key.
-#[derive(Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Secrets {
     /// `[a-z0-9]{6}.[a-z0-9]{16}`.
     #[serde(rename = "bootstraptoken")]
-    pub bootstrap_token: String,
+    pub bootstrap_token: SecretString,
     /// 32 bytes, standard base64.
     #[serde(rename = "secretboxencryptionsecret")]
-    pub secretbox_encryption_secret: String,
+    pub secretbox_encryption_secret: SecretString,
 }
 
 /// `trustdinfo`: the token nodes present to trustd.
-#[derive(Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct TrustdInfo {
     /// `[a-z0-9]{6}.[a-z0-9]{16}`.
-    pub token: String,
+    pub token: SecretString,
 }
 
 /// `certs`: the cluster's certificate authorities and the service-account signing key.
-#[derive(Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Certs {
     pub etcd: CertAndKey,
     pub k8s: CertAndKey,
@@ -79,90 +77,23 @@ pub struct Certs {
 }
 
 /// A CA certificate and its key, each base64 of PEM.
-#[derive(Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CertAndKey {
     pub crt: String,
-    pub key: String,
+    pub key: SecretString,
 }
 
 /// A key without certificate, base64 of PEM.
-#[derive(Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct KeyOnly {
-    pub key: String,
-}
-
-// Debug is written by hand everywhere so that no `{:?}` in a log or a test failure can print a
-// key, token or secret.
-
-impl fmt::Debug for SecretsBundle {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SecretsBundle")
-            .field("cluster", &self.cluster)
-            .field("secrets", &self.secrets)
-            .field("trustdinfo", &self.trustd_info)
-            .field("certs", &self.certs)
-            .finish()
-    }
-}
-
-impl fmt::Debug for ClusterSecrets {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ClusterSecrets")
-            .field("id", &REDACTED)
-            .field("secret", &REDACTED)
-            .finish()
-    }
-}
-
-impl fmt::Debug for Secrets {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Secrets")
-            .field("bootstraptoken", &REDACTED)
-            .field("secretboxencryptionsecret", &REDACTED)
-            .finish()
-    }
-}
-
-impl fmt::Debug for TrustdInfo {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TrustdInfo")
-            .field("token", &REDACTED)
-            .finish()
-    }
-}
-
-impl fmt::Debug for Certs {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Certs")
-            .field("etcd", &self.etcd)
-            .field("k8s", &self.k8s)
-            .field("k8saggregator", &self.k8s_aggregator)
-            .field("k8sserviceaccount", &self.k8s_service_account)
-            .field("os", &self.os)
-            .finish()
-    }
-}
-
-impl fmt::Debug for CertAndKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("CertAndKey")
-            .field("crt", &REDACTED)
-            .field("key", &REDACTED)
-            .finish()
-    }
-}
-
-impl fmt::Debug for KeyOnly {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("KeyOnly").field("key", &REDACTED).finish()
-    }
+    pub key: SecretString,
 }
 
 impl From<GeneratedCa> for CertAndKey {
     fn from(ca: GeneratedCa) -> Self {
         CertAndKey {
             crt: ca.crt,
-            key: ca.key,
+            key: SecretString::new(ca.key),
         }
     }
 }
@@ -192,27 +123,29 @@ impl SecretsBundle {
         let service_account = pki::generate_ecdsa_p256_key()?;
         Ok(SecretsBundle {
             cluster: ClusterSecrets {
-                id: URL_SAFE.encode(pki::random_secret()?),
-                secret: STANDARD.encode(pki::random_secret()?),
+                id: SecretString::new(URL_SAFE.encode(pki::random_secret()?)),
+                secret: SecretString::new(STANDARD.encode(pki::random_secret()?)),
             },
             secrets: Secrets {
-                bootstrap_token: pki::random_token()?,
-                secretbox_encryption_secret: STANDARD.encode(pki::random_secret()?),
+                bootstrap_token: SecretString::new(pki::random_token()?),
+                secretbox_encryption_secret: SecretString::new(
+                    STANDARD.encode(pki::random_secret()?),
+                ),
             },
             trustd_info: TrustdInfo {
-                token: pki::random_token()?,
+                token: SecretString::new(pki::random_token()?),
             },
             certs: Certs {
                 etcd: pki::generate_ca(CaKind::Etcd, now)?.into(),
                 k8s: pki::generate_ca(CaKind::Kubernetes, now)?.into(),
                 k8s_aggregator: pki::generate_ca(CaKind::Aggregator, now)?.into(),
                 k8s_service_account: KeyOnly {
-                    key: service_account
-                        .to_talos_pem_b64()
-                        .map_err(|source| PkiError::Key {
+                    key: SecretString::new(service_account.to_talos_pem_b64().map_err(
+                        |source| PkiError::Key {
                             field: "certs.k8sserviceaccount.key",
                             source,
-                        })?,
+                        },
+                    )?),
                 },
                 os: pki::generate_ca(CaKind::Os, now)?.into(),
             },
@@ -597,7 +530,7 @@ impl Loader<'_> {
         match info.matches_key(&private) {
             Ok(true) => Some(CertAndKey {
                 crt: crt.text.to_string(),
-                key: key.text.to_string(),
+                key: SecretString::new(key.text),
             }),
             Ok(false) => {
                 self.push(
@@ -619,7 +552,7 @@ impl Loader<'_> {
         let key = self.string(node, &field, "key")?;
         match check_service_account_key(key.text) {
             Ok(()) => Some(KeyOnly {
-                key: key.text.to_string(),
+                key: SecretString::new(key.text),
             }),
             Err(m) => {
                 self.push(Some(key.pos), &key.field, m);
@@ -681,14 +614,16 @@ impl Loader<'_> {
         let (etcd, k8s, aggregator, service_account, os) = certs?;
         Some(SecretsBundle {
             cluster: ClusterSecrets {
-                id: id?,
-                secret: secret?,
+                id: SecretString::new(id?),
+                secret: SecretString::new(secret?),
             },
             secrets: Secrets {
-                bootstrap_token: bootstrap_token?,
-                secretbox_encryption_secret: secretbox?,
+                bootstrap_token: SecretString::new(bootstrap_token?),
+                secretbox_encryption_secret: SecretString::new(secretbox?),
             },
-            trustd_info: TrustdInfo { token: trustd?? },
+            trustd_info: TrustdInfo {
+                token: SecretString::new(trustd??),
+            },
             certs: Certs {
                 etcd: etcd?,
                 k8s: k8s?,
@@ -721,16 +656,16 @@ mod tests {
     fn secret_values(b: &SecretsBundle) -> Vec<String> {
         let c = &b.certs;
         vec![
-            b.cluster.id.clone(),
-            b.cluster.secret.clone(),
-            b.secrets.bootstrap_token.clone(),
-            b.secrets.secretbox_encryption_secret.clone(),
-            b.trustd_info.token.clone(),
-            c.etcd.key.clone(),
-            c.k8s.key.clone(),
-            c.k8s_aggregator.key.clone(),
-            c.k8s_service_account.key.clone(),
-            c.os.key.clone(),
+            b.cluster.id.expose().to_string(),
+            b.cluster.secret.expose().to_string(),
+            b.secrets.bootstrap_token.expose().to_string(),
+            b.secrets.secretbox_encryption_secret.expose().to_string(),
+            b.trustd_info.token.expose().to_string(),
+            c.etcd.key.expose().to_string(),
+            c.k8s.key.expose().to_string(),
+            c.k8s_aggregator.key.expose().to_string(),
+            c.k8s_service_account.key.expose().to_string(),
+            c.os.key.expose().to_string(),
         ]
     }
 
@@ -862,26 +797,29 @@ mod tests {
     #[test]
     fn generated_values_have_talos_formats() {
         let b = bundle();
-        assert!(is_token(&b.secrets.bootstrap_token));
-        assert!(is_token(&b.trustd_info.token));
-        assert_eq!(URL_SAFE.decode(&b.cluster.id).unwrap().len(), 32);
-        assert_eq!(STANDARD.decode(&b.cluster.secret).unwrap().len(), 32);
+        assert!(is_token(b.secrets.bootstrap_token.expose()));
+        assert!(is_token(b.trustd_info.token.expose()));
+        assert_eq!(URL_SAFE.decode(b.cluster.id.expose()).unwrap().len(), 32);
+        assert_eq!(
+            STANDARD.decode(b.cluster.secret.expose()).unwrap().len(),
+            32
+        );
         assert_eq!(
             STANDARD
-                .decode(&b.secrets.secretbox_encryption_secret)
+                .decode(b.secrets.secretbox_encryption_secret.expose())
                 .unwrap()
                 .len(),
             32
         );
         let label = |v: &str| pem::decode_b64(v).unwrap().label;
-        assert_eq!(label(&b.certs.os.key), "ED25519 PRIVATE KEY");
+        assert_eq!(label(b.certs.os.key.expose()), "ED25519 PRIVATE KEY");
         for v in [
             &b.certs.etcd.key,
             &b.certs.k8s.key,
             &b.certs.k8s_aggregator.key,
             &b.certs.k8s_service_account.key,
         ] {
-            assert_eq!(label(v), "EC PRIVATE KEY");
+            assert_eq!(label(v.expose()), "EC PRIVATE KEY");
         }
         let a = SecretsBundle::generate().unwrap();
         assert_ne!(a.cluster.secret, b.cluster.secret);
@@ -921,7 +859,6 @@ mod tests {
         for secret in secret_values(b) {
             assert!(!s.contains(&secret), "{s}");
         }
-        assert!(!s.contains(&b.certs.os.crt));
     }
 
     #[test]
@@ -976,7 +913,7 @@ mod tests {
     fn wrong_pem_type_names_the_expected_one() {
         let b = bundle();
         // The right key in PKCS#8 `PRIVATE KEY` form: valid for ring, not what Talos writes.
-        let key = crate::talos::pki::private_key_from_b64("k", &b.certs.os.key).unwrap();
+        let key = crate::talos::pki::private_key_from_b64("k", b.certs.os.key.expose()).unwrap();
         let pkcs8 = pem::encode_b64("PRIVATE KEY", key.pkcs8_der());
         let (src, line) = edit(&b.to_yaml().unwrap(), "certs.os.key", Some(&pkcs8));
         let diags = errors(&src);
@@ -995,7 +932,7 @@ mod tests {
         let (src, line) = edit(
             &b.to_yaml().unwrap(),
             "certs.etcd.key",
-            Some(&b.certs.k8s.key),
+            Some(b.certs.k8s.key.expose()),
         );
         let diags = errors(&src);
         assert_eq!(diags.len(), 1, "{diags:#?}");
@@ -1013,7 +950,7 @@ mod tests {
         let text = b.to_yaml().unwrap();
         // The k8s (ECDSA) CA where the os (Ed25519) CA belongs.
         let (src, _) = edit(&text, "certs.os.crt", Some(&b.certs.k8s.crt));
-        let (src, _) = edit(&src, "certs.os.key", Some(&b.certs.k8s.key));
+        let (src, _) = edit(&src, "certs.os.key", Some(b.certs.k8s.key.expose()));
         let diags = errors(&src);
         assert_eq!(
             only(&diags, "certs.os.crt").message,
@@ -1028,7 +965,7 @@ mod tests {
         // A matching Ed25519 pair that is not a CA: the admin client certificate.
         let admin = admin_client_cert(b).unwrap();
         let (src, _) = edit(&text, "certs.os.crt", Some(&admin.crt));
-        let (src, _) = edit(&src, "certs.os.key", Some(&admin.key));
+        let (src, _) = edit(&src, "certs.os.key", Some(admin.key.expose()));
         let diags = errors(&src);
         assert_eq!(diags.len(), 1, "{diags:#?}");
         assert!(
@@ -1057,7 +994,7 @@ mod tests {
         let (src, _) = edit(&text, "cluster.id", Some("x"));
         let (src, _) = edit(&src, "trustdinfo.token", None);
         let src = src.replace("trustdinfo:\n", "trustdinfo:\n  tokn: abc\n");
-        let (src, _) = edit(&src, "certs.k8s.key", Some(&b.certs.etcd.key));
+        let (src, _) = edit(&src, "certs.k8s.key", Some(b.certs.etcd.key.expose()));
         let (src, _) = edit(&src, "certs.k8sserviceaccount.key", Some("not-base64"));
         let src = src + "extra: 1\n";
         let diags = errors(&src);
@@ -1201,7 +1138,7 @@ mod tests {
     fn value_helper_reads_our_output() {
         assert_eq!(
             value_of(bundle(), "trustdinfo.token"),
-            bundle().trustd_info.token
+            bundle().trustd_info.token.expose()
         );
     }
 }

@@ -23,6 +23,7 @@ use super::bundle::SecretsBundle;
 pub use super::keys::{KeyAlgorithm, KeyError, PrivateKey};
 use super::pem::{self as pemfmt, LABEL_CERTIFICATE};
 pub use super::pem::{Pem, PemError};
+use crate::secret::SecretString;
 use crate::yaml::YamlError;
 
 /// Talos's `CAValidityTime`: 87600 hours, ten years of 365 days.
@@ -448,23 +449,14 @@ fn build_ca(
 // Derivation (deterministic: `render`)
 
 /// A certificate and its key, base64 of PEM like every Talos credential.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IssuedCert {
     pub crt: String,
-    pub key: String,
+    pub key: SecretString,
 }
 
 /// The talosconfig client certificate and key.
 pub type ClientCert = IssuedCert;
-
-impl fmt::Debug for IssuedCert {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("IssuedCert")
-            .field("crt", &"<redacted>")
-            .field("key", &"<redacted>")
-            .finish()
-    }
-}
 
 /// Output length for ring's HKDF.
 struct Len(usize);
@@ -514,7 +506,7 @@ fn load_os_ca(bundle: &SecretsBundle) -> Result<OsCa, PkiError> {
             "the os CA subject has multi-valued names, which are not supported",
         ));
     }
-    let ca_key = private_key_from_b64(OS_KEY, &bundle.certs.os.key)?;
+    let ca_key = private_key_from_b64(OS_KEY, bundle.certs.os.key.expose())?;
     if !ca.matches_key(&ca_key).map_err(|source| PkiError::Key {
         field: OS_KEY,
         source,
@@ -605,12 +597,14 @@ pub fn admin_client_cert(bundle: &SecretsBundle) -> Result<ClientCert, PkiError>
 
     Ok(ClientCert {
         crt: pemfmt::encode_b64(LABEL_CERTIFICATE, cert.der()),
-        key: leaf_key
-            .to_talos_pem_b64()
-            .map_err(|source| PkiError::Key {
-                field: "admin key",
-                source,
-            })?,
+        key: SecretString::new(
+            leaf_key
+                .to_talos_pem_b64()
+                .map_err(|source| PkiError::Key {
+                    field: "admin key",
+                    source,
+                })?,
+        ),
     })
 }
 
@@ -676,10 +670,10 @@ pub fn issue_api_server_cert(
     check_issuer(cert.der(), &ca, FIELD)?;
     Ok(IssuedCert {
         crt: pemfmt::encode_b64(LABEL_CERTIFICATE, cert.der()),
-        key: key.to_talos_pem_b64().map_err(|source| PkiError::Key {
+        key: SecretString::new(key.to_talos_pem_b64().map_err(|source| PkiError::Key {
             field: "server key",
             source,
-        })?,
+        })?),
     })
 }
 
@@ -829,13 +823,16 @@ mod tests {
         assert_eq!(leaf.serial.len(), 16);
 
         assert_eq!(
-            decode_pem_b64(&a.key).unwrap().label,
+            decode_pem_b64(a.key.expose()).unwrap().label,
             LABEL_ED25519_PRIVATE_KEY
         );
-        let key = key_of(&a.key);
+        let key = key_of(a.key.expose());
         assert!(leaf.matches_key(&key).unwrap());
         // The derived key is not the CA key.
-        assert_ne!(key.pkcs8_der(), key_of(&bundle.certs.os.key).pkcs8_der());
+        assert_ne!(
+            key.pkcs8_der(),
+            key_of(bundle.certs.os.key.expose()).pkcs8_der()
+        );
     }
 
     #[test]
@@ -857,7 +854,7 @@ mod tests {
         let cert = admin_client_cert(&bundle_with_os(fixed_os_ca(9))).unwrap();
         let d = digest::digest(
             &digest::SHA256,
-            format!("{}\n{}", cert.crt, cert.key).as_bytes(),
+            format!("{}\n{}", cert.crt, cert.key.expose()).as_bytes(),
         );
         let hex: String = d.as_ref().iter().map(|b| format!("{b:02x}")).collect();
         assert_eq!(
@@ -954,8 +951,8 @@ mod tests {
                 "dns:cp01.example"
             ]
         );
-        assert!(leaf.matches_key(&key_of(&issued.key)).unwrap());
-        assert!(!format!("{issued:?}").contains("LS0t"));
+        assert!(leaf.matches_key(&key_of(issued.key.expose())).unwrap());
+        assert!(!format!("{issued:?}").contains(issued.key.expose()));
 
         // Generation, not derivation: every call gets its own key and serial.
         let again = issue_api_server_cert(&bundle, &["127.0.0.1"], now(), validity).unwrap();
@@ -983,7 +980,7 @@ mod tests {
     #[test]
     fn tls_identity_is_standard_pem() {
         let cert = admin_client_cert(&bundle_with_os(fixed_os_ca(5))).unwrap();
-        let id = tls_identity_pem(&cert.crt, &cert.key).unwrap();
+        let id = tls_identity_pem(&cert.crt, cert.key.expose()).unwrap();
         assert!(id.cert_pem.starts_with("-----BEGIN CERTIFICATE-----\n"));
         assert!(id.key_pem.starts_with("-----BEGIN PRIVATE KEY-----\n"));
         // rcgen (ring) reads PKCS#8 PEM as rustls would.
@@ -993,6 +990,6 @@ mod tests {
             cert_of(&cert.crt).public_key.as_slice()
         );
         assert!(!format!("{id:?}").contains("PRIVATE"));
-        assert!(!format!("{cert:?}").contains("LS0t"));
+        assert!(!format!("{cert:?}").contains(cert.key.expose()));
     }
 }

@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use super::bundle::{
     CertAndKey, Certs, ClusterSecrets, KeyOnly, Secrets, SecretsBundle, TrustdInfo,
 };
+use crate::secret::SecretString;
 use crate::yaml::{self, Node};
 
 pub fn dir() -> Option<PathBuf> {
@@ -59,27 +60,30 @@ pub fn controlplane_bundle() -> Option<SecretsBundle> {
         key.push("key");
         CertAndKey {
             crt: text(&doc, &crt),
-            key: text(&doc, &key),
+            key: SecretString::new(text(&doc, &key)),
         }
     };
     Some(SecretsBundle {
         cluster: ClusterSecrets {
-            id: text(&doc, &["cluster", "id"]),
-            secret: text(&doc, &["cluster", "secret"]),
+            id: SecretString::new(text(&doc, &["cluster", "id"])),
+            secret: SecretString::new(text(&doc, &["cluster", "secret"])),
         },
         secrets: Secrets {
-            bootstrap_token: text(&doc, &["cluster", "token"]),
-            secretbox_encryption_secret: text(&doc, &["cluster", "secretboxEncryptionSecret"]),
+            bootstrap_token: SecretString::new(text(&doc, &["cluster", "token"])),
+            secretbox_encryption_secret: SecretString::new(text(
+                &doc,
+                &["cluster", "secretboxEncryptionSecret"],
+            )),
         },
         trustd_info: TrustdInfo {
-            token: text(&doc, &["machine", "token"]),
+            token: SecretString::new(text(&doc, &["machine", "token"])),
         },
         certs: Certs {
             etcd: pair(&["cluster", "etcd", "ca"]),
             k8s: pair(&["cluster", "ca"]),
             k8s_aggregator: pair(&["cluster", "aggregatorCA"]),
             k8s_service_account: KeyOnly {
-                key: text(&doc, &["cluster", "serviceAccount", "key"]),
+                key: SecretString::new(text(&doc, &["cluster", "serviceAccount", "key"])),
             },
             os: pair(&["machine", "ca"]),
         },

@@ -75,7 +75,7 @@ impl Identity {
         .expect("issue a test server certificate");
         Identity {
             cert_der: pki::certificate_der_from_b64("crt", &issued.crt).expect("certificate"),
-            key_pkcs8: pki::private_key_from_b64("key", &issued.key)
+            key_pkcs8: pki::private_key_from_b64("key", issued.key.expose())
                 .expect("key")
                 .pkcs8_der()
                 .to_vec(),
