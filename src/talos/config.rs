@@ -738,8 +738,6 @@ mod tests {
         let shown = format!("{config:?}");
         assert!(shown.contains("203.0.113.10"), "{shown}");
         // Certificates are public; the key is the secret.
-        for secret in ["U0VDUkVUS0VZ"] {
-            assert!(!shown.contains(secret), "{shown}");
-        }
+        assert!(!shown.contains("U0VDUkVUS0VZ"), "{shown}");
     }
 }
