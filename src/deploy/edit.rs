@@ -9,7 +9,7 @@
 use std::ops::Range;
 
 use crate::yaml::ScalarStyle;
-use crate::yaml::scalar::{Resolved, resolve_plain};
+use crate::yaml::edit::render_string;
 
 /// One scalar to replace: its byte range in the file (quotes included) and how it was written.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,45 +30,15 @@ pub enum EditError {
     Overlap,
 }
 
-/// How `value` is written in `style`, or `None` for block styles.
+/// How `value` is written in `style`, or `None` for block styles (`--write` edits one-line
+/// scalars only). The quoting rule is the YAML editor's.
 pub fn render_scalar(style: ScalarStyle, value: &str) -> Option<String> {
     match style {
-        ScalarStyle::Plain if plain_safe(value) => Some(value.to_string()),
-        ScalarStyle::Plain | ScalarStyle::DoubleQuoted => Some(double_quoted(value)),
-        ScalarStyle::SingleQuoted => Some(format!("'{}'", value.replace('\'', "''"))),
+        ScalarStyle::Plain | ScalarStyle::DoubleQuoted | ScalarStyle::SingleQuoted => {
+            Some(render_string(Some(style), value))
+        }
         _ => None,
     }
-}
-
-/// Whether `value` reads back as the same string when written unquoted.
-fn plain_safe(value: &str) -> bool {
-    let Some(first) = value.chars().next() else {
-        return false;
-    };
-    resolve_plain(value) == Resolved::Str
-        && !"-?:,[]{}#&*!|>'\"%@`".contains(first)
-        && !value.contains(": ")
-        && !value.contains(" #")
-        && !value.ends_with(':')
-        && !value.ends_with(' ')
-        && !value.chars().any(|c| c.is_control())
-}
-
-fn double_quoted(value: &str) -> String {
-    let mut out = String::with_capacity(value.len() + 2);
-    out.push('"');
-    for c in value.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            c if c.is_control() => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
 }
 
 /// Applies `edits` to `src`. Spans must lie on char boundaries and must not overlap; the text
@@ -101,6 +71,28 @@ pub fn apply(src: &str, edits: &[ScalarEdit]) -> Result<String, EditError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn quoting_is_the_yaml_editors_rule() {
+        // A date-like or flow-ish value read back by a YAML 1.1 reader (Kubernetes) would not
+        // stay a string unquoted.
+        for v in ["2026-12-06", "a,b", " lead", "on", "0x1F", "a: b"] {
+            assert_eq!(
+                render_scalar(ScalarStyle::Plain, v).unwrap(),
+                serde_json::Value::String(v.into()).to_string(),
+                "{v}"
+            );
+        }
+        assert_eq!(
+            render_scalar(ScalarStyle::Plain, "ghcr.io/acme/api:sha-abc123").unwrap(),
+            "ghcr.io/acme/api:sha-abc123"
+        );
+        assert_eq!(
+            render_scalar(ScalarStyle::SingleQuoted, "it's").unwrap(),
+            "'it''s'"
+        );
+        assert_eq!(render_scalar(ScalarStyle::Literal, "x"), None);
+    }
     use crate::yaml::parse_stream;
 
     /// Edits `spec.image` of every document and returns the new text.

@@ -703,13 +703,21 @@ fn render_inline(value: &Value, style: Option<ScalarStyle>) -> Result<String, Ed
         Value::Bool(b) => Ok(b.to_string()),
         Value::Number(n) => Ok(n.to_string()),
         Value::Array(_) | Value::Object(_) => json(value),
-        Value::String(s) => Ok(match style {
-            Some(ScalarStyle::SingleQuoted) if !s.contains('\n') && printable(s) => {
-                format!("'{}'", s.replace('\'', "''"))
-            }
-            Some(ScalarStyle::Plain) | None if plain_safe(s) => s.clone(),
-            _ => json(value)?,
-        }),
+        Value::String(s) => Ok(render_string(style, s)),
+    }
+}
+
+/// `s` as a one-line YAML scalar in `style` when that style can hold it and reads it back as
+/// this exact string (plain only when [`plain_safe`]), else double-quoted. The one quoting rule
+/// for every in-place edit (preview patches, `deploy --write`).
+pub fn render_string(style: Option<ScalarStyle>, s: &str) -> String {
+    match style {
+        Some(ScalarStyle::SingleQuoted) if !s.contains('\n') && printable(s) => {
+            format!("'{}'", s.replace('\'', "''"))
+        }
+        Some(ScalarStyle::Plain) | None if plain_safe(s) => s.to_owned(),
+        // A JSON string is a valid YAML double-quoted scalar with the same value.
+        _ => Value::String(s.to_owned()).to_string(),
     }
 }
 
