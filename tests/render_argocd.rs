@@ -407,8 +407,7 @@ fn secrets_from_environment_variables() {
     }
     // The redacted view used by --check and dry runs shows none of the values.
     for (_, f) in r.tree.iter().filter(|(_, f)| f.secret) {
-        let shown =
-            zt::render::redact::redact_yaml(std::str::from_utf8(&f.bytes).unwrap()).unwrap();
+        let shown = zt::redact::redact_yaml(std::str::from_utf8(&f.bytes).unwrap()).unwrap();
         for (_, v) in PROD_ENV.iter().filter(|(k, _)| {
             *k != credentials::BOT_GITHUB_USERNAME && *k != credentials::TENANTS_REPO_NAME
         }) {

@@ -76,7 +76,7 @@ pub fn render_objects(plan: &Plan) -> Result<String, crate::yaml::YamlError> {
     let shown: Vec<serde_json::Value> = plan
         .objects
         .iter()
-        .map(|o| crate::kube::redact::for_display(&o.value))
+        .map(|o| crate::redact::for_display(&o.value))
         .collect();
     crate::yaml::to_string_multi(&shown)
 }

@@ -21,9 +21,9 @@ use serde_json::Value;
 use super::plan::{DATABASE_API_VERSION, Plan, PlannedObject, Wave};
 use super::{DeployError, format_duration};
 use crate::kube::apply::{self as kapply, ApplyOptions};
-use crate::kube::redact::Scrubber;
 use crate::kube::wait::{self as kwait, Backoff, Check};
 use crate::kube::{self, Cluster, ClusterAccess, KubeError, Resolved};
+use crate::redact::Scrubber;
 
 /// `--dry-run`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -9,7 +9,6 @@ pub mod apply;
 pub mod discover;
 pub mod kubeconfig;
 pub mod manifests;
-pub mod redact;
 pub mod wait;
 
 use std::path::{Path, PathBuf};

@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use similar::TextDiff;
 
 use super::output::OutputTree;
-use super::redact::redact_yaml;
 use crate::fsio::confined::{self, ConfinedError};
+use crate::redact::redact_yaml;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ChangeKind {

@@ -7,7 +7,6 @@ pub mod check;
 pub mod context;
 pub mod kind;
 pub mod output;
-pub mod redact;
 pub mod secrets;
 pub mod stream;
 pub mod strict;

@@ -181,7 +181,7 @@ impl Stage for ApplyManifests {
             let stage = ctx.stage.clone();
             // An API server (or a webhook) may quote a rejected value in its error: the same
             // scrubber deploy uses removes the secret strings of these objects from it.
-            let scrubber = crate::kube::redact::Scrubber::from_objects(&docs);
+            let scrubber = crate::redact::Scrubber::from_objects(&docs);
             let applied = apply_manifests(
                 &cluster,
                 &docs,

@@ -1,13 +1,19 @@
-//! Keeping Secret values out of everything `deploy` and `bootstrap` print.
+//! Keeping secrets out of everything the tool shows: the one place that decides what is
+//! redacted.
 //!
-//! Two tools: [`for_display`] replaces the values of a Secret object (for `--dry-run` output),
-//! and a [`Scrubber`] removes the secret strings of the objects being applied from any text that
-//! came back from the cluster (API error messages may quote the rejected value).
+//! - [`redact_yaml`]: a secret *file* (machine configs, talosconfig, rendered Secrets) for a
+//!   diff: values under secret-bearing keys and every Secret's `data`/`stringData` become
+//!   `<redacted>`; certificates and structure stay.
+//! - [`for_display`]: a Kubernetes *object* for a dry run: a Secret's values and its
+//!   last-applied annotation become `<redacted>`; other objects are shown as they are.
+//! - [`Scrubber`]: removes the secret strings of the objects being applied from any text that
+//!   came back from a cluster (API error messages may quote the rejected value).
 
 use base64::Engine as _;
 use serde_json::Value;
 
 use crate::secret::REDACTED;
+use crate::yaml;
 
 /// The annotation `kubectl apply` (client-side) stores the whole object in.
 const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
@@ -94,6 +100,57 @@ impl Scrubber {
     }
 }
 
+/// Keys whose values are secret wherever they appear in a secret file.
+const SECRET_KEYS: &[&str] = &[
+    "key",
+    "token",
+    "secret",
+    "secretboxEncryptionSecret",
+    "password",
+    "bootstraptoken",
+    "secretboxencryptionsecret",
+];
+
+fn redact_value(v: &mut Value) {
+    if is_secret(v) {
+        // The same rule as a dry run shows.
+        *v = for_display(v);
+        return;
+    }
+    match v {
+        Value::Object(map) => {
+            for (k, child) in map.iter_mut() {
+                if SECRET_KEYS.contains(&k.as_str()) && !child.is_object() && !child.is_array() {
+                    redact_leaves(child);
+                } else {
+                    redact_value(child);
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(redact_value),
+        _ => {}
+    }
+}
+
+fn redact_leaves(v: &mut Value) {
+    match v {
+        Value::Object(map) => map.values_mut().for_each(redact_leaves),
+        Value::Array(items) => items.iter_mut().for_each(redact_leaves),
+        Value::String(s) if s.is_empty() => {}
+        _ => *v = Value::String(REDACTED.into()),
+    }
+}
+
+/// For diffs: the YAML text of a secret file with its secret values replaced, or `None` when the text is
+/// not YAML (then nothing of it may be shown).
+pub fn redact_yaml(text: &str) -> Option<String> {
+    let mut docs: Vec<Value> = yaml::from_str_multi(text).ok()?;
+    for d in &mut docs {
+        redact_value(d);
+    }
+    yaml::to_string_multi(&docs).ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -131,5 +188,27 @@ mod tests {
             "{out}"
         );
         assert!(out.contains("keep the name s"), "{out}");
+    }
+
+    #[test]
+    fn redacts_keys_tokens_and_secret_data_but_not_certificates() {
+        let text = "machine:\n  token: abc.def\n  ca:\n    crt: PUBLIC\n    key: PRIVATE\n---\napiVersion: v1\nkind: Secret\nstringData:\n  url: https://x\n  username: bot\n";
+        let out = redact_yaml(text).unwrap();
+        for s in ["abc.def", "PRIVATE", "https://x", "bot"] {
+            assert!(!out.contains(s), "{s} leaked: {out}");
+        }
+        assert!(out.contains("PUBLIC"));
+        assert!(out.contains("<redacted>"));
+    }
+
+    #[test]
+    fn empty_worker_keys_stay_visible_as_empty() {
+        let out = redact_yaml("ca:\n  key: \"\"\n").unwrap();
+        assert!(out.contains("key: \"\""), "{out}");
+    }
+
+    #[test]
+    fn non_yaml_is_not_shown() {
+        assert!(redact_yaml("a: [\n").is_none());
     }
 }
