@@ -3,9 +3,9 @@
 //! index or work tree (a temporary index, `write-tree`, `commit-tree`, `update-ref`).
 
 use std::ffi::OsString;
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+
+use crate::process::{ProcessError, Run};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum GitError {
@@ -72,37 +72,28 @@ impl Repo {
         env: &[(&str, OsString)],
         stdin: Option<&[u8]>,
     ) -> Result<String, GitError> {
-        let mut cmd = Command::new("git");
-        cmd.arg("-C")
-            .arg(&self.dir)
+        let mut run = Run::new("git", ["-C".as_ref(), self.dir.as_os_str()])
             .args(args)
             .env("GIT_TERMINAL_PROMPT", "0")
-            .env("LC_ALL", "C")
-            .stdin(if stdin.is_some() {
-                Stdio::piped()
-            } else {
-                Stdio::null()
-            })
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
+            .env("LC_ALL", "C");
         for (k, v) in env {
-            cmd.env(k, v);
+            run = run.env(k, v);
         }
-        let mut child = cmd.spawn().map_err(|e| GitError::Spawn(e.to_string()))?;
-        if let (Some(bytes), Some(mut pipe)) = (stdin, child.stdin.take()) {
-            pipe.write_all(bytes)
-                .map_err(|e| GitError::Spawn(e.to_string()))?;
+        if let Some(bytes) = stdin {
+            run = run.stdin(bytes.to_vec());
         }
-        let out = child
-            .wait_with_output()
-            .map_err(|e| GitError::Spawn(e.to_string()))?;
-        if !out.status.success() {
-            return Err(GitError::Failed {
+        match run.blocking(|_| {}) {
+            Ok(done) => Ok(done.stdout_text()),
+            Err(ProcessError::Failed { stderr_tail, .. }) => Err(GitError::Failed {
                 args: args.join(" "),
-                stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
-            });
+                stderr: stderr_tail.join("\n"),
+            }),
+            Err(e @ ProcessError::Spawn { .. }) => Err(GitError::Spawn(e.to_string())),
+            Err(e) => Err(GitError::Failed {
+                args: args.join(" "),
+                stderr: e.to_string(),
+            }),
         }
-        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     }
 
     /// The full id of the commit checked out.
@@ -267,6 +258,7 @@ impl Repo {
 #[cfg(test)]
 mod head_tests {
     use super::*;
+    use std::process::Command;
 
     fn git(dir: &Path, args: &[&str]) {
         let ok = Command::new("git")

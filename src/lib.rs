@@ -20,6 +20,7 @@ pub mod git;
 pub mod kind;
 pub mod kube;
 pub mod patch;
+pub mod process;
 pub mod redact;
 pub mod render;
 pub mod secret;

@@ -7,21 +7,17 @@
 
 use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::time::Duration;
 
 use bollard::Docker;
-use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 
 use super::super::context::Ctx;
 use super::super::progress::format_elapsed;
 use super::super::stage::{Stage, StageError, StageFuture};
+use crate::process::{ProcessError, Run};
 
 /// Where to get kind when it is missing.
 pub const INSTALL_URL: &str = "https://kind.sigs.k8s.io/docs/user/quick-start/#installation";
-
-/// How many of kind's last output lines an error message quotes.
-const TAIL_LINES: usize = 8;
 
 /// Finds `program` the way a shell does: a name with a `/` is used as it is, anything else is
 /// looked up in the directories of `path` (PATH), first executable file wins.
@@ -47,9 +43,10 @@ fn is_executable(p: &Path) -> bool {
     p.is_file()
 }
 
-/// Runs one kind command and returns its standard output: output lines become `-v` details as they arrive, the whole run is
-/// bounded by `limit` (the child is killed when it runs over or the stage is dropped, e.g. on
-/// Ctrl-C), and a non-zero exit is an error quoting kind's last lines.
+/// Runs one kind command and returns its standard output lines, through the process runner:
+/// kind's stderr lines become `-v` details as they arrive, the run is bounded by `limit` (the
+/// child is killed when it runs over or the stage is dropped, e.g. on Ctrl-C), kind gets none of
+/// the platform's credentials, and a non-zero exit is an error quoting kind's last lines.
 async fn run_kind(
     ctx: &Ctx,
     program: &Path,
@@ -57,77 +54,48 @@ async fn run_kind(
     limit: Duration,
     what: &str,
 ) -> Result<Vec<String>, StageError> {
-    let mut cmd = tokio::process::Command::new(program);
-    cmd.args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
-    // kind needs none of the platform's credentials; keep them out of its environment.
-    for var in crate::credentials::ALL {
-        cmd.env_remove(var);
-    }
-    let mut child = cmd.spawn().map_err(|e| {
-        StageError::new(format!("cannot run {}: {e}", program.display()))
-            .hint(format!("install kind: {INSTALL_URL}"))
-    })?;
-    let (Some(stdout), Some(stderr)) = (child.stdout.take(), child.stderr.take()) else {
-        return Err(StageError::new(format!(
-            "{what}: no output pipes from kind"
-        )));
-    };
-    let work = async {
-        let (out, err) = tokio::join!(
-            lines(ctx, stdout, usize::MAX),
-            lines(ctx, stderr, TAIL_LINES)
-        );
-        let status = child.wait().await;
-        (out, err, status)
-    };
-    let (stdout, stderr_tail, status) = match tokio::time::timeout(limit, work).await {
-        Ok(done) => done,
-        Err(_) => {
-            return Err(StageError::new(format!(
-                "{what} did not finish within {}",
-                format_elapsed(limit)
-            ))
-            .hint("raise --node-timeout, or look at `docker ps -a` and kind's log (-v)"));
+    let run = Run::new(program, args).limit(limit);
+    match run.run(|l| ctx.detail(&format!("kind: {l}"))).await {
+        Ok(done) => {
+            let lines: Vec<String> = done
+                .stdout_text()
+                .lines()
+                .map(|l| l.trim_end().to_owned())
+                .filter(|l| !l.is_empty())
+                .collect();
+            for l in &lines {
+                ctx.detail(&format!("kind: {l}"));
+            }
+            Ok(lines)
         }
-    };
-    let status =
-        status.map_err(|e| StageError::new(format!("{what}: waiting for kind failed: {e}")))?;
-    if !status.success() {
-        let code = status
-            .code()
-            .map_or_else(|| "a signal".to_string(), |c| format!("code {c}"));
-        let said = if stderr_tail.is_empty() {
-            String::new()
-        } else {
-            format!(":\n    {}", stderr_tail.join("\n    "))
-        };
-        return Err(StageError::new(format!(
-            "{what} failed (kind exited with {code}){said}"
-        )));
-    }
-    Ok(stdout)
-}
-
-/// Reads `stream` line by line, showing each as a detail; keeps the last `keep` lines.
-async fn lines(ctx: &Ctx, stream: impl AsyncRead + Unpin, keep: usize) -> Vec<String> {
-    let mut reader = BufReader::new(stream).lines();
-    let mut kept = Vec::new();
-    while let Ok(Some(line)) = reader.next_line().await {
-        let line = line.trim_end().to_string();
-        if line.is_empty() {
-            continue;
+        Err(e) if e.is_spawn() => Err(StageError::new(format!(
+            "cannot run {}: {e}",
+            program.display()
+        ))
+        .hint(format!("install kind: {INSTALL_URL}"))),
+        Err(ProcessError::TimedOut { .. }) => Err(StageError::new(format!(
+            "{what} did not finish within {}",
+            format_elapsed(limit)
+        ))
+        .hint("raise --node-timeout, or look at `docker ps -a` and kind's log (-v)")),
+        Err(ProcessError::Failed {
+            status,
+            stderr_tail,
+            ..
+        }) => {
+            let said = if stderr_tail.is_empty() {
+                String::new()
+            } else {
+                format!(":\n    {}", stderr_tail.join("\n    "))
+            };
+            let how = match status.strip_prefix("exit ") {
+                Some(code) => format!("kind exited with {code}"),
+                None => format!("kind was {status}"),
+            };
+            Err(StageError::new(format!("{what} failed ({how}){said}")))
         }
-        ctx.detail(&format!("kind: {line}"));
-        kept.push(line);
-        if kept.len() > keep {
-            kept.remove(0);
-        }
+        Err(e) => Err(StageError::new(format!("{what}: {e}"))),
     }
-    kept
 }
 
 /// Creates the preview's Kind cluster, or keeps the one that exists.

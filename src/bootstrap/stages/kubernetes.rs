@@ -112,10 +112,12 @@ pub struct ApplyManifests {
 }
 
 impl ApplyManifests {
-    fn load(&self) -> Result<Vec<Value>, StageError> {
+    async fn load(&self, ctx: &Ctx) -> Result<Vec<Value>, StageError> {
         match &self.source {
             ManifestSource::Rendered { docs, .. } => Ok(docs.clone()),
-            ManifestSource::Kustomization(dir) => kustomize::build(dir),
+            ManifestSource::Kustomization(dir) => {
+                kustomize::build(dir, |l| ctx.detail(&format!("kustomize: {l}"))).await
+            }
             ManifestSource::File(path) => {
                 let text = std::fs::read_to_string(path)
                     .map_err(|e| StageError::new(format!("{}: {e}", path.display())))?;
@@ -170,7 +172,7 @@ impl Stage for ApplyManifests {
 
     fn run<'a>(&'a self, ctx: &'a mut Ctx) -> StageFuture<'a> {
         Box::pin(async move {
-            let docs = self.load()?;
+            let docs = self.load(ctx).await?;
             let cluster = ctx.cluster().await?;
             let timing = ManifestTiming {
                 crd_timeout: ctx.timing.argocd,

@@ -3,11 +3,12 @@
 //! names it, found by reading the kustomization files ourselves.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::time::Duration;
 
 use serde_json::Value;
 
 use super::super::stage::StageError;
+use crate::process::{ProcessError, Run};
 
 /// `resources:` / `bases:` / `components:` entries of the kustomization in `dir` and the local
 /// ones below it that point at the network.
@@ -48,47 +49,46 @@ pub fn remote_resources(dir: &Path) -> Vec<String> {
     out
 }
 
-/// Builds `dir` and returns its objects.
-pub fn build(dir: &Path) -> Result<Vec<Value>, StageError> {
+/// How long `kubectl kustomize` may take (it may fetch remote resources).
+const LIMIT: Duration = Duration::from_secs(300);
+
+/// Builds `dir` and returns its objects. kubectl's stderr lines go to `on_line` (`-v`).
+pub async fn build(dir: &Path, on_line: impl FnMut(&str)) -> Result<Vec<Value>, StageError> {
     if !dir.is_dir() {
         return Err(StageError::new(format!(
             "{}: no such kustomization directory",
             dir.display()
         )));
     }
-    let output = Command::new("kubectl")
-        .arg("kustomize")
-        .arg(dir)
-        .output()
-        .map_err(|e| {
-            StageError::new(format!("cannot run `kubectl kustomize`: {e}"))
-                .hint("kubectl builds the Argo CD install kustomization; install it, or pass --argocd-install FILE with a pre-built manifest")
-        })?;
-    if !output.status.success() {
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        let first = stderr
-            .lines()
-            .find(|l| !l.trim().is_empty())
-            .unwrap_or("")
-            .trim();
-        let remote = remote_resources(dir);
-        let err = if remote.is_empty() {
-            StageError::new(format!(
-                "`kubectl kustomize {}` failed: {first}",
-                dir.display()
-            ))
-        } else {
-            StageError::new(format!(
-                "`kubectl kustomize {}` failed; it needs the remote resource{} {}, which could not be fetched ({first})",
-                dir.display(),
-                if remote.len() == 1 { "" } else { "s" },
-                remote.join(", ")
-            ))
-            .hint("on a machine without network access, vendor the resource into the platform repo or pass --argocd-install FILE with a pre-built manifest")
-        };
-        return Err(err);
-    }
-    let text = String::from_utf8_lossy(&output.stdout);
+    let run = Run::new("kubectl", ["kustomize".as_ref(), dir.as_os_str()]).limit(LIMIT);
+    let output = match run.run(on_line).await {
+        Ok(done) => done,
+        Err(e) if e.is_spawn() => {
+            return Err(StageError::new(format!("cannot run `kubectl kustomize`: {e}"))
+                .hint("kubectl builds the Argo CD install kustomization; install it, or pass --argocd-install FILE with a pre-built manifest"));
+        }
+        Err(ProcessError::Failed { stderr_tail, .. }) => {
+            let first = stderr_tail.first().map_or("", |l| l.trim());
+            let remote = remote_resources(dir);
+            let err = if remote.is_empty() {
+                StageError::new(format!(
+                    "`kubectl kustomize {}` failed: {first}",
+                    dir.display()
+                ))
+            } else {
+                StageError::new(format!(
+                    "`kubectl kustomize {}` failed; it needs the remote resource{} {}, which could not be fetched ({first})",
+                    dir.display(),
+                    if remote.len() == 1 { "" } else { "s" },
+                    remote.join(", ")
+                ))
+                .hint("on a machine without network access, vendor the resource into the platform repo or pass --argocd-install FILE with a pre-built manifest")
+            };
+            return Err(err);
+        }
+        Err(e) => return Err(StageError::new(e.to_string())),
+    };
+    let text = output.stdout_text();
     crate::yaml::from_str_multi::<Value>(&text)
         .map(|docs| docs.into_iter().filter(|d| !d.is_null()).collect())
         .map_err(|e| {
