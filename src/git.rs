@@ -22,7 +22,12 @@ pub enum GitError {
     #[error("cannot run git ({0}); git is needed to find the commit to pin")]
     Spawn(String),
     #[error("git {args} failed: {stderr}")]
-    Failed { args: String, stderr: String },
+    Failed {
+        args: String,
+        /// The exit code, when git exited (not killed, not timed out).
+        exit_code: Option<i32>,
+        stderr: String,
+    },
     #[error("`{0}` is not a valid branch name")]
     BadBranch(String),
     #[error(
@@ -84,15 +89,55 @@ impl Repo {
         }
         match run.blocking(|_| {}) {
             Ok(done) => Ok(done.stdout_text()),
-            Err(ProcessError::Failed { stderr_tail, .. }) => Err(GitError::Failed {
+            Err(ProcessError::Failed {
+                exit_code,
+                stderr_tail,
+                ..
+            }) => Err(GitError::Failed {
                 args: args.join(" "),
+                exit_code,
                 stderr: stderr_tail.join("\n"),
             }),
             Err(e @ ProcessError::Spawn { .. }) => Err(GitError::Spawn(e.to_string())),
             Err(e) => Err(GitError::Failed {
                 args: args.join(" "),
+                exit_code: None,
                 stderr: e.to_string(),
             }),
+        }
+    }
+
+    /// [`Repo::open`] and [`Repo::head`] in one `git` run: the checkout at `dir` and the full
+    /// id of its HEAD commit.
+    pub fn open_at_head(dir: &Path) -> Result<(Repo, String), GitError> {
+        let repo = Repo {
+            dir: dir.to_path_buf(),
+        };
+        let args = [
+            "rev-parse",
+            "--is-inside-work-tree",
+            "--verify",
+            "-q",
+            "HEAD^{commit}",
+        ];
+        match repo.git(&args, &[], None) {
+            Ok(out) => {
+                let mut lines = out.lines();
+                match (lines.next(), lines.next()) {
+                    (Some("true"), Some(head)) if !head.trim().is_empty() => {
+                        let head = head.trim().to_string();
+                        Ok((repo, head))
+                    }
+                    _ => Err(GitError::NotACheckout(dir.to_path_buf())),
+                }
+            }
+            // In a work tree (`true` was printed) without a commit, rev-parse exits 1; outside
+            // one, 128.
+            Err(GitError::Failed {
+                exit_code: Some(1), ..
+            }) => Err(GitError::NoCommit(dir.to_path_buf())),
+            Err(GitError::Failed { .. }) => Err(GitError::NotACheckout(dir.to_path_buf())),
+            Err(e) => Err(e),
         }
     }
 
@@ -284,7 +329,22 @@ mod head_tests {
         git(dir.path(), &["init", "-q"]);
         let repo = Repo::open(dir.path()).unwrap();
         assert!(matches!(repo.head(), Err(GitError::NoCommit(_))));
+        assert!(matches!(
+            Repo::open_at_head(dir.path()),
+            Err(GitError::NoCommit(_))
+        ));
         git(dir.path(), &["commit", "-q", "--allow-empty", "-m", "x"]);
         assert_eq!(repo.head().unwrap().len(), 40);
+        let (_, head) = Repo::open_at_head(dir.path()).unwrap();
+        assert_eq!(head, repo.head().unwrap());
+    }
+
+    #[test]
+    fn open_at_head_outside_a_checkout_says_so() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(matches!(
+            Repo::open_at_head(dir.path()),
+            Err(GitError::NotACheckout(_))
+        ));
     }
 }

@@ -59,8 +59,9 @@ pub enum ProcessError {
     #[error("{command} failed ({status}){}", tail_text(stderr_tail))]
     Failed {
         command: String,
-        /// `exit code N` or `a signal`.
+        /// `exit code N` or `killed by a signal`.
         status: String,
+        exit_code: Option<i32>,
         stderr_tail: Vec<String>,
     },
     #[error("{command}: {source}")]
@@ -212,6 +213,7 @@ impl Run {
             Err(ProcessError::Failed {
                 command: self.command_line(),
                 status: status_text(status),
+                exit_code: status.code(),
                 stderr_tail,
             })
         }

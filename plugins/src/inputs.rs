@@ -198,9 +198,7 @@ pub fn preview_at(
     let abs = dir
         .canonicalize()
         .with_context(|| format!("--platform-repo {}", dir.display()))?;
-    let commit = zt::git::Repo::open(&abs)
-        .and_then(|r| r.head())
-        .map_err(|e| anyhow!(e))?;
+    let (_, commit) = zt::git::Repo::open_at_head(&abs).map_err(|e| anyhow!(e))?;
     let env = EnvSnapshot::from_process();
     let in_ci = preview_in_ci(src);
     let url = if in_ci {

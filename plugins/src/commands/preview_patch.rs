@@ -46,8 +46,7 @@ pub fn run(args: &PreviewPatchArgs, p: Printer) -> Result<Outcome, CommandError>
         Some(dir) => overlay::load_dir(dir)?,
         None => overlay::preview()?,
     };
-    let git = Repo::open(root).map_err(|e| CommandError::Other(e.into()))?;
-    let head = git.head().map_err(|e| CommandError::Other(e.into()))?;
+    let (git, head) = Repo::open_at_head(root).map_err(|e| CommandError::Other(e.into()))?;
     let revision = if args.commit {
         args.branch.clone()
     } else {

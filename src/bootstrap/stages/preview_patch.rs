@@ -78,8 +78,8 @@ impl Stage for PreviewPatch {
         Box::pin(async move {
             let overlays =
                 overlay::preview().map_err(|d| diagnostics("the built-in preview patches", &d))?;
-            let git = Repo::open(&self.root).map_err(|e| StageError::new(e.to_string()))?;
-            let head = git.head().map_err(|e| StageError::new(e.to_string()))?;
+            let (git, head) =
+                Repo::open_at_head(&self.root).map_err(|e| StageError::new(e.to_string()))?;
             let (revision, mode) = match &self.target {
                 PatchTarget::Branch(b) => (b.clone(), Mode::Local),
                 PatchTarget::Remote { .. } => (head.clone(), Mode::Ci),
