@@ -4,7 +4,9 @@
 //! stand-in for the kind CLI ([`kind`]) and a Kind cluster's API for preview bootstrap
 //! ([`preview`]); and the way to the real components built from their Go modules ([`oracles`]).
 
+pub mod claim_crds;
 pub mod cli;
+pub mod cluster;
 pub mod docker;
 pub mod git;
 pub mod golden;

@@ -1,0 +1,482 @@
+//! `kubectl zt deploy` through the CLI against a real control plane (tests/support/src/
+//! cluster.rs): etcd, kube-apiserver, kube-controller-manager and kube-scheduler v1.34 with kwok's
+//! fake nodes, built from their Go modules by `make oracles`. The claim kinds are CRDs derived
+//! from the platform's XRDs as Crossplane derives them, so the real server validates, defaults
+//! and prunes the claims; a small controller in this file plays Crossplane (claims Ready, the
+//! connection Secret, the service's Deployment) while the real controllers, the scheduler and
+//! kwok make the Deployment's pods run.
+//!
+//! Each test skips with one line when the oracles are not built (`ZT_REQUIRE_ORACLES=1` makes
+//! that a failure). Faults a real server does not produce on demand stay in tests/deploy.rs,
+//! against the in-process double.
+
+use std::fs;
+use std::path::Path;
+use std::process::Output;
+use std::time::Duration;
+
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::{Pod, Secret};
+use kube::api::{Api, ApiResource, DynamicObject, ListParams, Patch, PatchParams};
+use serde_json::{Value, json};
+use zt_test_support::cli::{self, text};
+use zt_test_support::cluster::{TestCluster, TestNamespace, workload_cluster_or_skip};
+use zt_test_support::oracles::oracle_or_skip;
+
+const NEW: &str = "ghcr.io/org/my-svc:sha-abc123";
+
+fn web_claim() -> &'static str {
+    "# the service\napiVersion: platform.bizmatters.io/v1alpha1\nkind: WebService\nmetadata:\n  name: my-svc\nspec:\n  image: ghcr.io/org/my-svc:v1   # CI sets this\n  port: 8080\n  secret1Name: my-svc-db-conn\n"
+}
+
+const DB_CLAIM: &str = "apiVersion: database.bizmatters.io/v1alpha1\nkind: PostgresInstance\nmetadata:\n  name: my-svc-db\nspec:\n  size: small\n";
+
+const APP_OBJECTS: &str = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: my-svc-app\nstringData:\n  api_key: s3cr3t-api-key-value\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: my-svc-settings\ndata:\n  LOG_LEVEL: debug\n";
+
+/// A service repository deploying into `ns`, with `claims` under platform/my-svc/overlays/pr.
+fn service_repo(ns: &str, postgres: bool, claims: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    fs::create_dir_all(dir.path().join("ci")).unwrap();
+    let deps = if postgres { "[postgres]" } else { "[]" };
+    fs::write(
+        dir.path().join("ci/config.yaml"),
+        format!("service:\n  name: my-svc\n  namespace: {ns}\ndeployment:\n  wait_timeout: 90\ndependencies:\n  internal: {deps}\n"),
+    )
+    .unwrap();
+    let d = dir.path().join("platform/my-svc/overlays/pr");
+    for (name, text) in claims {
+        let p = d.join(name);
+        fs::create_dir_all(p.parent().unwrap()).unwrap();
+        fs::write(p, text).unwrap();
+    }
+    dir
+}
+
+/// `kubectl-zt deploy ARGS` in `repo` against the test cluster, off the async runtime.
+async fn deploy(cluster: &TestCluster, repo: &Path, args: &[&str]) -> Output {
+    let mut cmd = cli::command(env!("CARGO_BIN_EXE_kubectl-zt"), repo, &[]);
+    cmd.arg("deploy")
+        .args(args)
+        .env("KUBECONFIG", cluster.kubeconfig());
+    tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap()
+}
+
+fn claim_api(client: &kube::Client, ns: &str, group: &str, kind: &str) -> Api<DynamicObject> {
+    let plural = format!("{}s", kind.to_lowercase());
+    let ar = ApiResource {
+        group: group.into(),
+        version: "v1alpha1".into(),
+        api_version: format!("{group}/v1alpha1"),
+        kind: kind.into(),
+        plural,
+    };
+    Api::namespaced_with(client.clone(), ns, &ar)
+}
+
+fn webservices(client: &kube::Client, ns: &str) -> Api<DynamicObject> {
+    claim_api(client, ns, "platform.bizmatters.io", "WebService")
+}
+
+fn postgres(client: &kube::Client, ns: &str) -> Api<DynamicObject> {
+    claim_api(client, ns, "database.bizmatters.io", "PostgresInstance")
+}
+
+// ---- a controller playing Crossplane ----
+
+/// What the stand-in for Crossplane does with the service's claim.
+#[derive(Clone)]
+enum Platform {
+    /// Database claims: Ready and their connection Secret. Service claims: a Deployment of the
+    /// claim's image (the real controllers and kwok run its pods), Ready once it is available.
+    Healthy,
+    /// As healthy, but service claims stay `Ready=False` with this message.
+    Stuck(&'static str),
+}
+
+fn condition(kind: &str, ok: bool, reason: &str, message: &str) -> Value {
+    json!({"type": kind, "status": if ok { "True" } else { "False" }, "reason": reason,
+           "message": message, "lastTransitionTime": "2026-01-01T00:00:00Z"})
+}
+
+async fn set_conditions(api: &Api<DynamicObject>, claim: &DynamicObject, conditions: Vec<Value>) {
+    let types = claim.types.clone().unwrap();
+    let status = json!({"apiVersion": types.api_version, "kind": types.kind,
+        "status": {"conditions": conditions}});
+    api.patch_status(
+        &claim.metadata.name.clone().unwrap(),
+        &PatchParams::apply("crossplane").force(),
+        &Patch::Apply(&status),
+    )
+    .await
+    .unwrap();
+}
+
+async fn reconcile(client: &kube::Client, ns: &str, platform: &Platform) {
+    let ssa = PatchParams::apply("crossplane").force();
+    let dbs = postgres(client, ns);
+    for db in dbs.list(&ListParams::default()).await.unwrap() {
+        let name = db.metadata.name.clone().unwrap();
+        let secret_name = db
+            .data
+            .pointer("/spec/writeConnectionSecretToRef/name")
+            .and_then(Value::as_str)
+            .map_or(format!("{name}-conn"), str::to_string);
+        let secret = json!({"apiVersion": "v1", "kind": "Secret",
+            "metadata": {"name": secret_name, "namespace": ns},
+            "stringData": {"host": format!("{name}.{ns}.svc"), "password": "pg-password"}});
+        Api::<Secret>::namespaced(client.clone(), ns)
+            .patch(&secret_name, &ssa, &Patch::Apply(&secret))
+            .await
+            .unwrap();
+        set_conditions(
+            &dbs,
+            &db,
+            vec![
+                condition("Synced", true, "ReconcileSuccess", ""),
+                condition("Ready", true, "Available", ""),
+            ],
+        )
+        .await;
+    }
+    let webs = webservices(client, ns);
+    let deployments = Api::<Deployment>::namespaced(client.clone(), ns);
+    for web in webs.list(&ListParams::default()).await.unwrap() {
+        let name = web.metadata.name.clone().unwrap();
+        if let Platform::Stuck(message) = platform {
+            set_conditions(
+                &webs,
+                &web,
+                vec![
+                    condition("Synced", true, "ReconcileSuccess", ""),
+                    condition("Ready", false, "Creating", message),
+                ],
+            )
+            .await;
+            continue;
+        }
+        let image = web.data["spec"]["image"].as_str().unwrap().to_string();
+        let d = json!({"apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": name, "namespace": ns},
+            "spec": {"replicas": 2, "selector": {"matchLabels": {"app": name}},
+                "template": {"metadata": {"labels": {"app": name}},
+                    "spec": {"containers": [{"name": "app", "image": image}]}}}});
+        deployments
+            .patch(&name, &ssa, &Patch::Apply(&d))
+            .await
+            .unwrap();
+        let available = deployments
+            .get(&name)
+            .await
+            .unwrap()
+            .status
+            .and_then(|s| s.available_replicas)
+            .unwrap_or(0)
+            > 0;
+        set_conditions(
+            &webs,
+            &web,
+            vec![
+                condition("Synced", true, "ReconcileSuccess", ""),
+                if available {
+                    condition("Ready", true, "Available", "")
+                } else {
+                    condition("Ready", false, "Creating", "waiting for the Deployment")
+                },
+            ],
+        )
+        .await;
+    }
+}
+
+/// Runs the stand-in controller for `ns` until the returned handle is dropped or aborted.
+fn crossplane(cluster: &'static TestCluster, ns: &str, platform: Platform) -> AbortOnDrop {
+    let ns = ns.to_string();
+    AbortOnDrop(tokio::spawn(async move {
+        let client = cluster.client().await;
+        loop {
+            reconcile(&client, &ns, &platform).await;
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }))
+}
+
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// The workload cluster with the claim CRDs, and a fresh namespace name (not created: deploy
+/// creates it) for `test`.
+fn setup(test: &str) -> Option<(&'static TestCluster, TestNamespace)> {
+    let cluster = workload_cluster_or_skip(test, 2)?;
+    cluster.install_claim_crds();
+    Some((cluster, cluster.unique_namespace(test)))
+}
+
+#[tokio::test]
+async fn deploy_applies_in_order_and_the_pods_of_the_new_image_run() {
+    let Some((cluster, ns)) = setup("deploy_applies_in_order_and_the_pods_of_the_new_image_run")
+    else {
+        return;
+    };
+    let ns = ns.name().to_string();
+    let repo = service_repo(
+        &ns,
+        true,
+        &[
+            ("10-web.yaml", web_claim()),
+            ("db/postgres.yaml", DB_CLAIM),
+            ("secrets/app.yaml", APP_OBJECTS),
+        ],
+    );
+    let _controller = crossplane(cluster, &ns, Platform::Healthy);
+    let o = deploy(cluster, repo.path(), &["--image", "sha-abc123"]).await;
+    let err = text(&o.stderr);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    let out = text(&o.stdout);
+    assert!(
+        out.starts_with(&format!(
+            "deployed my-svc to namespace {ns}: {NEW} is ready after"
+        )),
+        "{out}"
+    );
+    // The order users rely on: the namespace, then Secrets and ConfigMaps, the database claim,
+    // the service claim.
+    let applied: Vec<&str> = err
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("✓ applied "))
+        .collect();
+    assert_eq!(
+        applied,
+        [
+            format!("Namespace {ns}"),
+            format!("Secret {ns}/my-svc-app"),
+            format!("ConfigMap {ns}/my-svc-settings"),
+            format!("PostgresInstance {ns}/my-svc-db"),
+            format!("WebService {ns}/my-svc"),
+        ],
+        "{err}"
+    );
+    assert!(!err.contains("s3cr3t") && !out.contains("s3cr3t"), "{err}");
+
+    let client = cluster.client().await;
+    let web = webservices(&client, &ns).get("my-svc").await.unwrap();
+    assert_eq!(web.data["spec"]["image"], NEW);
+    // Defaulted by the real server from the XRD's schema.
+    assert_eq!(web.data["spec"]["size"], "medium");
+    let owner = web
+        .metadata
+        .managed_fields
+        .unwrap_or_default()
+        .into_iter()
+        .find(|m| m.manager.as_deref() == Some("kubectl-zt"))
+        .expect("kubectl-zt manages the claim");
+    let owned = serde_json::to_string(&owner.fields_v1).unwrap();
+    assert!(owned.contains("f:image"), "{owned}");
+    let secret = Api::<Secret>::namespaced(client.clone(), &ns)
+        .get("my-svc-app")
+        .await
+        .unwrap();
+    assert_eq!(
+        secret.data.unwrap()["api_key"].0,
+        b"s3cr3t-api-key-value".to_vec()
+    );
+
+    // The pods of the new image were scheduled onto kwok's nodes and run.
+    let pods = Api::<Pod>::namespaced(client.clone(), &ns)
+        .list(&ListParams::default().labels("app=my-svc"))
+        .await
+        .unwrap();
+    let running: Vec<&Pod> = pods
+        .items
+        .iter()
+        .filter(|p| p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running"))
+        .collect();
+    assert_eq!(running.len(), 2, "{:#?}", pods.items);
+    for p in running {
+        let spec = p.spec.as_ref().unwrap();
+        assert!(
+            spec.node_name
+                .as_deref()
+                .is_some_and(|n| n.starts_with("kwok-node-")),
+            "{p:?}"
+        );
+        assert_eq!(spec.containers[0].image.as_deref(), Some(NEW));
+    }
+}
+
+#[tokio::test]
+async fn a_claim_that_never_becomes_ready_is_diagnosed_by_name_and_condition() {
+    let Some((cluster, ns)) =
+        setup("a_claim_that_never_becomes_ready_is_diagnosed_by_name_and_condition")
+    else {
+        return;
+    };
+    let ns = ns.name().to_string();
+    let repo = service_repo(&ns, false, &[("web.yaml", web_claim())]);
+    let _controller = crossplane(
+        cluster,
+        &ns,
+        Platform::Stuck("cannot compose: provider-kubernetes is not ready"),
+    );
+    let o = deploy(
+        cluster,
+        repo.path(),
+        &["--image", "sha-abc123", "--timeout", "4s"],
+    )
+    .await;
+    let err = text(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("timed out after 4s waiting for the service to become ready"),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!(
+            "WebService {ns}/my-svc: condition Ready is False (reason Creating): cannot compose: provider-kubernetes is not ready"
+        )),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!(
+            "Deployment {ns}/my-svc: not created yet (the claim's composition creates it)"
+        )),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn server_dry_run_is_validated_by_the_real_schema_and_stores_nothing() {
+    let Some((cluster, ns)) =
+        setup("server_dry_run_is_validated_by_the_real_schema_and_stores_nothing")
+    else {
+        return;
+    };
+    let ns_name = ns.name().to_string();
+    cluster.create_namespace(&ns_name);
+    let repo = service_repo(
+        &ns_name,
+        false,
+        &[("web.yaml", web_claim()), ("db.yaml", DB_CLAIM)],
+    );
+    let o = deploy(
+        cluster,
+        repo.path(),
+        &["--image", "sha-abc123", "--dry-run=server"],
+    )
+    .await;
+    let err = text(&o.stderr);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert!(
+        text(&o.stdout).starts_with(&format!(
+            "server dry run: 3 objects for my-svc in namespace {ns_name} validated; nothing was stored"
+        )),
+        "{}",
+        text(&o.stdout)
+    );
+    let client = cluster.client().await;
+    assert!(
+        webservices(&client, &ns_name)
+            .get_opt("my-svc")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        postgres(&client, &ns_name)
+            .get_opt("my-svc-db")
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    // A value the XRD's schema refuses is refused by the server, naming the object and field.
+    fs::write(
+        repo.path().join("platform/my-svc/overlays/pr/db.yaml"),
+        DB_CLAIM.replace("size: small", "size: huge"),
+    )
+    .unwrap();
+    let o = deploy(
+        cluster,
+        repo.path(),
+        &["--image", "sha-abc123", "--dry-run=server"],
+    )
+    .await;
+    let err = text(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(&format!("PostgresInstance {ns_name}/my-svc-db")),
+        "{err}"
+    );
+    assert!(err.contains("spec.size"), "{err}");
+    assert!(err.contains("\"huge\""), "{err}");
+}
+
+#[tokio::test]
+async fn a_field_owned_by_another_manager_is_reported_not_forced() {
+    let test = "a_field_owned_by_another_manager_is_reported_not_forced";
+    let Some(kubectl) = oracle_or_skip("kubectl", test) else {
+        return;
+    };
+    let Some((cluster, ns)) = setup(test) else {
+        return;
+    };
+    let ns_name = ns.name().to_string();
+    cluster.create_namespace(&ns_name);
+    let repo = service_repo(&ns_name, false, &[("web.yaml", web_claim())]);
+    // Someone else (Argo CD, a person with kubectl) applied the claim with another image.
+    let theirs = repo.path().join("theirs.yaml");
+    fs::write(
+        &theirs,
+        web_claim().replace("ghcr.io/org/my-svc:v1", "ghcr.io/org/my-svc:v0"),
+    )
+    .unwrap();
+    let o = std::process::Command::new(&kubectl)
+        .args([
+            "apply",
+            "--server-side",
+            "--field-manager",
+            "other",
+            "-n",
+            &ns_name,
+            "-f",
+        ])
+        .arg(&theirs)
+        .env("KUBECONFIG", cluster.kubeconfig())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "kubectl apply: {}", text(&o.stderr));
+
+    let o = deploy(
+        cluster,
+        repo.path(),
+        &["--image", "sha-abc123", "--no-wait"],
+    )
+    .await;
+    let err = text(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(&format!(
+            "WebService {ns_name}/my-svc: field manager conflict: Apply failed with 1 conflict: conflict with \"other\": .spec.image"
+        )),
+        "{err}"
+    );
+    assert!(err.contains("--force-conflicts"), "{err}");
+    let client = cluster.client().await;
+    let web = webservices(&client, &ns_name).get("my-svc").await.unwrap();
+    assert_eq!(web.data["spec"]["image"], "ghcr.io/org/my-svc:v0");
+
+    let o = deploy(
+        cluster,
+        repo.path(),
+        &["--image", "sha-abc123", "--no-wait", "--force-conflicts"],
+    )
+    .await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let web = webservices(&client, &ns_name).get("my-svc").await.unwrap();
+    assert_eq!(web.data["spec"]["image"], NEW);
+}
