@@ -480,3 +480,56 @@ async fn a_field_owned_by_another_manager_is_reported_not_forced() {
     let web = webservices(&client, &ns_name).get("my-svc").await.unwrap();
     assert_eq!(web.data["spec"]["image"], NEW);
 }
+
+#[tokio::test]
+async fn a_claim_field_the_schema_does_not_know_is_refused_before_anything_changes() {
+    let Some((cluster, ns)) =
+        setup("a_claim_field_the_schema_does_not_know_is_refused_before_anything_changes")
+    else {
+        return;
+    };
+    let ns = ns.name().to_string();
+    // A typo: `prot` for `port`. Pruned silently, the service would run on the default port.
+    let typo = web_claim().replace("  port: 8080\n", "  port: 8080\n  prot: 9090\n");
+    let repo = service_repo(
+        &ns,
+        false,
+        &[
+            ("web.yaml", typo.as_str()),
+            ("secrets/app.yaml", APP_OBJECTS),
+        ],
+    );
+    let o = deploy(
+        cluster,
+        repo.path(),
+        &["--image", "sha-abc123", "--no-wait"],
+    )
+    .await;
+    let err = text(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains(&format!("WebService {ns}/my-svc")), "{err}");
+    assert!(
+        err.contains("its schema does not declare .spec.prot: a misspelt or misplaced field?"),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!("applied before the failure: Namespace {ns}")),
+        "{err}"
+    );
+    let client = cluster.client().await;
+    assert!(
+        webservices(&client, &ns)
+            .get_opt("my-svc")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        Api::<Secret>::namespaced(client, &ns)
+            .get_opt("my-svc-app")
+            .await
+            .unwrap()
+            .is_none(),
+        "the dry run of every object comes before the first write"
+    );
+}
