@@ -85,6 +85,16 @@ build kwok "$here/kwok" "go.mod go.sum" -- -ldflags "-s -w" sigs.k8s.io/kwok/cmd
 # the tests read them from the directory recorded here.
 (cd "$here/kwok" && go list -m -f '{{.Dir}}' sigs.k8s.io/kwok) >"$out/kwok-module-dir"
 
+# Argo CD is not built: the bootstrap tests apply its install manifest (manifests/install.yaml)
+# from the module cache. Only that module is downloaded (its checksum is in argocd/go.sum).
+argocd_dir="$(cd "$here/argocd" && go mod download -json github.com/argoproj/argo-cd/v3 |
+  sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')"
+if [ -z "$argocd_dir" ] || [ ! -f "$argocd_dir/manifests/install.yaml" ]; then
+  echo "oracles: could not download Argo CD's module (see tests/oracles/argocd/go.mod)" >&2
+  exit 1
+fi
+echo "$argocd_dir" >"$out/argocd-module-dir"
+
 # The control plane: one wrapper module, one binary per component (the build cache shares
 # the common packages).
 for component in kube-apiserver kube-controller-manager kube-scheduler; do

@@ -102,8 +102,11 @@ pub fn workload_cluster_or_skip(test: &str, nodes: usize) -> Option<&'static Tes
     }
     let existing = have.unwrap_or(0);
     if existing < nodes {
+        let names: Vec<String> = (existing..nodes)
+            .map(|i| format!("kwok-node-{i}"))
+            .collect();
         let kubeconfig = cluster.kubeconfig.clone();
-        on_spawner(move || runtime()?.block_on(create_nodes(&kubeconfig, existing, nodes)))
+        on_spawner(move || runtime()?.block_on(create_nodes(&kubeconfig, &names)))
             .unwrap_or_else(|e| panic!("{test}: the kwok nodes did not become Ready: {e}"));
         *have = Some(nodes);
     }
@@ -120,6 +123,15 @@ impl TestCluster {
     /// `https://127.0.0.1:<port>`.
     pub fn url(&self) -> &str {
         &self.url
+    }
+
+    /// Creates fake nodes named `names` (kwok makes them Ready; [`workload_cluster_or_skip`]
+    /// must have started it) and waits until each is Ready.
+    pub fn add_nodes(&self, names: &[&str]) {
+        let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+        let kubeconfig = self.kubeconfig.clone();
+        on_spawner(move || runtime()?.block_on(create_nodes(&kubeconfig, &names)))
+            .unwrap_or_else(|e| panic!("kwok nodes: {e}"));
     }
 
     /// A kube-rs client with the admin kubeconfig, for the runtime of the caller.
@@ -608,13 +620,11 @@ fn start_workloads(
     Ok(())
 }
 
-/// Creates the fake nodes `kwok-node-<from>` .. `kwok-node-<to - 1>` and waits until kwok has
-/// made each Ready.
-async fn create_nodes(kubeconfig: &Path, from: usize, to: usize) -> Result<(), String> {
+/// Creates the fake nodes `names` and waits until kwok has made each Ready.
+async fn create_nodes(kubeconfig: &Path, names: &[String]) -> Result<(), String> {
     let client = client_for(kubeconfig).await?;
     let nodes: Api<Node> = Api::all(client);
-    for i in from..to {
-        let name = format!("kwok-node-{i}");
+    for name in names {
         let node = json!({
             "apiVersion": "v1",
             "kind": "Node",
@@ -628,7 +638,7 @@ async fn create_nodes(kubeconfig: &Path, from: usize, to: usize) -> Result<(), S
         });
         nodes
             .patch(
-                &name,
+                name,
                 &PatchParams::apply("zt-test-cluster"),
                 &Patch::Apply(&node),
             )
@@ -638,9 +648,8 @@ async fn create_nodes(kubeconfig: &Path, from: usize, to: usize) -> Result<(), S
     let deadline = Instant::now() + READY_TIMEOUT;
     loop {
         let mut waiting = Vec::new();
-        for i in from..to {
-            let name = format!("kwok-node-{i}");
-            let n = nodes.get(&name).await.map_err(|e| e.to_string())?;
+        for name in names {
+            let n = nodes.get(name).await.map_err(|e| e.to_string())?;
             let ready = n
                 .status
                 .and_then(|s| s.conditions)
@@ -648,7 +657,7 @@ async fn create_nodes(kubeconfig: &Path, from: usize, to: usize) -> Result<(), S
                 .iter()
                 .any(|c| c.type_ == "Ready" && c.status == "True");
             if !ready {
-                waiting.push(name);
+                waiting.push(name.as_str());
             }
         }
         if waiting.is_empty() {
