@@ -533,3 +533,42 @@ async fn a_claim_field_the_schema_does_not_know_is_refused_before_anything_chang
         "the dry run of every object comes before the first write"
     );
 }
+
+#[tokio::test]
+async fn claim_crds_derived_from_our_xrds_and_the_platforms_are_accepted_by_the_real_server() {
+    use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+    use zt_test_support::claim_crds::{claim_crd, example_xrds, shared_xrds};
+    let test = "claim_crds_derived_from_our_xrds_and_the_platforms_are_accepted_by_the_real_server";
+    let Some(cluster) = zt_test_support::cluster::cluster_or_skip(test) else {
+        return;
+    };
+    let _logs = cluster.logs_on_panic();
+    let api: Api<CustomResourceDefinition> = Api::all(cluster.client().await);
+    let mut sets = vec![("ours", example_xrds())];
+    if let Some(shared) = shared_xrds() {
+        assert!(shared.len() >= 6, "{}", shared.len());
+        sets.push(("the platform's", shared));
+    }
+    for (which, xrds) in sets {
+        for xrd in &xrds {
+            let crd = claim_crd(xrd).unwrap_or_else(|| panic!("{which}: no claim for {xrd}"));
+            let name = crd["metadata"]["name"].as_str().unwrap();
+            assert_eq!(
+                name,
+                format!(
+                    "{}.{}",
+                    xrd["spec"]["claimNames"]["plural"].as_str().unwrap(),
+                    xrd["spec"]["group"].as_str().unwrap()
+                )
+            );
+            // The server checks the schema is structural and every part of the CRD valid.
+            api.patch(
+                name,
+                &PatchParams::apply("zt-test").dry_run().force(),
+                &Patch::Apply(&crd),
+            )
+            .await
+            .unwrap_or_else(|e| panic!("{which} {name}: {e}"));
+        }
+    }
+}
