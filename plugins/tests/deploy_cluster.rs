@@ -21,7 +21,7 @@ use kube::api::{Api, ApiResource, DynamicObject, ListParams, Patch, PatchParams}
 use serde_json::{Value, json};
 use zt_test_support::cli::{self, text};
 use zt_test_support::cluster::{TestCluster, TestNamespace, workload_cluster_or_skip};
-use zt_test_support::oracles::oracle_or_skip;
+use zt_test_support::oracles::{oracle_or_skip, oracles_dir};
 
 const NEW: &str = "ghcr.io/org/my-svc:sha-abc123";
 
@@ -52,11 +52,25 @@ fn service_repo(ns: &str, postgres: bool, claims: &[(&str, &str)]) -> tempfile::
     dir
 }
 
-/// `kubectl-zt deploy ARGS` in `repo` against the test cluster, off the async runtime.
+/// `kubectl zt deploy ARGS` in `repo` against the test cluster, as users run it: the real
+/// kubectl (the oracle) finds the freshly built `kubectl-zt-deploy` first on PATH. Runs off the
+/// async runtime, so the controller below keeps working meanwhile.
 async fn deploy(cluster: &TestCluster, repo: &Path, args: &[&str]) -> Output {
-    let mut cmd = cli::command(env!("CARGO_BIN_EXE_kubectl-zt"), repo, &[]);
-    cmd.arg("deploy")
+    let kubectl = oracles_dir().join("kubectl");
+    let bins = Path::new(env!("CARGO_BIN_EXE_kubectl-zt"))
+        .parent()
+        .unwrap();
+    let mut cmd = cli::command(&kubectl, repo, &[]);
+    cmd.args(["zt", "deploy"])
         .args(args)
+        .env(
+            "PATH",
+            format!(
+                "{}:{}",
+                bins.display(),
+                std::env::var("PATH").unwrap_or_default()
+            ),
+        )
         .env("KUBECONFIG", cluster.kubeconfig());
     tokio::task::spawn_blocking(move || cmd.output().unwrap())
         .await
@@ -210,8 +224,9 @@ impl Drop for AbortOnDrop {
 }
 
 /// The workload cluster with the claim CRDs, and a fresh namespace name (not created: deploy
-/// creates it) for `test`.
+/// creates it) for `test`. Needs the kubectl oracle too: deploy runs through `kubectl zt`.
 fn setup(test: &str) -> Option<(&'static TestCluster, TestNamespace)> {
+    oracle_or_skip("kubectl", test)?;
     let cluster = workload_cluster_or_skip(test, 2)?;
     cluster.install_claim_crds();
     Some((cluster, cluster.unique_namespace(test)))
@@ -357,12 +372,33 @@ async fn server_dry_run_is_validated_by_the_real_schema_and_stores_nothing() {
         return;
     };
     let ns_name = ns.name().to_string();
-    cluster.create_namespace(&ns_name);
     let repo = service_repo(
         &ns_name,
         false,
         &[("web.yaml", web_claim()), ("db.yaml", DB_CLAIM)],
     );
+    let client = cluster.client().await;
+    let namespaces = Api::<k8s_openapi::api::core::v1::Namespace>::all(client.clone());
+
+    // Into a namespace that does not exist yet: the server validates the Namespace, cannot
+    // validate what would go in it, and deploy says so; nothing is created.
+    let o = deploy(
+        cluster,
+        repo.path(),
+        &["--image", "sha-abc123", "--dry-run=server"],
+    )
+    .await;
+    let err = text(&o.stderr);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains(&format!(
+            "warning: namespace {ns_name} does not exist yet, so the server cannot validate the objects in it"
+        )),
+        "{err}"
+    );
+    assert!(namespaces.get_opt(&ns_name).await.unwrap().is_none());
+
+    cluster.create_namespace(&ns_name);
     let o = deploy(
         cluster,
         repo.path(),
@@ -378,7 +414,6 @@ async fn server_dry_run_is_validated_by_the_real_schema_and_stores_nothing() {
         "{}",
         text(&o.stdout)
     );
-    let client = cluster.client().await;
     assert!(
         webservices(&client, &ns_name)
             .get_opt("my-svc")
@@ -571,4 +606,44 @@ async fn claim_crds_derived_from_our_xrds_and_the_platforms_are_accepted_by_the_
             .unwrap_or_else(|e| panic!("{which} {name}: {e}"));
         }
     }
+}
+
+#[tokio::test]
+async fn a_claim_version_the_cluster_does_not_serve_stops_before_anything_is_applied() {
+    let Some((cluster, ns)) =
+        setup("a_claim_version_the_cluster_does_not_serve_stops_before_anything_is_applied")
+    else {
+        return;
+    };
+    let ns = ns.name().to_string();
+    // The platform serves v1alpha1; a claim written for a version it does not (yet) serve.
+    let claim = DB_CLAIM.replace("v1alpha1", "v1beta1");
+    let repo = service_repo(
+        &ns,
+        false,
+        &[
+            ("web.yaml", web_claim()),
+            ("db.yaml", claim.as_str()),
+            ("secrets/app.yaml", APP_OBJECTS),
+        ],
+    );
+    let o = deploy(cluster, repo.path(), &["--image", "sha-abc123"]).await;
+    let err = text(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(
+            "the cluster does not serve database.bizmatters.io/v1beta1 PostgresInstance ("
+        ),
+        "{err}"
+    );
+    assert!(err.contains("db.yaml:1:1)"), "{err}");
+    let client = cluster.client().await;
+    assert!(
+        Api::<k8s_openapi::api::core::v1::Namespace>::all(client)
+            .get_opt(&ns)
+            .await
+            .unwrap()
+            .is_none(),
+        "nothing is applied, not even the namespace"
+    );
 }
