@@ -27,7 +27,7 @@ use zt::talos::api::{ClientOptions, TalosEndpoint};
 use zt::talos::bundle::SecretsBundle;
 use zt::tenant::TenantRepo;
 use zt_test_support::cluster::{TestCluster, install_crds, workload_cluster_or_skip};
-use zt_test_support::oracles::{oracle_or_skip, oracles_dir};
+use zt_test_support::oracles::oracle_or_skip;
 use zt_test_support::talos_api::TalosTestServer;
 use zt_test_support::workspace_root;
 
@@ -95,8 +95,8 @@ fn rendered(bundle: &SecretsBundle) -> Rendered {
 /// Argo CD's install.yaml from its module, put into namespace argocd by the real
 /// `kubectl kustomize` (as `kubectl apply -n argocd -f install.yaml` would): the pre-built
 /// manifest `--argocd-install` takes.
-fn argocd_install(kubectl: &Path, dir: &Path) -> PathBuf {
-    let module = std::fs::read_to_string(oracles_dir().join("argocd-module-dir")).unwrap();
+fn argocd_install(kubectl: &Path, module_dir_file: &Path, dir: &Path) -> PathBuf {
+    let module = std::fs::read_to_string(module_dir_file).unwrap();
     let install = Path::new(module.trim()).join("manifests/install.yaml");
     let k = dir.join("argocd-kustomization");
     std::fs::create_dir_all(&k).unwrap();
@@ -197,6 +197,9 @@ async fn production_bootstrap_installs_argo_cd_and_the_platform_on_a_real_cluste
     let Some(kubectl) = oracle_or_skip("kubectl", test) else {
         return;
     };
+    let Some(argocd_module) = oracle_or_skip("argocd-module-dir", test) else {
+        return;
+    };
     let Some(cluster) = workload_cluster_or_skip(test, 0) else {
         return;
     };
@@ -224,7 +227,7 @@ async fn production_bootstrap_installs_argo_cd_and_the_platform_on_a_real_cluste
         }
         talos.insert(name.to_string(), n);
     }
-    let install = argocd_install(&kubectl, dir.path());
+    let install = argocd_install(&kubectl, &argocd_module, dir.path());
     let values =
         zt::tenant::load_env(&workspace_root().join("examples/tenant-repo"), "dev").unwrap();
     let r = rendered(&bundle);
