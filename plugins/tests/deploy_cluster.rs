@@ -107,6 +107,8 @@ enum Platform {
     Healthy,
     /// As healthy, but service claims stay `Ready=False` with this message.
     Stuck(&'static str),
+    /// As healthy, but the Deployment's pods ask for a node label no node has.
+    Unschedulable,
 }
 
 fn condition(kind: &str, ok: bool, reason: &str, message: &str) -> Value {
@@ -171,11 +173,14 @@ async fn reconcile(client: &kube::Client, ns: &str, platform: &Platform) {
             continue;
         }
         let image = web.data["spec"]["image"].as_str().unwrap().to_string();
-        let d = json!({"apiVersion": "apps/v1", "kind": "Deployment",
+        let mut d = json!({"apiVersion": "apps/v1", "kind": "Deployment",
             "metadata": {"name": name, "namespace": ns},
             "spec": {"replicas": 2, "selector": {"matchLabels": {"app": name}},
                 "template": {"metadata": {"labels": {"app": name}},
                     "spec": {"containers": [{"name": "app", "image": image}]}}}});
+        if let Platform::Unschedulable = platform {
+            d["spec"]["template"]["spec"]["nodeSelector"] = json!({"zt.test/gpu": "true"});
+        }
         deployments
             .patch(&name, &ssa, &Patch::Apply(&d))
             .await
@@ -645,5 +650,37 @@ async fn a_claim_version_the_cluster_does_not_serve_stops_before_anything_is_app
             .unwrap()
             .is_none(),
         "nothing is applied, not even the namespace"
+    );
+}
+
+#[tokio::test]
+async fn pods_the_scheduler_cannot_place_are_named_with_its_reason() {
+    let Some((cluster, ns)) = setup("pods_the_scheduler_cannot_place_are_named_with_its_reason")
+    else {
+        return;
+    };
+    let ns = ns.name().to_string();
+    let repo = service_repo(&ns, false, &[("web.yaml", web_claim())]);
+    let _controller = crossplane(cluster, &ns, Platform::Unschedulable);
+    let o = deploy(
+        cluster,
+        repo.path(),
+        &["--image", "sha-abc123", "--timeout", "6s"],
+    )
+    .await;
+    let err = text(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    let line = err
+        .lines()
+        .find(|l| {
+            l.trim_start()
+                .starts_with(&format!("Deployment {ns}/my-svc: "))
+        })
+        .unwrap_or_else(|| panic!("no diagnosis of the Deployment: {err}"));
+    assert!(line.contains("0 of 2 replicas ready"), "{line}");
+    assert!(line.contains("not scheduled (Unschedulable): 0/"), "{line}");
+    assert!(
+        line.contains("didn't match Pod's node affinity/selector"),
+        "{line}"
     );
 }
