@@ -684,3 +684,65 @@ async fn pods_the_scheduler_cannot_place_are_named_with_its_reason() {
         "{line}"
     );
 }
+
+/// The version a wrapper module in tests/oracles pins for `module`.
+fn pinned(dir: &str, module: &str) -> String {
+    let go_mod = fs::read_to_string(
+        zt_test_support::workspace_root()
+            .join("tests/oracles")
+            .join(dir)
+            .join("go.mod"),
+    )
+    .unwrap();
+    go_mod
+        .lines()
+        .find_map(|l| {
+            let mut words = l.split_whitespace();
+            let first = words.next()?;
+            let (m, v) = if first == "require" {
+                (words.next()?, words.next()?)
+            } else {
+                (first, words.next()?)
+            };
+            (m == module).then(|| v.to_string())
+        })
+        .unwrap_or_else(|| panic!("tests/oracles/{dir}/go.mod does not pin {module}"))
+}
+
+#[tokio::test]
+async fn the_control_plane_runs_the_versions_the_oracle_modules_pin() {
+    let test = "the_control_plane_runs_the_versions_the_oracle_modules_pin";
+    let Some(cluster) = zt_test_support::cluster::cluster_or_skip(test) else {
+        return;
+    };
+    let _logs = cluster.logs_on_panic();
+    let kubernetes = pinned("control-plane", "k8s.io/kubernetes");
+    let info = cluster.client().await.apiserver_version().await.unwrap();
+    assert_eq!(info.git_version, kubernetes);
+    assert_eq!(info.git_tree_state, "clean");
+    let version = |bin: &str, arg: &str| {
+        let o = std::process::Command::new(oracles_dir().join(bin))
+            .arg(arg)
+            .output()
+            .unwrap();
+        text(&o.stdout) + &text(&o.stderr)
+    };
+    for bin in ["kube-controller-manager", "kube-scheduler"] {
+        assert_eq!(
+            version(bin, "--version").trim(),
+            format!("Kubernetes {kubernetes}"),
+            "{bin}"
+        );
+    }
+    let etcd = pinned("etcd", "go.etcd.io/etcd/server/v3");
+    assert!(
+        version("etcd", "--version")
+            .starts_with(&format!("etcd Version: {}\n", etcd.trim_start_matches('v'))),
+        "{etcd}"
+    );
+    let kwok = pinned("kwok", "sigs.k8s.io/kwok");
+    assert!(
+        version("kwok", "--version").starts_with(&format!("kwok version {kwok} ")),
+        "{kwok}"
+    );
+}
