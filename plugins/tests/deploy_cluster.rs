@@ -577,7 +577,7 @@ async fn a_claim_field_the_schema_does_not_know_is_refused_before_anything_chang
 #[tokio::test]
 async fn claim_crds_derived_from_our_xrds_and_the_platforms_are_accepted_by_the_real_server() {
     use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
-    use zt_test_support::claim_crds::{claim_crd, example_xrds, shared_xrds};
+    use zt_test_support::claim_crds::{claim_crd, example_xrds, fixture_xrds, shared_xrds};
     let test = "claim_crds_derived_from_our_xrds_and_the_platforms_are_accepted_by_the_real_server";
     let Some(cluster) = zt_test_support::cluster::cluster_or_skip(test) else {
         return;
@@ -588,6 +588,17 @@ async fn claim_crds_derived_from_our_xrds_and_the_platforms_are_accepted_by_the_
     if let Some(shared) = shared_xrds() {
         assert!(shared.len() >= 6, "{}", shared.len());
         sets.push(("the platform's", shared));
+    }
+    if let Some(fixtures) = fixture_xrds() {
+        // Both commits of the real platform tree; XRDs without claims (composition-internal
+        // ones) have no claim CRD.
+        let with_claims: Vec<Value> = fixtures
+            .into_iter()
+            .filter(|(_, x)| x.pointer("/spec/claimNames").is_some())
+            .map(|(_, x)| x)
+            .collect();
+        assert!(with_claims.len() >= 12, "{}", with_claims.len());
+        sets.push(("the platform trees'", with_claims));
     }
     for (which, xrds) in sets {
         for xrd in &xrds {
@@ -745,4 +756,72 @@ async fn the_control_plane_runs_the_versions_the_oracle_modules_pin() {
         version("kwok", "--version").starts_with(&format!("kwok version {kwok} ")),
         "{kwok}"
     );
+}
+
+/// The platform's own example claims (../shared, the commit its XRDs come from), each deployed
+/// with a new image as a server dry run: our image rewrite and the claim CRDs derived from the
+/// platform's XRDs, judged by the real API server.
+#[tokio::test]
+async fn the_platforms_example_claims_with_a_new_image_pass_the_real_servers_validation() {
+    let test = "the_platforms_example_claims_with_a_new_image_pass_the_real_servers_validation";
+    let Some(shared) = zt_test_support::shared_dir() else {
+        eprintln!("skipping {test}: ../shared not present");
+        return;
+    };
+    let Some((cluster, _ns)) = setup(test) else {
+        return;
+    };
+    let apis = shared.join("fixtures/zerotouch-platform@3bbce4b/platform/apis");
+    let mut seen = 0;
+    let mut created = std::collections::BTreeSet::new();
+    for api in ["webservice", "event-driven-service"] {
+        let mut files: Vec<_> = fs::read_dir(apis.join(api).join("examples"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        files.sort();
+        for file in files {
+            let source = fs::read_to_string(&file).unwrap();
+            let docs: Vec<Value> = zt::yaml::from_str_multi(&source).unwrap();
+            let claim = docs
+                .iter()
+                .find(|d| d["kind"] == "WebService" || d["kind"] == "EventDrivenService")
+                .unwrap_or_else(|| panic!("{}: no service claim", file.display()));
+            let name = claim["metadata"]["name"].as_str().unwrap();
+            let ns = claim["metadata"]["namespace"].as_str().unwrap();
+            if created.insert(ns.to_string()) && ns != "default" {
+                cluster.create_namespace(ns);
+            }
+            let dir = tempfile::tempdir().unwrap();
+            fs::write(dir.path().join("claim.yaml"), &source).unwrap();
+            let o = deploy(
+                cluster,
+                dir.path(),
+                &[
+                    "--claims",
+                    ".",
+                    "--claim",
+                    name,
+                    "--service",
+                    name,
+                    "--namespace",
+                    ns,
+                    "--image",
+                    "sha-abc123",
+                    "--dry-run=server",
+                ],
+            )
+            .await;
+            let err = text(&o.stderr);
+            assert_eq!(o.status.code(), Some(0), "{}: {err}", file.display());
+            assert!(
+                text(&o.stdout).starts_with("server dry run: "),
+                "{}: {}",
+                file.display(),
+                text(&o.stdout)
+            );
+            seen += 1;
+        }
+    }
+    assert_eq!(seen, 10);
 }

@@ -274,3 +274,40 @@ pub fn shared_xrds() -> Option<Vec<Value>> {
     }
     Some(out)
 }
+
+/// Every Crossplane XRD in the real platform trees of ../shared/fixtures (both commits), with
+/// the file it came from; `None` without ../shared.
+pub fn fixture_xrds() -> Option<Vec<(std::path::PathBuf, Value)>> {
+    let root = crate::shared_dir()?.join("fixtures");
+    let mut out = Vec::new();
+    let mut stack = vec![root];
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|x| x == "yaml" || x == "yml") {
+                let text = std::fs::read_to_string(&p).unwrap_or_default();
+                if !text.contains("kind: CompositeResourceDefinition") {
+                    continue;
+                }
+                let docs: Vec<Value> = zt::yaml::from_str_multi(&text)
+                    .unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+                for d in docs {
+                    let is_xrd = d["kind"] == "CompositeResourceDefinition"
+                        && d["apiVersion"]
+                            .as_str()
+                            .is_some_and(|a| a.starts_with("apiextensions.crossplane.io/"));
+                    if is_xrd {
+                        out.push((p.clone(), d));
+                    }
+                }
+            }
+        }
+    }
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    Some(out)
+}
