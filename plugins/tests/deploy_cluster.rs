@@ -346,13 +346,13 @@ async fn a_claim_that_never_becomes_ready_is_diagnosed_by_name_and_condition() {
     let o = deploy(
         cluster,
         repo.path(),
-        &["--image", "sha-abc123", "--timeout", "4s"],
+        &["--image", "sha-abc123", "--timeout", "6s"],
     )
     .await;
     let err = text(&o.stderr);
     assert_eq!(o.status.code(), Some(1), "{err}");
     assert!(
-        err.contains("timed out after 4s waiting for the service to become ready"),
+        err.contains("timed out after 6s waiting for the service to become ready"),
         "{err}"
     );
     assert!(
@@ -676,7 +676,7 @@ async fn pods_the_scheduler_cannot_place_are_named_with_its_reason() {
     let o = deploy(
         cluster,
         repo.path(),
-        &["--image", "sha-abc123", "--timeout", "6s"],
+        &["--image", "sha-abc123", "--timeout", "10s"],
     )
     .await;
     let err = text(&o.stderr);
