@@ -239,9 +239,13 @@ impl TestNamespace {
 impl Drop for TestNamespace {
     fn drop(&mut self) {
         if std::thread::panicking() {
+            let ns = if self.name.is_empty() {
+                String::new()
+            } else {
+                format!(" (namespace {})", self.name)
+            };
             eprintln!(
-                "---- test control plane logs (namespace {}) ----\n{}",
-                self.name,
+                "---- test control plane logs{ns} ----\n{}",
                 self.cluster.log_tails(40)
             );
         }
