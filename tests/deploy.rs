@@ -1,5 +1,8 @@
 //! `deploy` end to end against the in-process test API server: the real kube-rs client, real
-//! server-side apply requests, waits driven by a scripted "controller".
+//! server-side apply requests, waits driven by a scripted "controller". The same flows against
+//! the real kube-apiserver are in plugins/tests/deploy_cluster.rs; this file keeps what needs a
+//! scripted server: exact request order, crash-looping pods, timeouts in milliseconds,
+//! unreachable and misconfigured clusters.
 
 use std::fs;
 use std::path::Path;

@@ -32,10 +32,11 @@ pub enum DeployError {
     #[error(transparent)]
     Kube(#[from] KubeError),
 
-    /// Some objects were applied before one failed.
-    #[error("{source}\n  applied before the failure: {}", applied.join(", "))]
+    /// Some objects were applied before one failed. The failure is part of the message (not
+    /// a `source`), so it is not printed twice as a cause.
+    #[error("{error}\n  applied before the failure: {}", applied.join(", "))]
     PartlyApplied {
-        source: KubeError,
+        error: KubeError,
         applied: Vec<String>,
     },
 

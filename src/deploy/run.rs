@@ -277,7 +277,7 @@ fn partly(e: KubeError, applied: &[String]) -> DeployError {
         DeployError::Kube(e)
     } else {
         DeployError::PartlyApplied {
-            source: e,
+            error: e,
             applied: applied.to_vec(),
         }
     }

@@ -191,6 +191,16 @@ pub fn api_error(cluster: &Cluster, object: &str, e: kube::Error) -> KubeError {
             object: object.to_string(),
             message: status.message.clone(),
         },
+        kube::Error::Api(status) if !undeclared_fields(&status.message).is_empty() => {
+            KubeError::Api {
+                object: object.to_string(),
+                code: status.code,
+                message: format!(
+                    "its schema does not declare {}: a misspelt or misplaced field? (the API server refuses a server-side apply with fields its schema does not know)",
+                    undeclared_fields(&status.message).join(", ")
+                ),
+            }
+        }
         kube::Error::Api(status) => KubeError::Api {
             object: object.to_string(),
             code: status.code,
@@ -214,5 +224,39 @@ pub fn api_error(cluster: &Cluster, object: &str, e: kube::Error) -> KubeError {
             code: 0,
             message: error_chain(&e),
         },
+    }
+}
+
+/// The fields a server-side apply was refused for because the schema does not declare them.
+/// The API server answers such an apply with `500`, "failed to create typed patch object
+/// (...): .spec.prot: field not declared in schema" (one `path: reason` per field).
+fn undeclared_fields(message: &str) -> Vec<&str> {
+    const NOT_DECLARED: &str = ": field not declared in schema";
+    if !message.starts_with("failed to create typed patch object") {
+        return Vec::new();
+    }
+    message
+        .match_indices(NOT_DECLARED)
+        .filter_map(|(at, _)| {
+            message[..at]
+                .rsplit(|c: char| c.is_whitespace())
+                .next()
+                .filter(|path| path.starts_with('.'))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::undeclared_fields;
+
+    #[test]
+    fn undeclared_fields_are_read_from_the_servers_message() {
+        let m = "failed to create typed patch object (ns/my-svc; platform.bizmatters.io/v1alpha1, Kind=WebService): errors:\n  .spec.prot: field not declared in schema\n  .spec.imge: field not declared in schema";
+        assert_eq!(undeclared_fields(m), [".spec.prot", ".spec.imge"]);
+        let one = "failed to create typed patch object (ns/s; /v1, Kind=Secret): .strinData: field not declared in schema";
+        assert_eq!(undeclared_fields(one), [".strinData"]);
+        assert!(undeclared_fields("etcdserver: request timed out").is_empty());
+        assert!(undeclared_fields(".a: field not declared in schema").is_empty());
     }
 }

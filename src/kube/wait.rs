@@ -212,12 +212,31 @@ pub fn pod_failure(pod: &Value) -> Option<String> {
     None
 }
 
-/// Why a pod is not ready yet (a waiting container's reason and message), for timeout reports.
+/// Why a pod is not ready yet, for timeout reports: the scheduler's reason when it could not
+/// place the pod (`PodScheduled` False: no node fits, a taint, a selector), else a waiting
+/// container's reason and message.
 pub fn pod_waiting(pod: &Value) -> Option<String> {
     let name = pod
         .pointer("/metadata/name")
         .and_then(Value::as_str)
         .unwrap_or("?");
+    if let Some(c) = condition(pod, "PodScheduled")
+        && c.get("status").and_then(Value::as_str) == Some("False")
+    {
+        let s = |k: &str| c.get(k).and_then(Value::as_str).unwrap_or("");
+        let mut msg = format!(
+            "pod {name}: not scheduled ({})",
+            if s("reason").is_empty() {
+                "PodScheduled is False"
+            } else {
+                s("reason")
+            }
+        );
+        if !s("message").is_empty() {
+            msg.push_str(&format!(": {}", s("message")));
+        }
+        return Some(msg);
+    }
     statuses(pod).find_map(|c| {
         let w = c.pointer("/state/waiting")?;
         let reason = w.get("reason").and_then(Value::as_str).unwrap_or("waiting");
@@ -253,6 +272,22 @@ pub fn selector(d: &Value) -> Option<String> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn an_unscheduled_pod_says_why_the_scheduler_could_not_place_it() {
+        let pod = json!({"metadata": {"name": "web-1"}, "status": {"phase": "Pending", "conditions": [
+            {"type": "PodScheduled", "status": "False", "reason": "Unschedulable",
+             "message": "0/2 nodes are available: 2 node(s) didn't match Pod's node affinity/selector."},
+        ]}});
+        assert_eq!(
+            pod_waiting(&pod).unwrap(),
+            "pod web-1: not scheduled (Unschedulable): 0/2 nodes are available: 2 node(s) didn't match Pod's node affinity/selector."
+        );
+        let scheduled = json!({"metadata": {"name": "web-1"}, "status": {"conditions": [
+            {"type": "PodScheduled", "status": "True"},
+        ]}});
+        assert_eq!(pod_waiting(&scheduled), None);
+    }
 
     #[test]
     fn backoff_doubles_up_to_the_cap() {

@@ -62,15 +62,44 @@ build kind "$here/kind" "go.mod go.sum" -- -ldflags "-s -w" sigs.k8s.io/kind
 build talosctl-v1.11 "$here/talosctl" "go.mod go.sum" -- \
   -tags grpcnotrace -ldflags "-s -w" github.com/siderolabs/talos/cmd/talosctl
 
-# kubectl: the version comes from ldflags, as in Kubernetes' own release builds, so that
-# `kubectl version --client` reports the module version it was built from.
-kube_version="$(sed -n 's/^require k8s.io\/kubernetes \(v[0-9.]*\)$/\1/p' "$here/kubectl/go.mod")"
-kube_minor="$(echo "$kube_version" | cut -d. -f2)"
-cb=k8s.io/component-base/version
-build kubectl "$here/kubectl" "go.mod go.sum" -- -tags grpcnotrace -ldflags "-s -w \
-  -X $cb.gitVersion=$kube_version -X $cb.gitMajor=1 -X $cb.gitMinor=$kube_minor \
-  -X $cb.gitTreeState=clean -X k8s.io/client-go/pkg/version.gitVersion=$kube_version \
-  -X k8s.io/client-go/pkg/version.gitMajor=1 -X k8s.io/client-go/pkg/version.gitMinor=$kube_minor" \
-  k8s.io/kubernetes/cmd/kubectl
+# Kubernetes components: the version comes from ldflags, as in Kubernetes' own release builds,
+# so that `kubectl version --client` and `kube-apiserver --version` report the module version
+# they were built from.
+kube_ldflags() {
+  local v minor cb=k8s.io/component-base/version cg=k8s.io/client-go/pkg/version
+  v="$(cd "$1" && go list -m -f '{{.Version}}' k8s.io/kubernetes)"
+  minor="$(echo "$v" | cut -d. -f2)"
+  echo "-s -w -X $cb.gitVersion=$v -X $cb.gitMajor=1 -X $cb.gitMinor=$minor \
+  -X $cb.gitTreeState=clean -X $cg.gitVersion=$v -X $cg.gitMajor=1 -X $cg.gitMinor=$minor"
+}
+build kubectl "$here/kubectl" "go.mod go.sum" -- -tags grpcnotrace \
+  -ldflags "$(kube_ldflags "$here/kubectl")" k8s.io/kubernetes/cmd/kubectl
+
+# etcd: the published module embeds its version, like talosctl.
+build etcd "$here/etcd" "go.mod go.sum" -- -ldflags "-s -w" go.etcd.io/etcd/server/v3
+
+# kwok: its own module (it needs newer k8s.io libraries than the control plane); its version
+# is a constant in its source.
+build kwok "$here/kwok" "go.mod go.sum" -- -ldflags "-s -w" sigs.k8s.io/kwok/cmd/kwok
+# kwok's stage files (node-initialize, node-heartbeat, pod-ready, ...) stay in the module cache;
+# the tests read them from the directory recorded here.
+(cd "$here/kwok" && go list -m -f '{{.Dir}}' sigs.k8s.io/kwok) >"$out/kwok-module-dir"
+
+# Argo CD is not built: the bootstrap tests apply its install manifest (manifests/install.yaml)
+# from the module cache. Only that module is downloaded (its checksum is in argocd/go.sum).
+argocd_dir="$(cd "$here/argocd" && go mod download -json github.com/argoproj/argo-cd/v3 |
+  sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')"
+if [ -z "$argocd_dir" ] || [ ! -f "$argocd_dir/manifests/install.yaml" ]; then
+  echo "oracles: could not download Argo CD's module (see tests/oracles/argocd/go.mod)" >&2
+  exit 1
+fi
+echo "$argocd_dir" >"$out/argocd-module-dir"
+
+# The control plane: one wrapper module, one binary per component (the build cache shares
+# the common packages).
+for component in kube-apiserver kube-controller-manager kube-scheduler; do
+  build "$component" "$here/control-plane" "go.mod go.sum" -- -tags grpcnotrace \
+    -ldflags "$(kube_ldflags "$here/control-plane")" "k8s.io/kubernetes/cmd/$component"
+done
 
 echo "oracles: all in $out"

@@ -4,7 +4,9 @@
 //! stand-in for the kind CLI ([`kind`]) and a Kind cluster's API for preview bootstrap
 //! ([`preview`]); and the way to the real components built from their Go modules ([`oracles`]).
 
+pub mod claim_crds;
 pub mod cli;
+pub mod cluster;
 pub mod docker;
 pub mod git;
 pub mod golden;
@@ -29,9 +31,13 @@ pub fn workspace_root() -> PathBuf {
 /// `../shared` next to the workspace, when this machine has it. Conformance tests that need
 /// upstream schemas or fixtures skip without it (the callers say so on stderr); with
 /// `ZT_REQUIRE_SHARED` set (CI sets it) a missing `../shared` fails the test instead, so CI can
-/// never pass by skipping them.
+/// never pass by skipping them. `ZT_SHARED_DIR` names another place (a git worktree has no
+/// `../shared` of its own).
 pub fn shared_dir() -> Option<PathBuf> {
-    let dir = workspace_root().join("../shared");
+    let dir = match std::env::var_os("ZT_SHARED_DIR") {
+        Some(d) if !d.is_empty() => PathBuf::from(d),
+        _ => workspace_root().join("../shared"),
+    };
     if dir.is_dir() {
         return Some(dir.canonicalize().unwrap_or(dir));
     }

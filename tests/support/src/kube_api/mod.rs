@@ -1,6 +1,16 @@
 //! An in-process Kubernetes API server for tests, over plain HTTP on `127.0.0.1:<random>`, with a
 //! kubeconfig pointing at it. kube-rs (the real client) talks to it exactly as to a cluster.
 //!
+//! The real control plane ([`crate::cluster`]: etcd, kube-apiserver, the controllers and kwok)
+//! runs deploy and bootstrap's Kubernetes stages for real (plugins/tests/deploy_cluster.rs,
+//! tests/bootstrap_cluster.rs). This double stays for what a real server will not do on demand:
+//! refusals quoting a Secret's values, CRDs that never become Established, a pod that
+//! crash-loops, scripted timings, and recording every request a client sent. Known differences
+//! from the real server, found by those tests: the real server refuses a server-side apply with
+//! a field its schema does not declare (`500`, "field not declared in schema"; deploy names the
+//! field), validates values against the schema and fills defaults; this double has no schemas
+//! and stores bodies as sent.
+//!
 //! It serves:
 //! - discovery: `/api`, `/apis`, `/api/v1`, `/apis/<group>/<version>` (resource lists including
 //!   the platform's claim kinds; [`Builder::without_group`] removes a group to play a cluster
