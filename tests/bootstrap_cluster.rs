@@ -10,14 +10,13 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use kube::api::{Api, ApiResource, DynamicObject, Patch, PatchParams};
 use serde_json::json;
 use zt::bootstrap::cache::StageCache;
 use zt::bootstrap::production::{self, MaintenanceTrust, ProductionInputs};
-use zt::bootstrap::progress::{Progress, StageStatus, finish_line};
 use zt::bootstrap::{Ctx, Timing, run};
 use zt::credentials::Mode;
 use zt::render::argocd::PlatformSource;
@@ -28,49 +27,11 @@ use zt::talos::bundle::SecretsBundle;
 use zt::tenant::TenantRepo;
 use zt_test_support::cluster::{TestCluster, install_crds, workload_cluster_or_skip};
 use zt_test_support::oracles::oracle_or_skip;
+use zt_test_support::progress::Recorder;
 use zt_test_support::talos_api::TalosTestServer;
 use zt_test_support::workspace_root;
 
 const NODES: [&str; 3] = ["cp01-main", "worker01", "worker02"];
-
-#[derive(Default)]
-struct Recorder(Mutex<Vec<String>>);
-
-impl Progress for Recorder {
-    fn start(&self, _stage: &str, _what: &str) {}
-    fn detail(&self, stage: &str, message: &str) {
-        self.0.lock().unwrap().push(format!("  {stage}: {message}"));
-    }
-    fn warn(&self, stage: &str, message: &str) {
-        self.0
-            .lock()
-            .unwrap()
-            .push(format!("  warning: {stage}: {message}"));
-    }
-    fn finish(&self, stage: &str, status: &StageStatus, elapsed: Duration) {
-        let line = finish_line(stage, status, elapsed);
-        let stable = match status {
-            StageStatus::Failed(why) => format!("✗ {stage}: {why}"),
-            _ => line.split(" (").next().unwrap_or(&line).to_string(),
-        };
-        self.0.lock().unwrap().push(stable);
-    }
-}
-
-impl Recorder {
-    fn finished(&self) -> Vec<String> {
-        self.0
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|l| !l.starts_with("  "))
-            .cloned()
-            .collect()
-    }
-    fn all(&self) -> String {
-        self.0.lock().unwrap().join("\n")
-    }
-}
 
 fn rendered(bundle: &SecretsBundle) -> Rendered {
     let tenant = TenantRepo::open(&workspace_root().join("examples/tenant-repo")).unwrap();

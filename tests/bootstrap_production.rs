@@ -6,13 +6,12 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::json;
 use zt::bootstrap::cache::StageCache;
 use zt::bootstrap::production::{self, MaintenanceTrust, ProductionInputs};
-use zt::bootstrap::progress::{Progress, StageStatus, finish_line};
 use zt::bootstrap::{Ctx, RunError, Timing, run};
 use zt::credentials::Mode;
 use zt::render::argocd::PlatformSource;
@@ -23,49 +22,9 @@ use zt::talos::bundle::SecretsBundle;
 use zt::tenant::{EnvValues, TenantRepo};
 use zt_test_support::kube_api::TestApi;
 use zt_test_support::preview::{cluster_api, platform_syncs};
+use zt_test_support::progress::Recorder;
 use zt_test_support::talos_api::TalosTestServer;
 use zt_test_support::workspace_root;
-
-/// Progress that records the lines a user would see.
-#[derive(Default)]
-struct Recorder(Mutex<Vec<String>>);
-
-impl Progress for Recorder {
-    fn start(&self, _stage: &str, _what: &str) {}
-    fn detail(&self, stage: &str, message: &str) {
-        self.0.lock().unwrap().push(format!("  {stage}: {message}"));
-    }
-    fn warn(&self, stage: &str, message: &str) {
-        self.0
-            .lock()
-            .unwrap()
-            .push(format!("  warning: {stage}: {message}"));
-    }
-    fn finish(&self, stage: &str, status: &StageStatus, elapsed: Duration) {
-        let line = finish_line(stage, status, elapsed);
-        // Elapsed times vary; keep the symbol and the stage.
-        let stable = match status {
-            StageStatus::Failed(why) => format!("✗ {stage}: {why}"),
-            _ => line.split(" (").next().unwrap_or(&line).to_string(),
-        };
-        self.0.lock().unwrap().push(stable);
-    }
-}
-
-impl Recorder {
-    fn finished(&self) -> Vec<String> {
-        self.0
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|l| !l.starts_with("  "))
-            .cloned()
-            .collect()
-    }
-    fn all(&self) -> String {
-        self.0.lock().unwrap().join("\n")
-    }
-}
 
 fn example_bundle() -> SecretsBundle {
     zt::examples::bundle().unwrap()

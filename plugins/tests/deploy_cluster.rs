@@ -12,7 +12,6 @@
 
 use std::fs;
 use std::path::Path;
-use std::process::Output;
 use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::Deployment;
@@ -55,7 +54,7 @@ fn service_repo(ns: &str, postgres: bool, claims: &[(&str, &str)]) -> tempfile::
 /// `kubectl zt deploy ARGS` in `repo` against the test cluster, as users run it: the real
 /// kubectl (the oracle) finds the freshly built `kubectl-zt-deploy` first on PATH. Runs off the
 /// async runtime, so the controller below keeps working meanwhile.
-async fn deploy(cluster: &TestCluster, repo: &Path, args: &[&str]) -> Output {
+async fn deploy(cluster: &TestCluster, repo: &Path, args: &[&str], code: i32) -> (String, String) {
     let kubectl = oracles_dir().join("kubectl");
     let bins = Path::new(env!("CARGO_BIN_EXE_kubectl-zt"))
         .parent()
@@ -72,9 +71,18 @@ async fn deploy(cluster: &TestCluster, repo: &Path, args: &[&str]) -> Output {
             ),
         )
         .env("KUBECONFIG", cluster.kubeconfig());
-    tokio::task::spawn_blocking(move || cmd.output().unwrap())
+    let o = tokio::task::spawn_blocking(move || cmd.output().unwrap())
         .await
-        .unwrap()
+        .unwrap();
+    let (out, err) = (text(&o.stdout), text(&o.stderr));
+    assert_eq!(
+        o.status.code(),
+        Some(code),
+        "kubectl zt deploy {} in {}:\n{err}",
+        args.join(" "),
+        repo.display()
+    );
+    (out, err)
 }
 
 fn claim_api(client: &kube::Client, ns: &str, group: &str, kind: &str) -> Api<DynamicObject> {
@@ -254,10 +262,7 @@ async fn deploy_applies_in_order_and_the_pods_of_the_new_image_run() {
         ],
     );
     let _controller = crossplane(cluster, &ns, Platform::Healthy);
-    let o = deploy(cluster, repo.path(), &["--image", "sha-abc123"]).await;
-    let err = text(&o.stderr);
-    assert_eq!(o.status.code(), Some(0), "{err}");
-    let out = text(&o.stdout);
+    let (out, err) = deploy(cluster, repo.path(), &["--image", "sha-abc123"], 0).await;
     assert!(
         out.starts_with(&format!(
             "deployed my-svc to namespace {ns}: {NEW} is ready after"
@@ -343,14 +348,13 @@ async fn a_claim_that_never_becomes_ready_is_diagnosed_by_name_and_condition() {
         &ns,
         Platform::Stuck("cannot compose: provider-kubernetes is not ready"),
     );
-    let o = deploy(
+    let (_, err) = deploy(
         cluster,
         repo.path(),
         &["--image", "sha-abc123", "--timeout", "6s"],
+        1,
     )
     .await;
-    let err = text(&o.stderr);
-    assert_eq!(o.status.code(), Some(1), "{err}");
     assert!(
         err.contains("timed out after 6s waiting for the service to become ready"),
         "{err}"
@@ -387,14 +391,13 @@ async fn server_dry_run_is_validated_by_the_real_schema_and_stores_nothing() {
 
     // Into a namespace that does not exist yet: the server validates the Namespace, cannot
     // validate what would go in it, and deploy says so; nothing is created.
-    let o = deploy(
+    let (_, err) = deploy(
         cluster,
         repo.path(),
         &["--image", "sha-abc123", "--dry-run=server"],
+        0,
     )
     .await;
-    let err = text(&o.stderr);
-    assert_eq!(o.status.code(), Some(0), "{err}");
     assert!(
         err.contains(&format!(
             "warning: namespace {ns_name} does not exist yet, so the server cannot validate the objects in it"
@@ -404,20 +407,18 @@ async fn server_dry_run_is_validated_by_the_real_schema_and_stores_nothing() {
     assert!(namespaces.get_opt(&ns_name).await.unwrap().is_none());
 
     cluster.create_namespace(&ns_name);
-    let o = deploy(
+    let (out, _) = deploy(
         cluster,
         repo.path(),
         &["--image", "sha-abc123", "--dry-run=server"],
+        0,
     )
     .await;
-    let err = text(&o.stderr);
-    assert_eq!(o.status.code(), Some(0), "{err}");
     assert!(
-        text(&o.stdout).starts_with(&format!(
+        out.starts_with(&format!(
             "server dry run: 3 objects for my-svc in namespace {ns_name} validated; nothing was stored"
         )),
-        "{}",
-        text(&o.stdout)
+        "{out}"
     );
     assert!(
         webservices(&client, &ns_name)
@@ -440,14 +441,13 @@ async fn server_dry_run_is_validated_by_the_real_schema_and_stores_nothing() {
         DB_CLAIM.replace("size: small", "size: huge"),
     )
     .unwrap();
-    let o = deploy(
+    let (_, err) = deploy(
         cluster,
         repo.path(),
         &["--image", "sha-abc123", "--dry-run=server"],
+        1,
     )
     .await;
-    let err = text(&o.stderr);
-    assert_eq!(o.status.code(), Some(1), "{err}");
     assert!(
         err.contains(&format!("PostgresInstance {ns_name}/my-svc-db")),
         "{err}"
@@ -491,14 +491,13 @@ async fn a_field_owned_by_another_manager_is_reported_not_forced() {
         .unwrap();
     assert!(o.status.success(), "kubectl apply: {}", text(&o.stderr));
 
-    let o = deploy(
+    let (_, err) = deploy(
         cluster,
         repo.path(),
         &["--image", "sha-abc123", "--no-wait"],
+        1,
     )
     .await;
-    let err = text(&o.stderr);
-    assert_eq!(o.status.code(), Some(1), "{err}");
     assert!(
         err.contains(&format!(
             "WebService {ns_name}/my-svc: field manager conflict: Apply failed with 1 conflict: conflict with \"other\": .spec.image"
@@ -510,13 +509,13 @@ async fn a_field_owned_by_another_manager_is_reported_not_forced() {
     let web = webservices(&client, &ns_name).get("my-svc").await.unwrap();
     assert_eq!(web.data["spec"]["image"], "ghcr.io/org/my-svc:v0");
 
-    let o = deploy(
+    deploy(
         cluster,
         repo.path(),
         &["--image", "sha-abc123", "--no-wait", "--force-conflicts"],
+        0,
     )
     .await;
-    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
     let web = webservices(&client, &ns_name).get("my-svc").await.unwrap();
     assert_eq!(web.data["spec"]["image"], NEW);
 }
@@ -539,14 +538,13 @@ async fn a_claim_field_the_schema_does_not_know_is_refused_before_anything_chang
             ("secrets/app.yaml", APP_OBJECTS),
         ],
     );
-    let o = deploy(
+    let (_, err) = deploy(
         cluster,
         repo.path(),
         &["--image", "sha-abc123", "--no-wait"],
+        1,
     )
     .await;
-    let err = text(&o.stderr);
-    assert_eq!(o.status.code(), Some(1), "{err}");
     assert!(err.contains(&format!("WebService {ns}/my-svc")), "{err}");
     assert!(
         err.contains("its schema does not declare .spec.prot: a misspelt or misplaced field?"),
@@ -643,9 +641,7 @@ async fn a_claim_version_the_cluster_does_not_serve_stops_before_anything_is_app
             ("secrets/app.yaml", APP_OBJECTS),
         ],
     );
-    let o = deploy(cluster, repo.path(), &["--image", "sha-abc123"]).await;
-    let err = text(&o.stderr);
-    assert_eq!(o.status.code(), Some(1), "{err}");
+    let (_, err) = deploy(cluster, repo.path(), &["--image", "sha-abc123"], 1).await;
     assert!(
         err.contains(
             "the cluster does not serve database.bizmatters.io/v1beta1 PostgresInstance ("
@@ -673,14 +669,13 @@ async fn pods_the_scheduler_cannot_place_are_named_with_its_reason() {
     let ns = ns.name().to_string();
     let repo = service_repo(&ns, false, &[("web.yaml", web_claim())]);
     let _controller = crossplane(cluster, &ns, Platform::Unschedulable);
-    let o = deploy(
+    let (_, err) = deploy(
         cluster,
         repo.path(),
         &["--image", "sha-abc123", "--timeout", "10s"],
+        1,
     )
     .await;
-    let err = text(&o.stderr);
-    assert_eq!(o.status.code(), Some(1), "{err}");
     let line = err
         .lines()
         .find(|l| {
@@ -794,7 +789,7 @@ async fn the_platforms_example_claims_with_a_new_image_pass_the_real_servers_val
             }
             let dir = tempfile::tempdir().unwrap();
             fs::write(dir.path().join("claim.yaml"), &source).unwrap();
-            let o = deploy(
+            let (out, _) = deploy(
                 cluster,
                 dir.path(),
                 &[
@@ -810,15 +805,13 @@ async fn the_platforms_example_claims_with_a_new_image_pass_the_real_servers_val
                     "sha-abc123",
                     "--dry-run=server",
                 ],
+                0,
             )
             .await;
-            let err = text(&o.stderr);
-            assert_eq!(o.status.code(), Some(0), "{}: {err}", file.display());
             assert!(
-                text(&o.stdout).starts_with("server dry run: "),
-                "{}: {}",
-                file.display(),
-                text(&o.stdout)
+                out.starts_with("server dry run: "),
+                "{}: {out}",
+                file.display()
             );
             seen += 1;
         }

@@ -14,6 +14,7 @@ pub mod kind;
 pub mod kube_api;
 pub mod oracles;
 pub mod preview;
+pub mod progress;
 pub mod talos_api;
 pub mod talos_lines;
 
