@@ -534,7 +534,7 @@ fn the_apply_stream_puts_namespaces_and_secrets_first() {
             })
             .collect()
     };
-    let without = render::stream::apply_stream(&r.tree, false).unwrap();
+    let without = render::stream::apply_stream(&r, false).unwrap();
     assert_eq!(
         kinds(&without),
         [
@@ -548,7 +548,7 @@ fn the_apply_stream_puts_namespaces_and_secrets_first() {
         ]
     );
     assert!(!without.contains("kind: Secret\n"));
-    let with = render::stream::apply_stream(&r.tree, true).unwrap();
+    let with = render::stream::apply_stream(&r, true).unwrap();
     let k = kinds(&with);
     assert_eq!(&k[..2], ["Namespace/argocd", "Namespace/external-secrets"]);
     assert_eq!(k[2], "Secret/aws-access-token");
@@ -557,5 +557,48 @@ fn the_apply_stream_puts_namespaces_and_secrets_first() {
             < k.iter()
                 .position(|x| x.starts_with("Application/"))
                 .unwrap()
+    );
+}
+
+/// The render hands its Kubernetes objects over typed, each with its role and file, matching
+/// the bytes written (so nothing downstream parses our output back), and never shows a
+/// Secret's values in `{:?}`.
+#[test]
+fn rendered_objects_carry_their_role_and_match_the_files() {
+    use render::ObjectRole;
+    let creds = env(PROD_ENV).credentials(Mode::Production).unwrap();
+    let r = production(&example(), "dev", Some(&creds)).unwrap();
+    let count = |role| r.objects_of(role).len();
+    assert_eq!(count(ObjectRole::RootApplication), 1);
+    assert_eq!(count(ObjectRole::TenantApplication), 3);
+    assert_eq!(count(ObjectRole::Repository), 2);
+    assert!(count(ObjectRole::Secret) >= 2);
+    for o in &r.objects {
+        let file = r
+            .tree
+            .get(&o.file)
+            .unwrap_or_else(|| panic!("{:?}", o.file));
+        let written: Vec<Value> =
+            zt::yaml::from_str_multi(std::str::from_utf8(&file.bytes).unwrap()).unwrap();
+        assert!(written.contains(&o.value), "{:?}", o.file);
+        let shown = format!("{o:?}");
+        if o.role == ObjectRole::Secret {
+            let values: Vec<&str> = ["data", "stringData"]
+                .iter()
+                .filter_map(|f| o.value[*f].as_object())
+                .flat_map(|m| m.values().filter_map(Value::as_str))
+                .filter(|v| v.len() >= 3)
+                .collect();
+            assert!(!values.is_empty(), "{:?}", o.file);
+            for v in values {
+                assert!(!shown.contains(v), "{shown}");
+            }
+        }
+    }
+    // Roles follow the files: every tenant Application is under argocd/tenants/.
+    assert!(
+        r.objects_of(ObjectRole::TenantApplication)
+            .iter()
+            .all(|o| o.file.starts_with("argocd/tenants"))
     );
 }

@@ -1,50 +1,16 @@
-//! What both plans share: reading the in-memory render, and the Argo CD half of a bootstrap
-//! (install, Secrets, repo server, root Application, wait until it is Synced and Healthy).
+//! What both plans share: the Argo CD half of a bootstrap (install, Secrets, repo server, root
+//! Application, wait until it is Synced and Healthy), from the render's typed objects.
 
 use std::path::{Path, PathBuf};
-
-use serde_json::{Value, json};
 
 use super::Ctx;
 use super::stage::{Stage, StageError, StageFuture};
 use super::stages::kubernetes::{ApplyManifests, ManifestSource, WaitObject};
-use crate::render::OutputTree;
+use crate::render::{ObjectRole, Rendered, with_namespaces};
 
 /// Argo CD's repo server, which must run before the root Application can sync.
 pub const REPO_SERVER: (&str, &str) = ("argocd", "argocd-repo-server");
 pub const ROOT_APP: &str = "platform-bootstrap";
-
-/// The rendered documents under `prefix` (a directory or one file of the output tree), and the
-/// files they came from.
-pub fn docs_of(tree: &OutputTree, prefix: &str) -> Result<(Vec<Value>, Vec<String>), StageError> {
-    let mut docs = Vec::new();
-    let mut from = Vec::new();
-    for (path, file) in tree.iter().filter(|(p, _)| p.starts_with(prefix)) {
-        let text = String::from_utf8_lossy(&file.bytes);
-        let parsed: Vec<Value> = crate::yaml::from_str_multi(&text)
-            .map_err(|e| StageError::new(format!("rendered {}: {e}", path.display())))?;
-        docs.extend(parsed.into_iter().filter(|d| !d.is_null()));
-        from.push(path.display().to_string());
-    }
-    Ok((docs, from))
-}
-
-/// Namespace objects for every namespace `docs` live in, first.
-pub fn with_namespaces(docs: Vec<Value>) -> Vec<Value> {
-    let mut names: Vec<String> = docs
-        .iter()
-        .filter_map(|d| d.pointer("/metadata/namespace").and_then(Value::as_str))
-        .map(str::to_string)
-        .collect();
-    names.sort();
-    names.dedup();
-    let mut out: Vec<Value> = names
-        .into_iter()
-        .map(|n| json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": n}}))
-        .collect();
-    out.extend(docs);
-    out
-}
 
 /// A stage that reports what was rendered (the render itself ran before the plan was built,
 /// in memory, because the plan is made from its output).
@@ -98,7 +64,7 @@ pub fn install_source(
 /// root Application (`root_summary` says what it points at), wait until it is Synced and Healthy.
 pub fn argocd_stages(
     stages: &mut Vec<Box<dyn Stage>>,
-    tree: &OutputTree,
+    rendered: &Rendered,
     install: ManifestSource,
     install_summary: &str,
     root_summary: String,
@@ -109,7 +75,7 @@ pub fn argocd_stages(
         source: install,
         force: false,
     }));
-    let (secret_docs, secret_files) = docs_of(tree, "secrets")?;
+    let (secret_docs, secret_files) = rendered.docs_of(ObjectRole::Secret);
     if !secret_docs.is_empty() {
         stages.push(Box::new(ApplyManifests {
             name: "secrets".into(),
@@ -128,7 +94,7 @@ pub fn argocd_stages(
         REPO_SERVER.0,
         REPO_SERVER.1,
     )));
-    let (root, root_from) = docs_of(tree, "argocd/root.yaml")?;
+    let (root, root_from) = rendered.docs_of(ObjectRole::RootApplication);
     stages.push(Box::new(ApplyManifests {
         name: "root-app".into(),
         summary: root_summary,

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use super::platform::{ROOT_APP, RenderedStage, argocd_stages, docs_of, install_source};
+use super::platform::{ROOT_APP, RenderedStage, argocd_stages, install_source};
 use super::runner::Plan;
 use super::stage::{Stage, StageError};
 use super::stages::images::LoadImage;
@@ -19,6 +19,7 @@ use super::stages::kind::KindCreate;
 use super::stages::kubernetes::WaitNodeReady;
 use super::stages::preview_patch::{PatchTarget, PreviewPatch};
 use crate::patch::LOCAL_URL;
+use crate::render::ObjectRole;
 use crate::render::Rendered;
 
 /// Where the platform repository keeps the preview's Argo CD install kustomization (the
@@ -57,7 +58,7 @@ pub fn plan(inputs: PreviewInputs<'_>) -> Result<Plan, StageError> {
     let kind_config = tree
         .get(Path::new("kind/cluster.yaml"))
         .ok_or_else(|| StageError::new("the render produced no kind/cluster.yaml"))?;
-    let (root, _) = docs_of(tree, "argocd/root.yaml")?;
+    let (root, _) = inputs.rendered.docs_of(ObjectRole::RootApplication);
     let Some(root_app) = root.first() else {
         return Err(StageError::new("the render produced no argocd/root.yaml"));
     };
@@ -86,7 +87,7 @@ pub fn plan(inputs: PreviewInputs<'_>) -> Result<Plan, StageError> {
         ))
         .hint("pass --platform-repo the top of a clone (not a subdirectory or a `git worktree`), or use --ci so Argo CD reads the platform from GitHub"));
     }
-    let (secret_docs, _) = docs_of(tree, "secrets")?;
+    let secret_docs = inputs.rendered.objects_of(ObjectRole::Secret);
 
     let mut images: Vec<String> = Vec::new();
     for image in &inputs.load_images {
@@ -135,7 +136,7 @@ pub fn plan(inputs: PreviewInputs<'_>) -> Result<Plan, StageError> {
     )?;
     argocd_stages(
         &mut stages,
-        tree,
+        inputs.rendered,
         install,
         "install Argo CD for the preview (server-side apply)",
         format!("apply the root Application {ROOT_APP} ({url} at {revision})"),

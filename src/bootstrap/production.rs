@@ -9,13 +9,14 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use super::platform::{ROOT_APP, RenderedStage, argocd_stages, docs_of, install_source};
+use super::platform::{ROOT_APP, RenderedStage, argocd_stages, install_source};
 use super::runner::Plan;
 use super::stage::{Stage, StageError};
 use super::stages::kubernetes::{ApplyManifests, ManifestSource, WaitNodeReady};
 use super::stages::talos::{
     ApplyConfig, BootstrapEtcd, FetchKubeconfig, Node, TalosAccess, WaitConfigured,
 };
+use crate::render::ObjectRole;
 use crate::render::Rendered;
 use crate::secret::SecretBytes;
 use crate::talos::api::{ClientOptions, TalosEndpoint};
@@ -77,11 +78,11 @@ pub fn plan(inputs: ProductionInputs<'_>) -> Result<Plan, StageError> {
     };
 
     let mut stages: Vec<Box<dyn Stage>> = Vec::new();
-    let (secret_docs, _) = docs_of(tree, "secrets")?;
-    let tenants_count = tree
-        .iter()
-        .filter(|(p, _)| p.starts_with("argocd/tenants"))
-        .count();
+    let secret_docs = inputs.rendered.objects_of(ObjectRole::Secret);
+    let tenants_count = inputs
+        .rendered
+        .objects_of(ObjectRole::TenantApplication)
+        .len();
     stages.push(Box::new(RenderedStage {
         summary: format!(
             "render environment {} in memory: {} Talos configs, root Application, {} tenant Applications, {} Secrets",
@@ -140,13 +141,13 @@ pub fn plan(inputs: ProductionInputs<'_>) -> Result<Plan, StageError> {
     )?;
     argocd_stages(
         &mut stages,
-        tree,
+        inputs.rendered,
         install,
         "install Argo CD (server-side apply)",
         format!("apply the root Application {ROOT_APP}"),
     )?;
-    let (mut tenant_docs, mut tenant_from) = docs_of(tree, "argocd/repositories")?;
-    let (apps, apps_from) = docs_of(tree, "argocd/tenants")?;
+    let (mut tenant_docs, mut tenant_from) = inputs.rendered.docs_of(ObjectRole::Repository);
+    let (apps, apps_from) = inputs.rendered.docs_of(ObjectRole::TenantApplication);
     tenant_docs.extend(apps);
     tenant_from.extend(apps_from);
     if !tenant_docs.is_empty() {

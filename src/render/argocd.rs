@@ -7,9 +7,8 @@ use minijinja::Environment;
 use minijinja::value::Serde;
 use serde::Serialize;
 
-use super::output::OutputTree;
 use super::templates::template_error;
-use super::{RenderError, parse_typed};
+use super::{ObjectRole, RenderError, Rendered, RenderedObject, parse_typed};
 use crate::argocd::Application;
 use crate::tenant::apps::TenantApp;
 use crate::tenant::repositories::RepositorySecret;
@@ -39,24 +38,23 @@ struct TenantCtx<'a> {
 pub fn render_root(
     env: &Environment<'_>,
     platform: &PlatformSource,
-    tree: &mut OutputTree,
+    out: &mut Rendered,
 ) -> Result<(), RenderError> {
     let text = env
         .get_template(ROOT_TEMPLATE)
         .and_then(|t| t.render(minijinja::context! { platform => Serde(platform) }))
         .map_err(|e| template_error(ROOT_TEMPLATE, &e))?;
-    let out = PathBuf::from("argocd/root.yaml");
-    let app: Application = parse_typed(ROOT_TEMPLATE, &out, &text)?;
-    check_application(&app, &out)?;
-    tree.insert(out, super::emit(&app)?, false)?;
-    Ok(())
+    let file = PathBuf::from("argocd/root.yaml");
+    let app: Application = parse_typed(ROOT_TEMPLATE, &file, &text)?;
+    check_application(&app, &file)?;
+    add_object(out, ObjectRole::RootApplication, file, &app)
 }
 
 /// Renders `argocd/tenants/<tenant>.yaml` for every tenant.
 pub fn render_tenants(
     env: &Environment<'_>,
     tenants: &[TenantApp],
-    tree: &mut OutputTree,
+    rendered: &mut Rendered,
 ) -> Result<(), RenderError> {
     let tmpl = env
         .get_template(TENANT_TEMPLATE)
@@ -81,22 +79,48 @@ pub fn render_tenants(
                 message: format!("metadata.name must be the tenant name `{}`", t.name),
             });
         }
-        tree.insert(out, super::emit(&app)?, false)?;
+        add_object(rendered, ObjectRole::TenantApplication, out, &app)?;
     }
     Ok(())
 }
 
-/// Copies each validated `repositories/<name>-repo.yaml` to `argocd/repositories/<name>.yaml`.
+/// Writes `app` to `file` and records it as an object of `role`.
+fn add_object(
+    out: &mut Rendered,
+    role: ObjectRole,
+    file: PathBuf,
+    app: &Application,
+) -> Result<(), RenderError> {
+    let value = serde_json::to_value(app).map_err(|e| RenderError::Emit(e.to_string()))?;
+    out.tree.insert(file.clone(), super::emit(app)?, false)?;
+    out.objects.push(RenderedObject { role, file, value });
+    Ok(())
+}
+
+/// Copies each validated `repositories/<name>-repo.yaml` to `argocd/repositories/<name>.yaml`
+/// (bytes as the tenant wrote them) and records its objects.
 pub fn pass_repositories(
     repos: &[RepositorySecret],
-    tree: &mut OutputTree,
+    out: &mut Rendered,
 ) -> Result<(), RenderError> {
     for r in repos {
-        tree.insert(
-            PathBuf::from("argocd/repositories").join(format!("{}.yaml", r.name)),
-            r.contents.clone().into_bytes(),
-            false,
-        )?;
+        let file = PathBuf::from("argocd/repositories").join(format!("{}.yaml", r.name));
+        let docs: Vec<serde_json::Value> =
+            crate::yaml::from_str_multi(&r.contents).map_err(|e| RenderError::Output {
+                template: format!("repositories/{}-repo.yaml", r.name),
+                output: file.clone(),
+                pos: e.pos,
+                message: e.message,
+            })?;
+        out.tree
+            .insert(file.clone(), r.contents.clone().into_bytes(), false)?;
+        for value in docs.into_iter().filter(|d| !d.is_null()) {
+            out.objects.push(RenderedObject {
+                role: ObjectRole::Repository,
+                file: file.clone(),
+                value,
+            });
+        }
     }
     Ok(())
 }

@@ -63,11 +63,108 @@ impl From<Diagnostics> for RenderError {
     }
 }
 
-/// A finished render: the files and anything the user should know about them.
+/// A finished render: the files, the Kubernetes objects among them as typed values (so `-o
+/// yaml`, `bootstrap` and the checks never parse our own output back), and anything the user
+/// should know about them.
 #[derive(Debug, Default)]
 pub struct Rendered {
     pub tree: OutputTree,
+    pub objects: Vec<RenderedObject>,
     pub warnings: Vec<String>,
+}
+
+/// What a rendered Kubernetes object is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ObjectRole {
+    /// `secrets/<name>.yaml`: credentials from the environment.
+    Secret,
+    /// `argocd/repositories/<name>.yaml`: a tenant repository's objects, as the tenant repo
+    /// has them (ExternalSecrets).
+    Repository,
+    /// `argocd/root.yaml`.
+    RootApplication,
+    /// `argocd/tenants/<tenant>.yaml`.
+    TenantApplication,
+}
+
+/// One Kubernetes object of a render and the file it is written to.
+#[derive(Clone)]
+pub struct RenderedObject {
+    pub role: ObjectRole,
+    pub file: PathBuf,
+    pub value: serde_json::Value,
+}
+
+// By hand: a Secret's value must never reach a `{:?}`.
+impl std::fmt::Debug for RenderedObject {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RenderedObject")
+            .field("role", &self.role)
+            .field("file", &self.file)
+            .field("kind", &self.value.get("kind"))
+            .finish_non_exhaustive()
+    }
+}
+
+impl Rendered {
+    /// The objects of `role`, in file order.
+    pub fn objects_of(&self, role: ObjectRole) -> Vec<&RenderedObject> {
+        let mut out: Vec<&RenderedObject> =
+            self.objects.iter().filter(|o| o.role == role).collect();
+        out.sort_by(|a, b| a.file.cmp(&b.file));
+        out
+    }
+
+    /// The objects of `role` and the files they come from (each file once), in file order.
+    pub fn docs_of(&self, role: ObjectRole) -> (Vec<serde_json::Value>, Vec<String>) {
+        let objects = self.objects_of(role);
+        let mut files: Vec<String> = objects
+            .iter()
+            .map(|o| o.file.display().to_string())
+            .collect();
+        files.dedup();
+        (
+            objects.into_iter().map(|o| o.value.clone()).collect(),
+            files,
+        )
+    }
+
+    /// Every Kubernetes object in the order to apply them: a Namespace for each namespace the
+    /// objects live in, then Secrets (only with `include_secrets` for the rendered ones),
+    /// ExternalSecrets, the root Application, then everything else (tenant Applications).
+    pub fn apply_order(&self, include_secrets: bool) -> Vec<serde_json::Value> {
+        let mut objects: Vec<&RenderedObject> = self
+            .objects
+            .iter()
+            .filter(|o| include_secrets || o.role != ObjectRole::Secret)
+            .collect();
+        objects.sort_by(|a, b| a.file.cmp(&b.file));
+        let rank = |o: &RenderedObject| match (o.value.get("kind").and_then(|k| k.as_str()), o.role)
+        {
+            (Some("Secret"), _) => 0,
+            (Some("ExternalSecret"), _) => 1,
+            (Some("Application"), ObjectRole::RootApplication) => 2,
+            _ => 3,
+        };
+        // Stable: within a rank, file order.
+        objects.sort_by_key(|o| rank(o));
+        with_namespaces(objects.into_iter().map(|o| o.value.clone()).collect())
+    }
+}
+
+/// `docs` preceded by a Namespace for every namespace they live in (sorted, each once): the
+/// one place Namespaces are made up for applying rendered objects.
+pub fn with_namespaces(docs: Vec<serde_json::Value>) -> Vec<serde_json::Value> {
+    let names: std::collections::BTreeSet<&str> = docs
+        .iter()
+        .filter_map(|d| d.pointer("/metadata/namespace").and_then(|n| n.as_str()))
+        .collect();
+    let mut out: Vec<serde_json::Value> = names
+        .into_iter()
+        .map(|n| serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": n}}))
+        .collect();
+    out.extend(docs);
+    out
 }
 
 use std::path::Path;
@@ -137,17 +234,11 @@ pub fn render_production(req: &ProductionRequest<'_>) -> Result<Rendered, Render
         Some(bundle) => render_talos(&env, &values, bundle, req.platform_repo)?,
         None => Rendered::default(),
     };
-    argocd::render_root(&env, &req.platform, &mut out.tree)?;
-    argocd::render_tenants(&env, &tenants, &mut out.tree)?;
-    argocd::pass_repositories(&repos, &mut out.tree)?;
+    argocd::render_root(&env, &req.platform, &mut out)?;
+    argocd::render_tenants(&env, &tenants, &mut out)?;
+    argocd::pass_repositories(&repos, &mut out)?;
     if let Some(creds) = req.credentials {
-        secrets::render(
-            &env,
-            creds,
-            &req.platform.url,
-            &mut out.tree,
-            &mut out.warnings,
-        )?;
+        secrets::render(&env, creds, &req.platform.url, &mut out)?;
     }
     Ok(out)
 }
@@ -157,15 +248,9 @@ pub fn render_preview(req: &PreviewRequest<'_>) -> Result<Rendered, RenderError>
     let env = req.templates.environment()?;
     let mut out = Rendered::default();
     kind::render(&env, &req.kind, &mut out.tree)?;
-    argocd::render_root(&env, &req.platform, &mut out.tree)?;
+    argocd::render_root(&env, &req.platform, &mut out)?;
     if let Some(creds) = req.credentials {
-        secrets::render(
-            &env,
-            creds,
-            &req.platform.url,
-            &mut out.tree,
-            &mut out.warnings,
-        )?;
+        secrets::render(&env, creds, &req.platform.url, &mut out)?;
     }
     Ok(out)
 }

@@ -8,10 +8,9 @@ use minijinja::value::Serde;
 use serde::Serialize;
 use serde_json::Value;
 
-use super::output::OutputTree;
 use super::strict::roundtrip;
 use super::templates::template_error;
-use super::{RenderError, yaml_output};
+use super::{ObjectRole, RenderError, Rendered, RenderedObject, yaml_output};
 use crate::credentials::Credentials;
 
 pub const GIT_TEMPLATE: &str = "secrets/git-repository.yaml";
@@ -55,9 +54,9 @@ pub fn render(
     env: &Environment<'_>,
     creds: &Credentials,
     platform_url: &str,
-    tree: &mut OutputTree,
-    warnings: &mut Vec<String>,
+    rendered: &mut Rendered,
 ) -> Result<(), RenderError> {
+    let mut warnings = Vec::new();
     let mut emit = |template: &str, name: &str, ctx: Value| -> Result<(), RenderError> {
         let text = env
             .get_template(template)
@@ -83,7 +82,14 @@ pub fn render(
                 message: format!("metadata.name must be `{name}`"),
             });
         }
-        tree.insert(out, yaml_output(&value)?, true)?;
+        rendered
+            .tree
+            .insert(out.clone(), yaml_output(&value)?, true)?;
+        rendered.objects.push(RenderedObject {
+            role: ObjectRole::Secret,
+            file: out,
+            value,
+        });
         Ok(())
     };
     let platform = GitCtx {
@@ -140,6 +146,7 @@ pub fn render(
             )),
         }
     }
+    rendered.warnings.extend(warnings);
     Ok(())
 }
 

@@ -28,7 +28,7 @@ pub fn run(args: &RenderArgs, p: Printer) -> Result<Outcome, CommandError> {
         p.warn(w);
     }
     if args.output.is_some() {
-        let text = stream::apply_stream(&rendered.tree, args.include_secrets)?;
+        let text = stream::apply_stream(&rendered, args.include_secrets)?;
         std::io::stdout()
             .write_all(text.as_bytes())
             .context("writing to stdout")?;
