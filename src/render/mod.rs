@@ -70,6 +70,9 @@ impl From<Diagnostics> for RenderError {
 pub struct Rendered {
     pub tree: OutputTree,
     pub objects: Vec<RenderedObject>,
+    /// The environment's values, when this render loaded them from the tenant repository
+    /// (production), so later stages do not load them again.
+    pub values: Option<EnvValues>,
     pub warnings: Vec<String>,
 }
 
@@ -240,6 +243,7 @@ pub fn render_production(req: &ProductionRequest<'_>) -> Result<Rendered, Render
     if let Some(creds) = req.credentials {
         secrets::render(&env, creds, &req.platform.url, &mut out)?;
     }
+    out.values = Some(values);
     Ok(out)
 }
 

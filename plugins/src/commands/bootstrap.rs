@@ -78,8 +78,6 @@ fn production_plan(args: &BootstrapArgs, p: Printer) -> Result<Plan, CommandErro
     let templates = TemplateSource {
         override_dir: args.source.templates.clone(),
     };
-    let tenant = zt::tenant::TenantRepo::open(&args.source.tenant.tenant_repo)?;
-    let values = zt::tenant::load(&tenant, &env)?;
     let mut source = args.source.clone();
     source.env = Some(env);
     let (rendered, _) = inputs::production(
@@ -94,6 +92,9 @@ fn production_plan(args: &BootstrapArgs, p: Printer) -> Result<Plan, CommandErro
     for w in &rendered.warnings {
         p.warn(w);
     }
+    let Some(values) = rendered.values.as_ref() else {
+        return Err(anyhow!("the render loaded no environment values").into());
+    };
     let pins = args
         .cert_fingerprints
         .iter()
@@ -123,7 +124,7 @@ fn production_plan(args: &BootstrapArgs, p: Printer) -> Result<Plan, CommandErro
         endpoints.insert(node.to_string(), endpoint);
     }
     production::plan(ProductionInputs {
-        values: &values,
+        values,
         rendered: &rendered,
         platform_repo: args.source.platform_repo.as_deref(),
         argocd_install: args.argocd_install.clone(),
