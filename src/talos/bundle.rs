@@ -19,9 +19,10 @@ use time::OffsetDateTime;
 use super::keys::{KeyAlgorithm, PrivateKey};
 use super::pem::{self, LABEL_CERTIFICATE};
 use super::pki::{self, CaKind, CertInfo, GeneratedCa, PkiError};
-use crate::diag::{self, Diagnostic, Diagnostics, Pos};
+use crate::diag::{Diagnostic, Diagnostics, Pos};
 use crate::fsio::{SECRET_MODE, write_atomic};
 use crate::secret::SecretString;
+use crate::yaml::decode::{Decoder, join};
 use crate::yaml::{self, Node, NodeKind, YamlError};
 
 /// Length in bytes of `cluster.id`, `cluster.secret` and `secretboxencryptionsecret`.
@@ -162,31 +163,18 @@ impl SecretsBundle {
     pub fn parse(src: &str, file: &Path) -> Result<SecretsBundle, Diagnostics> {
         let root = yaml::parse_document(src)
             .map_err(|e| Diagnostics::from(Diagnostic::new(file, e.pos, "", e.message)))?;
-        let mut loader = Loader {
-            file,
-            diags: Diagnostics::new(),
-            omitted: 0,
-        };
+        let mut loader = Loader(Decoder::new(file));
         let bundle = loader.bundle(&root);
         match bundle {
-            Some(b) if loader.diags.is_empty() => Ok(b),
+            Some(b) if !loader.0.has_errors() => Ok(b),
             _ => {
-                if loader.diags.is_empty() {
+                if !loader.0.has_errors() {
                     // Unreachable in practice: every `None` above comes with a diagnostic.
-                    loader.push(Some(root.pos), "", "incomplete secrets bundle");
+                    loader
+                        .0
+                        .error(Some(root.pos), "", "incomplete secrets bundle");
                 }
-                let mut diags = loader.diags.sorted();
-                if loader.omitted > 0 {
-                    diags.push(Diagnostic::file(
-                        file,
-                        format!(
-                            "{} more problems not shown (only the first {} are reported)",
-                            loader.omitted,
-                            crate::yaml::decode::MAX_PROBLEMS
-                        ),
-                    ));
-                }
-                Err(diags)
+                Err(loader.0.finish_sorted())
             }
         }
     }
@@ -347,12 +335,9 @@ fn check_service_account_key(s: &str) -> Result<(), String> {
 // ---------------------------------------------------------------------------------------------
 // The loader: walks the positioned tree, collecting every problem.
 
-struct Loader<'f> {
-    file: &'f Path,
-    diags: Diagnostics,
-    /// Problems past [`crate::yaml::decode::MAX_PROBLEMS`], counted but not recorded.
-    omitted: usize,
-}
+/// The bundle's reader: the common decoder (every problem at once, capped, keys checked and
+/// never echoed when they look like values) plus the bundle's own format checks.
+struct Loader(Decoder);
 
 /// A string value with where it was found.
 struct Located<'n> {
@@ -361,83 +346,9 @@ struct Located<'n> {
     field: String,
 }
 
-fn join(parent: &str, key: &str) -> String {
-    if parent.is_empty() {
-        key.to_string()
-    } else {
-        format!("{parent}.{key}")
-    }
-}
-
-/// Key names are echoed (in messages and field paths) only when they look like key names; a
-/// mis-indented or mangled value could otherwise end up quoted in an error.
-fn plausible_key(key: &str) -> bool {
-    !key.is_empty()
-        && key.len() <= 40
-        && key
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-}
-
-impl Loader<'_> {
+impl Loader {
     fn push(&mut self, pos: Option<Pos>, field: &str, message: impl Into<String>) {
-        // The same cap as every other loader: a bundle of a million unknown keys is refused
-        // with a hundred diagnostics and a count, not a million.
-        if self.diags.len() >= crate::yaml::decode::MAX_PROBLEMS {
-            self.omitted += 1;
-            return;
-        }
-        self.diags
-            .push(Diagnostic::new(self.file, pos, field, message));
-    }
-
-    /// Checks that `node` is a mapping holding exactly `keys`; reports unknown and missing keys.
-    /// Returns false when `node` is not a mapping at all.
-    fn expect_keys(&mut self, node: &Node, field: &str, keys: &[&str]) -> bool {
-        let Some(entries) = node.as_map() else {
-            let what = if field.is_empty() {
-                "the secrets bundle"
-            } else {
-                "this section"
-            };
-            let message = if node.is_null() {
-                format!(
-                    "{what} is empty; expected a mapping with {}",
-                    keys.join(", ")
-                )
-            } else {
-                format!(
-                    "expected {what} to be a mapping with {}, found {}",
-                    keys.join(", "),
-                    node.describe()
-                )
-            };
-            self.push(Some(node.pos), field, message);
-            return false;
-        };
-        for e in entries {
-            let name = e.key.as_scalar().map(|s| s.text.as_str());
-            if name.is_some_and(|n| keys.contains(&n)) {
-                continue;
-            }
-            let name = name.filter(|n| plausible_key(n));
-            let mut message = match name {
-                Some(n) => format!("unknown key `{n}`"),
-                None => "unknown key".to_string(),
-            };
-            if let Some(s) = name.and_then(|n| diag::suggest(n, keys.iter().copied())) {
-                message.push_str(&format!(" (did you mean `{s}`?)"));
-            }
-            message.push_str(&format!("; expected {}", keys.join(", ")));
-            let key_field = name.map(|n| join(field, n)).unwrap_or_else(|| field.into());
-            self.push(Some(e.key.pos), &key_field, message);
-        }
-        for key in keys {
-            if node.get(key).is_none() {
-                self.push(Some(node.pos), &join(field, key), "missing");
-            }
-        }
-        true
+        self.0.error(pos, field, message);
     }
 
     /// The mapping under `key` of `parent`, checked to hold exactly `keys`.
@@ -450,11 +361,12 @@ impl Loader<'_> {
     ) -> Option<(&'n Node, String)> {
         let node = parent.get(key)?;
         let field = join(parent_field, key);
-        self.expect_keys(node, &field, keys)
-            .then_some((node, field))
+        self.0
+            .exact_fields(node, &field, keys)
+            .map(|f| (f.node(), field))
     }
 
-    /// The non-empty scalar under `key`. Missing keys were already reported by `expect_keys`.
+    /// The non-empty scalar under `key`. Missing keys were already reported by `section`.
     fn string<'n>(
         &mut self,
         parent: &'n Node,
@@ -562,9 +474,8 @@ impl Loader<'_> {
     }
 
     fn bundle(&mut self, root: &Node) -> Option<SecretsBundle> {
-        if !self.expect_keys(root, "", &["cluster", "secrets", "trustdinfo", "certs"]) {
-            return None;
-        }
+        self.0
+            .exact_fields(root, "", &["cluster", "secrets", "trustdinfo", "certs"])?;
         // Every section is checked even after an earlier one failed, so one run reports all
         // problems; the results are only combined at the end.
         let cluster = self
@@ -592,12 +503,13 @@ impl Loader<'_> {
             .section(root, "", "trustdinfo", &["token"])
             .map(|(n, f)| self.checked(n, &f, "token", check_token));
         let certs = root.get("certs").and_then(|n| {
-            self.expect_keys(
-                n,
-                "certs",
-                &["etcd", "k8s", "k8saggregator", "k8sserviceaccount", "os"],
-            )
-            .then_some(n)
+            self.0
+                .exact_fields(
+                    n,
+                    "certs",
+                    &["etcd", "k8s", "k8saggregator", "k8sserviceaccount", "os"],
+                )
+                .map(|f| f.node())
         });
         let certs = certs.map(|n| {
             (
@@ -868,7 +780,7 @@ mod tests {
         assert_eq!(diags.len(), 1, "{diags:#?}");
         let d = only(&diags, "cluster.secret");
         assert_eq!(d.pos, Some(Pos::new(2, 3)));
-        assert_eq!(d.message, "missing");
+        assert_eq!(d.message, "required key `secret` is missing");
     }
 
     #[test]
@@ -1012,10 +924,7 @@ mod tests {
             "{diags:#?}"
         );
         let tokn = only(&diags, "trustdinfo.tokn");
-        assert_eq!(
-            tokn.message,
-            "unknown key `tokn` (did you mean `token`?); expected token"
-        );
+        assert_eq!(tokn.message, "unknown key `tokn`; did you mean `token`?");
     }
 
     #[test]
@@ -1045,7 +954,7 @@ mod tests {
             .replace("cluster:\n", &format!("cluster:\n  {leaked}: x\n"));
         let diags = errors(&src);
         let d = only(&diags, "cluster");
-        assert_eq!(d.message, "unknown key; expected id, secret");
+        assert_eq!(d.message, "unknown key; known keys: id, secret");
         assert_eq!(d.pos, Some(Pos::new(2, 3)));
         assert!(!d.to_string().contains(leaked));
     }

@@ -49,6 +49,17 @@ impl<'n> Fields<'n> {
     }
 }
 
+/// Whether `key` looks like a key name (and so may be echoed in a message): at most 40
+/// characters of letters, digits, `_`, `-` and `.`. A mis-indented value (a base64 key with
+/// `+`, `/` or `=`, a URL, a sentence) is not shown back.
+pub fn plausible_key(key: &str) -> bool {
+    !key.is_empty()
+        && key.len() <= 40
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+}
+
 /// `parent.key`, or `key` at the top level.
 pub fn join(parent: &str, key: &str) -> String {
     if parent.is_empty() {
@@ -91,6 +102,13 @@ impl Decoder {
         !self.diags.is_empty()
     }
 
+    /// [`Decoder::finish`] with the problems in source order; the count of omitted ones, if
+    /// any, stays last.
+    pub fn finish_sorted(mut self) -> Diagnostics {
+        self.diags = std::mem::take(&mut self.diags).sorted();
+        self.finish()
+    }
+
     pub fn finish(mut self) -> Diagnostics {
         if self.omitted > 0 {
             self.diags.push(Diagnostic::file(
@@ -125,6 +143,16 @@ impl Decoder {
                     self.omitted += 1;
                     continue;
                 }
+                // A key that does not look like a key name may be a mis-indented value (a
+                // token, a key): it is not echoed, in the message or in the field path.
+                if !plausible_key(&k.text) {
+                    self.error(
+                        Some(e.key.pos),
+                        path,
+                        format!("unknown key; known keys: {}", known.join(", ")),
+                    );
+                    continue;
+                }
                 let hint = match suggest(&k.text, known.iter().copied()) {
                     Some(s) => format!("; did you mean `{s}`?"),
                     None => format!("; known keys: {}", known.join(", ")),
@@ -141,6 +169,43 @@ impl Decoder {
             node,
             path: path.to_string(),
         })
+    }
+
+    /// A mapping that must hold exactly `keys` (every one required): [`Decoder::fields`], then
+    /// each missing key reported at the mapping. `None` when `node` is not a mapping; an empty
+    /// one says so.
+    pub fn exact_fields<'n>(
+        &mut self,
+        node: &'n Node,
+        path: &str,
+        keys: &[&str],
+    ) -> Option<Fields<'n>> {
+        if node.is_null() {
+            let what = if path.is_empty() {
+                "the file"
+            } else {
+                "this section"
+            };
+            self.error(
+                Some(node.pos),
+                path,
+                format!(
+                    "{what} is empty; expected a mapping with {}",
+                    keys.join(", ")
+                ),
+            );
+            return None;
+        }
+        let f = self.fields(node, path, keys)?;
+        // A key written with no value is present: what it holds is for its reader to judge.
+        for key in keys.iter().filter(|k| node.get(k).is_none()) {
+            self.error(
+                Some(node.pos),
+                &f.child(key),
+                format!("required key `{key}` is missing"),
+            );
+        }
+        Some(f)
     }
 
     /// A required field: reports its absence at the mapping's position.
@@ -342,14 +407,20 @@ mod tests {
     }
 
     #[test]
-    fn long_keys_are_clipped_in_messages() {
+    fn long_or_odd_keys_are_not_echoed() {
         let doc = parse_document(&crate::yaml::hostile::long_key(100_000)).unwrap();
         let mut d = Decoder::new("f.yaml");
         d.fields(&doc, "", &["name"]);
         let out = d.finish();
         let line = out.iter().next().unwrap().to_string();
         assert!(line.len() < 400, "{} bytes", line.len());
-        assert!(line.contains("(100000 bytes)"), "{line}");
+        assert!(line.ends_with("unknown key; known keys: name"), "{line}");
+        // A mis-indented secret (base64 with `+`, `/`, `=`) is not shown back either.
+        let doc = parse_document("aHVudGVy/Mi1+zdXBlcg==: x\n").unwrap();
+        let mut d = Decoder::new("f.yaml");
+        d.fields(&doc, "", &["name"]);
+        let line = d.finish().iter().next().unwrap().to_string();
+        assert!(!line.contains("aHVudGVy"), "{line}");
         let doc = parse_document(&format!("{}: x\n", "k".repeat(1000))).unwrap();
         let mut d = Decoder::new("f.yaml");
         assert!(d.string_map(&doc, "labels").is_some());
