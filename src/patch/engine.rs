@@ -149,6 +149,14 @@ struct ReadyOp<'o> {
     text: String,
 }
 
+/// An overlay with its templates rendered: what [`Run::patch_document`] applies.
+struct ReadyOverlay<'o> {
+    ops: Vec<ReadyOp<'o>>,
+    target_where: Vec<ReadyPredicate<'o>>,
+    /// `unless: where:` checks, each with its reason.
+    unless_where: Vec<(&'o str, Vec<ReadyPredicate<'o>>)>,
+}
+
 /// A predicate with its template rendered and its glob compiled.
 struct ReadyPredicate<'o> {
     path: &'o [Segment],
@@ -303,63 +311,27 @@ impl Run<'_> {
         Some(out)
     }
 
+    /// Applies overlay `o` to every document it targets: its condition, its templates, its
+    /// `unless` checks, then each document in turn.
     fn overlay(&mut self, o: &Overlay, files: &mut [RepoFile]) -> PatchOutcome {
-        if let Some(cond) = &o.when {
-            match self.templates.eval(cond, self.vars) {
-                Ok(true) => {}
-                Ok(false) => {
-                    return PatchOutcome::Disabled {
-                        condition: cond.clone(),
-                    };
-                }
-                Err(e) => {
-                    self.overlay_diag(o, None, format!("when: {e}"));
-                    return PatchOutcome::NoMatch;
-                }
-            }
+        if let Some(disabled) = self.disabled(o) {
+            return disabled;
         }
-        let mut ops = Vec::new();
-        for (i, spec) in o.ops.iter().enumerate() {
-            let value = match &spec.value {
-                Some(v) => match self.templates.render_value(v, self.vars) {
-                    Ok(v) => Some(v),
-                    Err(e) => {
-                        self.overlay_diag(o, Some(spec.pos), e);
-                        return PatchOutcome::NoMatch;
-                    }
-                },
-                None => None,
-            };
-            ops.push(ReadyOp {
-                kind: spec.kind,
-                path: &spec.path,
-                from: spec.from.as_ref(),
-                value,
-                pos: spec.pos,
-                text: format!("op {} ({})", i + 1, spec.describe()),
-            });
-        }
+        let Some(ops) = self.ready_ops(o) else {
+            return PatchOutcome::NoMatch;
+        };
         let Some(target_where) = self.ready_predicates(o, &o.target.where_) else {
             return PatchOutcome::NoMatch;
         };
-        let mut unless_where = Vec::new();
-        for u in &o.unless {
-            match &u.check {
-                UnlessCheck::Document(sel) => match self.any_document(o, sel, files) {
-                    Some(true) => {
-                        return PatchOutcome::AlreadyDone {
-                            reason: u.reason.clone(),
-                        };
-                    }
-                    Some(false) => {}
-                    None => return PatchOutcome::NoMatch,
-                },
-                UnlessCheck::Where(preds) => match self.ready_predicates(o, preds) {
-                    Some(p) => unless_where.push((u.reason.as_str(), p)),
-                    None => return PatchOutcome::NoMatch,
-                },
-            }
-        }
+        let unless_where = match self.ready_unless(o, files) {
+            Ok(u) => u,
+            Err(outcome) => return outcome,
+        };
+        let ready = ReadyOverlay {
+            ops,
+            target_where,
+            unless_where,
+        };
 
         let mut outcomes = Vec::new();
         let (mut files_seen, mut identities) = (0usize, 0usize);
@@ -375,117 +347,188 @@ impl Run<'_> {
                     continue;
                 }
                 identities += 1;
-                if let Some(d) = f.duplicates.iter().find(|d| d.doc == i) {
-                    let (pos, msg) = (
-                        d.error.pos.unwrap_or(f.docs[i].node.pos),
-                        d.error.message.clone(),
-                    );
-                    self.doc_diag(
-                        o,
-                        f,
-                        pos,
-                        format!("{msg}; the document this patch targets must be valid"),
-                    );
-                    continue;
+                if let Some(outcome) = self.patch_document(o, f, i, &ready) {
+                    outcomes.push(outcome);
                 }
-                let doc_pos = f.docs[i].node.pos;
-                let value = f.docs[i].value().clone();
-                let mut done = None;
-                for (reason, preds) in &unless_where {
-                    match all_hold(preds, &value) {
-                        Ok(true) => {
-                            done = Some(reason.to_string());
-                            break;
-                        }
-                        Ok(false) => {}
-                        Err(e) => {
-                            self.doc_diag(o, f, doc_pos, format!("unless: {e}"));
-                            done = Some(String::new());
-                            break;
-                        }
-                    }
-                }
-                let name = f.docs[i].field(&["metadata", "name"]);
-                if let Some(reason) = done {
-                    outcomes.push(DocOutcome {
-                        file: f.rel.clone(),
-                        line: doc_pos.line,
-                        name,
-                        result: DocResult::AlreadyDone(reason),
-                    });
-                    continue;
-                }
-                match all_hold(&target_where, &value) {
-                    Ok(true) => {}
-                    Ok(false) => continue,
-                    Err(e) => {
-                        self.doc_diag(o, f, doc_pos, format!("where: {e}"));
-                        continue;
-                    }
-                }
-                let mut patched = value.clone();
-                let mut failed = false;
-                for op in &ops {
-                    let result = apply::apply(
-                        &mut patched,
-                        &Operation {
-                            kind: op.kind,
-                            path: &op.path.segments,
-                            from: op.from.map(|p| p.segments.as_slice()),
-                            value: op.value.as_ref(),
-                        },
-                    );
-                    if let Err(e) = result {
-                        let pos = locate(&f.docs[i].node, &op.path.segments);
-                        let msg = format!("{}: {e}", op.text);
-                        self.doc_diag_at(o, f, pos, msg, Some(op.pos));
-                        failed = true;
-                        break;
-                    }
-                }
-                if failed {
-                    continue;
-                }
-                let result = if patched != value {
-                    f.docs[i].set(patched);
-                    if f.patched_by.last() != Some(&o.name) {
-                        f.patched_by.push(o.name.clone());
-                    }
-                    DocResult::Changed
-                } else {
-                    DocResult::Unchanged
-                };
-                outcomes.push(DocOutcome {
-                    file: f.rel.clone(),
-                    line: doc_pos.line,
-                    name,
-                    result,
-                });
             }
         }
         if !outcomes.is_empty() {
             return PatchOutcome::Matched { docs: outcomes };
         }
         if !o.optional && self.diags.len() == errors_before {
-            let why = match (files_seen, identities) {
-                (0, _) => "no file matches the file patterns".to_string(),
-                (n, 0) => format!(
-                    "{n} file(s) match the file patterns, but no document has that identity"
-                ),
-                (n, m) => format!(
-                    "{n} file(s) and {m} document(s) match, but none where the predicates hold"
-                ),
-            };
-            self.overlay_diag(
-                o,
-                Some(o.target.pos),
-                format!(
-                    "matched no document ({why}); target: {}. Mark the patch `optional: true` if that is expected",
-                    o.target.describe()
-                ),
-            );
+            self.report_no_match(o, files_seen, identities);
         }
         PatchOutcome::NoMatch
+    }
+
+    /// `Some(Disabled)` when the overlay's `when:` is false (a broken condition is reported and
+    /// disables it too).
+    fn disabled(&mut self, o: &Overlay) -> Option<PatchOutcome> {
+        let cond = o.when.as_ref()?;
+        match self.templates.eval(cond, self.vars) {
+            Ok(true) => None,
+            Ok(false) => Some(PatchOutcome::Disabled {
+                condition: cond.clone(),
+            }),
+            Err(e) => {
+                self.overlay_diag(o, None, format!("when: {e}"));
+                Some(PatchOutcome::NoMatch)
+            }
+        }
+    }
+
+    /// The overlay's operations with their value templates rendered.
+    fn ready_ops<'o>(&mut self, o: &'o Overlay) -> Option<Vec<ReadyOp<'o>>> {
+        let mut ops = Vec::new();
+        for (i, spec) in o.ops.iter().enumerate() {
+            let value = match &spec.value {
+                Some(v) => match self.templates.render_value(v, self.vars) {
+                    Ok(v) => Some(v),
+                    Err(e) => {
+                        self.overlay_diag(o, Some(spec.pos), e);
+                        return None;
+                    }
+                },
+                None => None,
+            };
+            ops.push(ReadyOp {
+                kind: spec.kind,
+                path: &spec.path,
+                from: spec.from.as_ref(),
+                value,
+                pos: spec.pos,
+                text: format!("op {} ({})", i + 1, spec.describe()),
+            });
+        }
+        Some(ops)
+    }
+
+    /// The overlay's per-document `unless` checks, ready; `Err` with the outcome when an
+    /// `unless: document:` holds (the work is done elsewhere) or a check is broken.
+    fn ready_unless<'o>(
+        &mut self,
+        o: &'o Overlay,
+        files: &mut [RepoFile],
+    ) -> Result<Vec<(&'o str, Vec<ReadyPredicate<'o>>)>, PatchOutcome> {
+        let mut unless_where = Vec::new();
+        for u in &o.unless {
+            match &u.check {
+                UnlessCheck::Document(sel) => match self.any_document(o, sel, files) {
+                    Some(true) => {
+                        return Err(PatchOutcome::AlreadyDone {
+                            reason: u.reason.clone(),
+                        });
+                    }
+                    Some(false) => {}
+                    None => return Err(PatchOutcome::NoMatch),
+                },
+                UnlessCheck::Where(preds) => match self.ready_predicates(o, preds) {
+                    Some(p) => unless_where.push((u.reason.as_str(), p)),
+                    None => return Err(PatchOutcome::NoMatch),
+                },
+            }
+        }
+        Ok(unless_where)
+    }
+
+    /// Patches document `i` of `f`, whose identity matched: `None` when its predicates do not
+    /// hold or it failed (the failure is reported).
+    fn patch_document(
+        &mut self,
+        o: &Overlay,
+        f: &mut RepoFile,
+        i: usize,
+        ready: &ReadyOverlay<'_>,
+    ) -> Option<DocOutcome> {
+        if let Some(d) = f.duplicates.iter().find(|d| d.doc == i) {
+            let (pos, msg) = (
+                d.error.pos.unwrap_or(f.docs[i].node.pos),
+                d.error.message.clone(),
+            );
+            self.doc_diag(
+                o,
+                f,
+                pos,
+                format!("{msg}; the document this patch targets must be valid"),
+            );
+            return None;
+        }
+        let doc_pos = f.docs[i].node.pos;
+        let value = f.docs[i].value().clone();
+        let name = f.docs[i].field(&["metadata", "name"]);
+        let outcome = |result| DocOutcome {
+            file: f.rel.clone(),
+            line: doc_pos.line,
+            name: name.clone(),
+            result,
+        };
+        for (reason, preds) in &ready.unless_where {
+            match all_hold(preds, &value) {
+                Ok(true) => return Some(outcome(DocResult::AlreadyDone(reason.to_string()))),
+                Ok(false) => {}
+                Err(e) => {
+                    self.doc_diag(o, f, doc_pos, format!("unless: {e}"));
+                    return Some(outcome(DocResult::AlreadyDone(String::new())));
+                }
+            }
+        }
+        match all_hold(&ready.target_where, &value) {
+            Ok(true) => {}
+            Ok(false) => return None,
+            Err(e) => {
+                self.doc_diag(o, f, doc_pos, format!("where: {e}"));
+                return None;
+            }
+        }
+        let mut patched = value.clone();
+        for op in &ready.ops {
+            let result = apply::apply(
+                &mut patched,
+                &Operation {
+                    kind: op.kind,
+                    path: &op.path.segments,
+                    from: op.from.map(|p| p.segments.as_slice()),
+                    value: op.value.as_ref(),
+                },
+            );
+            if let Err(e) = result {
+                let pos = locate(&f.docs[i].node, &op.path.segments);
+                let msg = format!("{}: {e}", op.text);
+                self.doc_diag_at(o, f, pos, msg, Some(op.pos));
+                return None;
+            }
+        }
+        let result = if patched != value {
+            f.docs[i].set(patched);
+            if f.patched_by.last() != Some(&o.name) {
+                f.patched_by.push(o.name.clone());
+            }
+            DocResult::Changed
+        } else {
+            DocResult::Unchanged
+        };
+        Some(outcome(result))
+    }
+
+    /// Why a required overlay matched nothing, from how far its target got.
+    fn report_no_match(&mut self, o: &Overlay, files_seen: usize, identities: usize) {
+        let why = match (files_seen, identities) {
+            (0, _) => "no file matches the file patterns".to_string(),
+            (n, 0) => {
+                format!("{n} file(s) match the file patterns, but no document has that identity")
+            }
+            (n, m) => {
+                format!("{n} file(s) and {m} document(s) match, but none where the predicates hold")
+            }
+        };
+        self.overlay_diag(
+            o,
+            Some(o.target.pos),
+            format!(
+                "matched no document ({why}); target: {}. Mark the patch `optional: true` if that is expected",
+                o.target.describe()
+            ),
+        );
     }
 
     /// Whether any document of the repo matches `sel` (for `unless: document:`); `None` after
