@@ -158,6 +158,42 @@ impl Repo {
         files: &[(String, Vec<u8>)],
         message: &str,
     ) -> Result<CommitOutcome, GitError> {
+        let full_ref = self.branch_ref(branch)?;
+        let head = self.head()?;
+        let tree = self.tree_with(files)?;
+        let existing = self.commit_at(&full_ref);
+        if let Some(old) = &existing
+            && self.holds(old, &tree, &head)?
+        {
+            return Ok(CommitOutcome::UpToDate {
+                commit: old.clone(),
+            });
+        }
+        let commit = self
+            .git(
+                &["commit-tree", &tree, "-p", &head, "-m", message],
+                &self.identity(),
+                None,
+            )?
+            .trim()
+            .to_string();
+        let mut args = vec![
+            "update-ref",
+            "-m",
+            "kubectl zt preview-patch --commit",
+            &full_ref,
+            &commit,
+        ];
+        // Compare-and-swap: the branch moves only if nobody moved it meanwhile.
+        if let Some(old) = &existing {
+            args.push(old);
+        }
+        self.git(&args, &[], None)?;
+        Ok(CommitOutcome::Created { commit })
+    }
+
+    /// `refs/heads/<branch>` for a valid branch name that is not checked out anywhere.
+    fn branch_ref(&self, branch: &str) -> Result<String, GitError> {
         if self
             .git(&["check-ref-format", "--branch", branch], &[], None)
             .is_err()
@@ -167,7 +203,12 @@ impl Repo {
         }
         let full_ref = format!("refs/heads/{branch}");
         self.refuse_checked_out(branch, &full_ref)?;
-        let head = self.head()?;
+        Ok(full_ref)
+    }
+
+    /// The tree of the tracked work tree with `files` (relative to this checkout's directory)
+    /// replaced, written through a temporary index: the real index is never touched.
+    fn tree_with(&self, files: &[(String, Vec<u8>)]) -> Result<String, GitError> {
         let top = PathBuf::from(
             self.git(&["rev-parse", "--show-toplevel"], &[], None)?
                 .trim(),
@@ -176,14 +217,12 @@ impl Repo {
             .git(&["rev-parse", "--show-prefix"], &[], None)?
             .trim()
             .to_string();
-
         let tmp = tempfile::Builder::new()
             .prefix("zt-preview-index-")
             .tempdir()
             .map_err(|e| GitError::Spawn(format!("temporary index: {e}")))?;
         let index = tmp.path().join("index");
-        // Start from a copy of the real index (its stat data saves re-hashing the tree); the
-        // real one is never written.
+        // Start from a copy of the real index (its stat data saves re-hashing the tree).
         let real_index = self.git(
             &["rev-parse", "--path-format=absolute", "--git-path", "index"],
             &[],
@@ -191,7 +230,7 @@ impl Repo {
         )?;
         let real_index = PathBuf::from(real_index.trim());
         let env: Vec<(&str, OsString)> = vec![("GIT_INDEX_FILE", index.clone().into_os_string())];
-        let top_repo = Repo { dir: top.clone() };
+        let top_repo = Repo { dir: top };
         if real_index.is_file() {
             std::fs::copy(&real_index, &index)
                 .map_err(|e| GitError::Spawn(format!("copying the index: {e}")))?;
@@ -211,59 +250,39 @@ impl Repo {
             let info = format!("{mode},{},{path}", blob.trim());
             top_repo.git(&["update-index", "--add", "--cacheinfo", &info], &env, None)?;
         }
-        let tree = top_repo
+        Ok(top_repo
             .git(&["write-tree"], &env, None)?
             .trim()
-            .to_string();
+            .to_string())
+    }
 
-        let existing = self
+    /// The commit `full_ref` points at, if it exists.
+    fn commit_at(&self, full_ref: &str) -> Option<String> {
+        self.git(
+            &[
+                "rev-parse",
+                "--verify",
+                "-q",
+                &format!("{full_ref}^{{commit}}"),
+            ],
+            &[],
+            None,
+        )
+        .ok()
+        .map(|s| s.trim().to_string())
+    }
+
+    /// Whether `commit` is exactly `tree` on top of `parent` (nothing to commit again).
+    fn holds(&self, commit: &str, tree: &str, parent: &str) -> Result<bool, GitError> {
+        let old_tree = self.git(&["rev-parse", &format!("{commit}^{{tree}}")], &[], None)?;
+        let old_parent = self
             .git(
-                &[
-                    "rev-parse",
-                    "--verify",
-                    "-q",
-                    &format!("{full_ref}^{{commit}}"),
-                ],
+                &["rev-parse", "-q", "--verify", &format!("{commit}^")],
                 &[],
                 None,
             )
-            .ok()
-            .map(|s| s.trim().to_string());
-        if let Some(old) = &existing {
-            let old_tree = self.git(&["rev-parse", &format!("{old}^{{tree}}")], &[], None)?;
-            let parent = self
-                .git(
-                    &["rev-parse", "-q", "--verify", &format!("{old}^")],
-                    &[],
-                    None,
-                )
-                .ok();
-            if old_tree.trim() == tree && parent.as_deref().map(str::trim) == Some(head.as_str()) {
-                return Ok(CommitOutcome::UpToDate {
-                    commit: old.clone(),
-                });
-            }
-        }
-        let commit = self
-            .git(
-                &["commit-tree", &tree, "-p", &head, "-m", message],
-                &self.identity(),
-                None,
-            )?
-            .trim()
-            .to_string();
-        let mut args = vec![
-            "update-ref",
-            "-m",
-            "kubectl zt preview-patch --commit",
-            &full_ref,
-            &commit,
-        ];
-        if let Some(old) = &existing {
-            args.push(old);
-        }
-        self.git(&args, &[], None)?;
-        Ok(CommitOutcome::Created { commit })
+            .ok();
+        Ok(old_tree.trim() == tree && old_parent.as_deref().map(str::trim) == Some(parent))
     }
 
     /// A fallback identity for machines (CI) with none configured; a configured one wins.
