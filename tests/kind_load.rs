@@ -30,38 +30,11 @@ async fn the_image_arrives_intact_in_every_node_of_the_cluster() {
     let payload = format!("{cluster}-app:sha-abc123");
     scratch.build_node_image(&node_image).await;
     scratch.build_payload_image(&payload, 300_000).await;
-    let control_plane = scratch
-        .kind_node(
-            &node_image,
-            &cluster,
-            &format!("{cluster}-control-plane"),
-            "control-plane",
-            true,
-            None,
-        )
-        .await;
-    let worker = scratch
-        .kind_node(
-            &node_image,
-            &cluster,
-            &format!("{cluster}-worker"),
-            "worker",
-            true,
-            None,
-        )
-        .await;
+    let control_plane = scratch.control_plane(&node_image, &cluster).await;
+    let worker = scratch.worker(&node_image, &cluster).await;
     // A node of another cluster must be left alone.
     let other_cluster = unique_name("zt-other");
-    let bystander = scratch
-        .kind_node(
-            &node_image,
-            &other_cluster,
-            &format!("{other_cluster}-control-plane"),
-            "control-plane",
-            true,
-            None,
-        )
-        .await;
+    let bystander = scratch.control_plane(&node_image, &other_cluster).await;
 
     let report = ImageLoader::new(docker)
         .load(&payload, &cluster)
@@ -128,16 +101,7 @@ async fn a_missing_image_is_named_and_nothing_is_imported() {
     let cluster = unique_name("zt-noimg");
     let node_image = format!("{cluster}-node:test");
     scratch.build_node_image(&node_image).await;
-    let node = scratch
-        .kind_node(
-            &node_image,
-            &cluster,
-            &format!("{cluster}-control-plane"),
-            "control-plane",
-            true,
-            None,
-        )
-        .await;
+    let node = scratch.control_plane(&node_image, &cluster).await;
     let missing = format!("{cluster}-never-built:sha-abc123");
     let err = ImageLoader::new(docker)
         .load(&missing, &cluster)
@@ -183,16 +147,7 @@ async fn a_stopped_node_is_named_before_anything_is_imported() {
     let payload = format!("{cluster}-app:sha-abc123");
     scratch.build_node_image(&node_image).await;
     scratch.build_payload_image(&payload, 1_000).await;
-    let running = scratch
-        .kind_node(
-            &node_image,
-            &cluster,
-            &format!("{cluster}-control-plane"),
-            "control-plane",
-            true,
-            None,
-        )
-        .await;
+    let running = scratch.control_plane(&node_image, &cluster).await;
     scratch
         .kind_node(
             &node_image,

@@ -395,26 +395,8 @@ fn kubectl_zt_deploy_load_into_kind_loads_the_claims_image_then_applies() {
         let node_image = format!("{cluster}-node:test");
         scratch.build_node_image(&node_image).await;
         scratch.build_payload_image(&image, 30_000).await;
-        let cp = scratch
-            .kind_node(
-                &node_image,
-                &cluster,
-                &format!("{cluster}-control-plane"),
-                "control-plane",
-                true,
-                None,
-            )
-            .await;
-        let w = scratch
-            .kind_node(
-                &node_image,
-                &cluster,
-                &format!("{cluster}-worker"),
-                "worker",
-                true,
-                None,
-            )
-            .await;
+        let cp = scratch.control_plane(&node_image, &cluster).await;
+        let w = scratch.worker(&node_image, &cluster).await;
         (cp, w)
     });
     let repo = service_repo();

@@ -223,6 +223,20 @@ impl Scratch {
             .await
     }
 
+    /// A running control-plane node of `cluster`, named as kind names it.
+    pub async fn control_plane(&mut self, image: &str, cluster: &str) -> String {
+        let name = format!("{cluster}-control-plane");
+        self.kind_node(image, cluster, &name, "control-plane", true, None)
+            .await
+    }
+
+    /// A running worker node of `cluster`, named as kind names the first one.
+    pub async fn worker(&mut self, image: &str, cluster: &str) -> String {
+        let name = format!("{cluster}-worker");
+        self.kind_node(image, cluster, &name, "worker", true, None)
+            .await
+    }
+
     /// [`Scratch::kind_node`] with a host directory bind-mounted read-only at `/repo`, as the
     /// preview's Kind config mounts the platform checkout.
     #[allow(clippy::too_many_arguments)]
