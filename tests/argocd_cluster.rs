@@ -22,6 +22,7 @@ use kube::Client;
 use kube::api::{Api, ApiResource, DynamicObject};
 use serde_json::{Value, json};
 use zt::credentials::Mode;
+use zt::kube::wait::{Check, application_synced_healthy};
 use zt::render::argocd::PlatformSource;
 use zt::render::{self, ObjectRole, ProductionRequest, Rendered, TemplateSource};
 use zt::source::RepoFiles;
@@ -95,7 +96,9 @@ fn summary(app: &DynamicObject) -> String {
 }
 
 /// Polls Application `name` until `done` holds; panics with Argo CD's last word after
-/// [`SETTLE`].
+/// [`SETTLE`]. Every state polled is also put to bootstrap's own wait check
+/// ([`application_synced_healthy`]): it may call the Application ready only once `done` holds,
+/// so bootstrap never moves on while Argo CD is still syncing.
 async fn wait_app(
     apps: &Api<DynamicObject>,
     name: &str,
@@ -106,6 +109,12 @@ async fn wait_app(
     let mut last = String::from("not found");
     while Instant::now() < deadline {
         if let Some(app) = apps.get_opt(name).await.unwrap() {
+            let bootstrap_says = application_synced_healthy(&app.data);
+            assert!(
+                bootstrap_says != Check::Ready || done(&app),
+                "bootstrap's wait calls {name} ready while Argo CD says: {}",
+                summary(&app)
+            );
             if done(&app) {
                 return app;
             }
@@ -346,6 +355,17 @@ async fn real_argo_cd_syncs_the_rendered_root_and_tenant_applications() {
     .await;
     let message = condition(&app, "ComparisonError").unwrap();
     eprintln!("Argo CD on broken-path: {message}");
+    // Bootstrap's wait, were this the root Application, names Argo CD's reason.
+    let Check::Pending(diagnosis) = application_synced_healthy(&app.data) else {
+        panic!(
+            "bootstrap's wait calls broken-path ready: {}",
+            summary(&app)
+        );
+    };
+    assert!(
+        diagnosis.contains("no/such/path: app path does not exist"),
+        "{diagnosis}"
+    );
     assert!(
         message.contains("no/such/path: app path does not exist"),
         "{message}"

@@ -414,7 +414,12 @@ pub fn crd_established(crd: &Value) -> Check {
 pub fn application_synced_healthy(app: &Value) -> Check {
     let s = |p: &str| app.pointer(p).and_then(Value::as_str).unwrap_or("");
     let (health, sync) = (s("/status/health/status"), s("/status/sync/status"));
-    if health == "Healthy" && sync == "Synced" {
+    // Argo CD reports Synced and Healthy as soon as the live objects match, while its sync
+    // operation may still be working through later sync waves (seen with the real application
+    // controller: Synced, Healthy, operation Running): only a finished operation counts.
+    let phase = s("/status/operationState/phase");
+    let operation_done = phase.is_empty() || phase == "Succeeded";
+    if health == "Healthy" && sync == "Synced" && operation_done {
         return Check::Ready;
     }
     let mut msg = format!(
@@ -422,6 +427,9 @@ pub fn application_synced_healthy(app: &Value) -> Check {
         if health.is_empty() { "unknown" } else { health },
         if sync.is_empty() { "unknown" } else { sync }
     );
+    if !operation_done {
+        msg.push_str(&format!(", operation {phase}"));
+    }
     let detail = [
         "/status/health/message",
         "/status/operationState/message",
@@ -461,5 +469,17 @@ mod bootstrap_checks {
             application_synced_healthy(&json!({})),
             Check::Pending("health unknown, sync unknown".into())
         );
+        let waves = json!({"status": {"health": {"status": "Healthy"}, "sync": {"status": "Synced"},
+            "operationState": {"phase": "Running", "message": "waiting for completion of hook"}}});
+        assert_eq!(
+            application_synced_healthy(&waves),
+            Check::Pending(
+                "health Healthy, sync Synced, operation Running: waiting for completion of hook"
+                    .into()
+            )
+        );
+        let done = json!({"status": {"health": {"status": "Healthy"}, "sync": {"status": "Synced"},
+            "operationState": {"phase": "Succeeded"}}});
+        assert_eq!(application_synced_healthy(&done), Check::Ready);
     }
 }
