@@ -5,6 +5,12 @@
 //! library renders for the example production environment, from git repositories made in the
 //! test and read through `file://` URLs (as Argo CD's own e2e tests do).
 //!
+//! Then the preview: the built-in preview patches committed to branch `zt-preview` (as
+//! `preview-patch --commit` does) and the preview root Application re-pointed at that branch:
+//! Argo CD resolves the branch to the patch commit and syncs the patched child Applications.
+//! Throughout, every status Argo CD writes is put to bootstrap's own wait check, which must not
+//! call an Application ready before Argo CD has finished with the current source.
+//!
 //! What Argo CD decides here is Argo CD's: sync status, health, the revision it resolved, and
 //! the conditions it writes for Applications it cannot reconcile. The AppProject lets sources
 //! come only from the test's local repositories, so the platform's child Applications that point
@@ -263,6 +269,7 @@ async fn real_argo_cd_syncs_the_rendered_root_and_tenant_applications() {
         children.contains(&"crossplane-operator".to_string()),
         "{children:?}"
     );
+    let mut root_children_sources = BTreeMap::new();
     for child in &children {
         let app = wait_app(&apps, child, "judged by Argo CD", |a| {
             condition(a, "InvalidSpecError").is_some()
@@ -270,6 +277,7 @@ async fn real_argo_cd_syncs_the_rendered_root_and_tenant_applications() {
         .await;
         let message = condition(&app, "InvalidSpecError").unwrap();
         eprintln!("Argo CD on child Application {child}: {message}");
+        root_children_sources.insert(child.clone(), app.data["spec"]["source"].clone());
         assert!(
             message.contains("not permitted in project"),
             "{child}: {message}"
@@ -392,4 +400,101 @@ async fn real_argo_cd_syncs_the_rendered_root_and_tenant_applications() {
     let message = condition(&app, "InvalidSpecError").unwrap();
     eprintln!("Argo CD on wrong-destination: {message}");
     assert!(message.contains("cluster.invalid"), "{message}");
+
+    // Preview: the built-in preview patches committed to branch zt-preview of the platform
+    // checkout (what `preview-patch --commit` and bootstrap's preview-patch stage do), and the
+    // root Application the preview render makes, pointed at that branch. The product's root
+    // reads the checkout as Kind mounts it (file:///repo); here the checkout's own path stands
+    // in for the mount. Argo CD resolves the branch to the patch commit and syncs the patched
+    // children: the platform's Applications now read file:///repo at zt-preview, where at
+    // `main` (no commit: what Argo CD would sync without --commit) they read GitHub.
+    let (repo, base) = zt::git::Repo::open_at_head(platform.path()).unwrap();
+    let overlays = zt::patch::overlay::preview().unwrap();
+    let plan = zt::patch::plan(&zt::patch::Request {
+        root: platform.path(),
+        overlays: &overlays,
+        vars: &zt::patch::Vars {
+            platform_url: zt::patch::LOCAL_URL.into(),
+            platform_revision: zt::bootstrap::preview::BRANCH.into(),
+            mode: zt::patch::Mode::Local,
+        },
+    })
+    .unwrap_or_else(|d| panic!("{d}"));
+    let preview_commit = match plan
+        .commit_to(
+            &repo,
+            zt::bootstrap::preview::BRANCH,
+            &base,
+            "argocd_cluster test",
+        )
+        .unwrap()
+    {
+        zt::git::CommitOutcome::Created { commit } => commit,
+        other => panic!("{other:?}"),
+    };
+    assert_ne!(preview_commit, platform_head);
+    let preview = render::render_preview(&render::PreviewRequest {
+        platform: PlatformSource {
+            url: platform_url.clone(),
+            revision: zt::bootstrap::preview::BRANCH.into(),
+            overlay: render::PREVIEW_OVERLAY.into(),
+        },
+        kind: zt::render::kind::KindSettings {
+            name: "zt-argocd".into(),
+            node_image: None,
+            platform_repo: platform.path().to_string_lossy().into_owned(),
+        },
+        credentials: None,
+        templates: &TemplateSource::default(),
+    })
+    .unwrap();
+    let preview_root = preview
+        .objects
+        .iter()
+        .find(|o| o.role == ObjectRole::RootApplication)
+        .unwrap();
+    assert_eq!(preview_root.value["metadata"]["name"], root_name);
+    apply_object(&client, Some(ARGOCD_NAMESPACE), &preview_root.value)
+        .await
+        .unwrap();
+    wait_app(
+        &apps,
+        root_name,
+        "synced (operation Succeeded), Synced and Healthy at the zt-preview commit",
+        synced_healthy_at(preview_commit.clone()),
+    )
+    .await;
+    let patched: Vec<String> = plan
+        .changes
+        .iter()
+        .map(|c| c.path.clone())
+        .filter(|p| p.starts_with("bootstrap/argocd/base/"))
+        .collect();
+    assert!(
+        !patched.is_empty(),
+        "the preview patches change no base Application"
+    );
+    let mut pinned = 0;
+    for child in &children {
+        let app = apps.get(child).await.unwrap();
+        let source = &app.data["spec"]["source"];
+        let before = root_children_sources[child].clone();
+        if before["repoURL"]
+            .as_str()
+            .is_some_and(|u| u.contains("example-org/zerotouch-platform"))
+        {
+            // The platform's own Applications: repointed at the mounted checkout's branch.
+            assert_eq!(source["repoURL"], zt::patch::LOCAL_URL, "{child}: {source}");
+            assert_eq!(
+                source["targetRevision"],
+                zt::bootstrap::preview::BRANCH,
+                "{child}: {source}"
+            );
+            pinned += 1;
+        }
+    }
+    assert!(
+        pinned > 0,
+        "no child Application was repointed: {children:?}"
+    );
 }

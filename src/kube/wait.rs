@@ -419,6 +419,24 @@ pub fn application_synced_healthy(app: &Value) -> Check {
     // controller: Synced, Healthy, operation Running): only a finished operation counts.
     let phase = s("/status/operationState/phase");
     let operation_done = phase.is_empty() || phase == "Succeeded";
+    // A status Argo CD computed for another source (the Application was just re-pointed, say
+    // at a new preview branch) says nothing about this one: real Argo CD keeps reporting the
+    // old Synced/Healthy until it has compared again, and records what it compared in
+    // status.sync.comparedTo.
+    let stale = app
+        .pointer("/status/sync/comparedTo/source")
+        .is_some_and(|seen| {
+            ["repoURL", "path", "targetRevision", "chart"]
+                .iter()
+                .any(|k| seen.get(*k) != app.pointer("/spec/source").and_then(|src| src.get(*k)))
+        });
+    if stale {
+        return Check::Pending(format!(
+            "Argo CD has not compared {} at {} yet",
+            s("/spec/source/repoURL"),
+            s("/spec/source/targetRevision")
+        ));
+    }
     if health == "Healthy" && sync == "Synced" && operation_done {
         return Check::Ready;
     }
@@ -481,5 +499,20 @@ mod bootstrap_checks {
         let done = json!({"status": {"health": {"status": "Healthy"}, "sync": {"status": "Synced"},
             "operationState": {"phase": "Succeeded"}}});
         assert_eq!(application_synced_healthy(&done), Check::Ready);
+        let source =
+            json!({"repoURL": "file:///repo", "path": "p", "targetRevision": "zt-preview"});
+        let compared = |target: &str| {
+            json!({"spec": {"source": source},
+                "status": {"health": {"status": "Healthy"}, "sync": {"status": "Synced",
+                "comparedTo": {"source": {"repoURL": "file:///repo", "path": "p", "targetRevision": target}}}}})
+        };
+        assert_eq!(
+            application_synced_healthy(&compared("zt-preview")),
+            Check::Ready
+        );
+        assert_eq!(
+            application_synced_healthy(&compared("main")),
+            Check::Pending("Argo CD has not compared file:///repo at zt-preview yet".into())
+        );
     }
 }
