@@ -1,6 +1,6 @@
 //! The production bootstrap's Kubernetes stages against a real control plane
 //! (tests/support/src/cluster.rs: etcd, kube-apiserver, kube-controller-manager, kube-scheduler
-//! v1.34 and kwok, built by `make oracles`), with Argo CD's real install manifest (v3.2.12, from
+//! v1.34 and kwok, built by `make oracles`), with Argo CD's real install manifest (v3.2.11, from
 //! its Go module in the module cache). The Talos nodes are the in-process Talos doubles; the
 //! control plane hands out the real cluster's kubeconfig, and the cluster's nodes are kwok nodes
 //! of the same names. A small stand-in for Argo CD's application controller reports the root

@@ -414,7 +414,30 @@ pub fn crd_established(crd: &Value) -> Check {
 pub fn application_synced_healthy(app: &Value) -> Check {
     let s = |p: &str| app.pointer(p).and_then(Value::as_str).unwrap_or("");
     let (health, sync) = (s("/status/health/status"), s("/status/sync/status"));
-    if health == "Healthy" && sync == "Synced" {
+    // Argo CD reports Synced and Healthy as soon as the live objects match, while its sync
+    // operation may still be working through later sync waves (seen with the real application
+    // controller: Synced, Healthy, operation Running): only a finished operation counts.
+    let phase = s("/status/operationState/phase");
+    let operation_done = phase.is_empty() || phase == "Succeeded";
+    // A status Argo CD computed for another source (the Application was just re-pointed, say
+    // at a new preview branch) says nothing about this one: real Argo CD keeps reporting the
+    // old Synced/Healthy until it has compared again, and records what it compared in
+    // status.sync.comparedTo.
+    let stale = app
+        .pointer("/status/sync/comparedTo/source")
+        .is_some_and(|seen| {
+            ["repoURL", "path", "targetRevision", "chart"]
+                .iter()
+                .any(|k| seen.get(*k) != app.pointer("/spec/source").and_then(|src| src.get(*k)))
+        });
+    if stale {
+        return Check::Pending(format!(
+            "Argo CD has not compared {} at {} yet",
+            s("/spec/source/repoURL"),
+            s("/spec/source/targetRevision")
+        ));
+    }
+    if health == "Healthy" && sync == "Synced" && operation_done {
         return Check::Ready;
     }
     let mut msg = format!(
@@ -422,6 +445,9 @@ pub fn application_synced_healthy(app: &Value) -> Check {
         if health.is_empty() { "unknown" } else { health },
         if sync.is_empty() { "unknown" } else { sync }
     );
+    if !operation_done {
+        msg.push_str(&format!(", operation {phase}"));
+    }
     let detail = [
         "/status/health/message",
         "/status/operationState/message",
@@ -460,6 +486,33 @@ mod bootstrap_checks {
         assert_eq!(
             application_synced_healthy(&json!({})),
             Check::Pending("health unknown, sync unknown".into())
+        );
+        let waves = json!({"status": {"health": {"status": "Healthy"}, "sync": {"status": "Synced"},
+            "operationState": {"phase": "Running", "message": "waiting for completion of hook"}}});
+        assert_eq!(
+            application_synced_healthy(&waves),
+            Check::Pending(
+                "health Healthy, sync Synced, operation Running: waiting for completion of hook"
+                    .into()
+            )
+        );
+        let done = json!({"status": {"health": {"status": "Healthy"}, "sync": {"status": "Synced"},
+            "operationState": {"phase": "Succeeded"}}});
+        assert_eq!(application_synced_healthy(&done), Check::Ready);
+        let source =
+            json!({"repoURL": "file:///repo", "path": "p", "targetRevision": "zt-preview"});
+        let compared = |target: &str| {
+            json!({"spec": {"source": source},
+                "status": {"health": {"status": "Healthy"}, "sync": {"status": "Synced",
+                "comparedTo": {"source": {"repoURL": "file:///repo", "path": "p", "targetRevision": target}}}}})
+        };
+        assert_eq!(
+            application_synced_healthy(&compared("zt-preview")),
+            Check::Ready
+        );
+        assert_eq!(
+            application_synced_healthy(&compared("main")),
+            Check::Pending("Argo CD has not compared file:///repo at zt-preview yet".into())
         );
     }
 }

@@ -747,3 +747,303 @@ pub async fn install_crds(
     }
     Ok(kinds)
 }
+
+// ---- Argo CD ----
+
+/// The namespace Argo CD runs in, as its install manifest and our Applications assume.
+pub const ARGOCD_NAMESPACE: &str = "argocd";
+
+/// Argo CD's application controller and repo-server (the `argocd` oracle, v3.2.11 from its Go
+/// module) with a Redis of their own (Debian's `redis-server`), running as local processes
+/// against this cluster the way Argo CD's developers run them (its Procfile):
+/// `ARGOCD_BINARY_NAME` picks the component, `ARGOCD_FAKE_IN_CLUSTER` makes the in-cluster
+/// destination `https://kubernetes.default.svc` mean the cluster of `KUBECONFIG`. Both use the
+/// admin kubeconfig (no ServiceAccount: there is no kubelet to mount a token). Argo CD's CRDs and
+/// base configuration (argocd-cm, argocd-secret, ...) come from the same module's `manifests/`.
+/// The repo-server finds the kustomize CLI Argo CD ships (the `kustomize` oracle) and `git` on
+/// its PATH. Everything listens on 127.0.0.1 free ports; the processes end with the binary.
+pub struct ArgoCd {
+    cluster: &'static TestCluster,
+    version: String,
+}
+
+impl ArgoCd {
+    /// What `argocd version --client --short` of the oracle says (`argocd: v3.2.11+unknown`).
+    pub fn version(&self) -> &str {
+        &self.version
+    }
+
+    pub fn cluster(&self) -> &'static TestCluster {
+        self.cluster
+    }
+}
+
+/// The `redis-server` on PATH, or `None` after one line on stderr (a failure under
+/// `ZT_REQUIRE_ORACLES`, where CI has installed Debian's package).
+fn redis_or_skip(test: &str) -> Option<PathBuf> {
+    let found = std::env::var_os("PATH").and_then(|path| {
+        std::env::split_paths(&path)
+            .map(|d| d.join("redis-server"))
+            .find(|p| p.is_file())
+    });
+    if found.is_none() {
+        let why = "redis-server is not installed (Debian: apt-get install redis-server)";
+        if std::env::var_os("ZT_REQUIRE_ORACLES").is_some() {
+            panic!("{test}: ZT_REQUIRE_ORACLES is set but {why}");
+        }
+        eprintln!("skipping {test}: {why}");
+    }
+    found
+}
+
+impl TestCluster {
+    /// Argo CD's application controller and repo-server on this cluster, started on first use
+    /// (once per test binary, after its CRDs and base configuration are applied); `None` after
+    /// one line on stderr when the oracles or `redis-server` are missing (a failure under
+    /// `ZT_REQUIRE_ORACLES`). The `default` AppProject is the test's to create
+    /// ([`ArgoCd::project`]): argocd-server, which normally makes it, does not run here.
+    pub fn argocd_or_skip(&'static self, test: &str) -> Option<&'static ArgoCd> {
+        let bins = ["argocd", "argocd-module-dir", "kustomize"].map(|b| oracle_or_skip(b, test));
+        let [Some(argocd), Some(module_dir), Some(kustomize)] = bins else {
+            return None;
+        };
+        let redis = redis_or_skip(test)?;
+        static ARGOCD: OnceLock<Result<ArgoCd, String>> = OnceLock::new();
+        let started = ARGOCD.get_or_init(|| {
+            let dir = self.dir.clone();
+            let kubeconfig = self.kubeconfig.clone();
+            let started = Instant::now();
+            let version = on_spawner(move || {
+                start_argocd(&dir, &kubeconfig, &argocd, &module_dir, &kustomize, &redis)
+            })?;
+            eprintln!(
+                "Argo CD {version} (application controller + repo-server) running in {:.1}s",
+                started.elapsed().as_secs_f64()
+            );
+            Ok(ArgoCd {
+                cluster: self,
+                version,
+            })
+        });
+        match started {
+            Ok(a) => Some(a),
+            Err(e) => panic!("{test}: Argo CD did not start: {e}\n{}", self.log_tails(40)),
+        }
+    }
+}
+
+/// The objects of every YAML document in `path` (empty documents left out).
+fn yaml_objects(path: &Path) -> Result<Vec<serde_json::Value>, String> {
+    let text = fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let docs: Vec<serde_json::Value> = zt::yaml::from_str_multi(&text)
+        .map_err(|e| format!("{}: {}", path.display(), e.message))?;
+    Ok(docs.into_iter().filter(|d| d.is_object()).collect())
+}
+
+/// Server-side applies `obj` (a namespaced core `v1` object, or anything with a known plural)
+/// into `ns`.
+pub async fn apply_object(
+    client: &Client,
+    ns: Option<&str>,
+    obj: &serde_json::Value,
+) -> Result<(), String> {
+    use kube::api::{ApiResource, DynamicObject};
+    let api_version = obj["apiVersion"].as_str().unwrap_or_default();
+    let kind = obj["kind"].as_str().unwrap_or_default();
+    let name = obj["metadata"]["name"].as_str().unwrap_or_default();
+    let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
+    let plural = match kind {
+        "AppProject" => "appprojects".to_string(),
+        "Application" => "applications".to_string(),
+        k => format!("{}s", k.to_ascii_lowercase()),
+    };
+    let ar = ApiResource {
+        group: group.into(),
+        version: version.into(),
+        api_version: api_version.into(),
+        kind: kind.into(),
+        plural,
+    };
+    let api: Api<DynamicObject> = match ns {
+        Some(ns) => Api::namespaced_with(client.clone(), ns, &ar),
+        None => Api::all_with(client.clone(), &ar),
+    };
+    api.patch(
+        name,
+        &PatchParams::apply("zt-test-cluster").force(),
+        &Patch::Apply(obj),
+    )
+    .await
+    .map_err(|e| format!("apply {kind} {name}: {e}"))?;
+    Ok(())
+}
+
+/// Waits until something accepts TCP connections on 127.0.0.1:`port`; fails at once when
+/// `child` exits.
+fn wait_port(port: u16, child: &mut Child, name: &str) -> Result<(), String> {
+    let deadline = Instant::now() + READY_TIMEOUT;
+    while Instant::now() < deadline {
+        if let Ok(Some(status)) = child.try_wait() {
+            return Err(format!("{name} exited ({status})"));
+        }
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Err(format!("{name} does not listen on 127.0.0.1:{port}"))
+}
+
+fn start_argocd(
+    dir: &Path,
+    kubeconfig: &Path,
+    argocd: &Path,
+    module_dir_file: &Path,
+    kustomize: &Path,
+    redis: &Path,
+) -> Result<String, String> {
+    let module = fs::read_to_string(module_dir_file)
+        .map_err(|e| format!("{}: {e}", module_dir_file.display()))?;
+    let manifests = Path::new(module.trim()).join("manifests");
+
+    // CRDs and base configuration from the module.
+    let mut crds = Vec::new();
+    for f in [
+        "application-crd.yaml",
+        "applicationset-crd.yaml",
+        "appproject-crd.yaml",
+    ] {
+        crds.extend(yaml_objects(&manifests.join("crds").join(f))?);
+    }
+    let mut config = Vec::new();
+    let mut files: Vec<PathBuf> = fs::read_dir(manifests.join("base/config"))
+        .map_err(|e| format!("{}: {e}", manifests.display()))?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.file_name().is_some_and(|n| n != "kustomization.yaml"))
+        .collect();
+    files.sort();
+    for f in files {
+        config.extend(yaml_objects(&f)?);
+    }
+    runtime()?.block_on(async {
+        install_crds(kubeconfig, crds).await?;
+        let client = client_for(kubeconfig).await?;
+        let ns = json!({"apiVersion": "v1", "kind": "Namespace",
+            "metadata": {"name": ARGOCD_NAMESPACE}});
+        apply_object(&client, None, &ns).await?;
+        for obj in &config {
+            apply_object(&client, Some(ARGOCD_NAMESPACE), obj).await?;
+        }
+        Ok::<(), String>(())
+    })?;
+
+    let home = dir.join("argocd");
+    for sub in ["bin", "tls", "ssh", "gpg", "redis", "tmp"] {
+        fs::create_dir_all(home.join(sub)).map_err(|e| format!("{}: {e}", home.display()))?;
+    }
+    let link = home.join("bin/kustomize");
+    let _ = fs::remove_file(&link);
+    std::os::unix::fs::symlink(kustomize, &link).map_err(|e| format!("kustomize link: {e}"))?;
+    let path = format!(
+        "{}:{}",
+        home.join("bin").display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+
+    let version = Command::new(argocd)
+        .args(["version", "--client", "--short"])
+        .env("ARGOCD_BINARY_NAME", "argocd")
+        .env("HOME", &home)
+        .output()
+        .map_err(|e| format!("argocd version: {e}"))?;
+    let version = String::from_utf8_lossy(&version.stdout).trim().to_string();
+
+    let redis_port = free_port()?;
+    let mut cmd = Command::new(redis);
+    cmd.args([
+        "--bind",
+        "127.0.0.1",
+        "--port",
+        &redis_port.to_string(),
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--dir",
+        &home.join("redis").to_string_lossy(),
+    ]);
+    let mut redis = spawn(dir, "redis", cmd)?;
+    wait_port(redis_port, &mut redis, "redis-server")?;
+    let redis_addr = format!("127.0.0.1:{redis_port}");
+
+    let argocd_cmd = |binary: &str| {
+        let mut cmd = Command::new(argocd);
+        cmd.env("ARGOCD_BINARY_NAME", binary)
+            .env("ARGOCD_FAKE_IN_CLUSTER", "true")
+            .env("KUBECONFIG", kubeconfig)
+            .env("HOME", &home)
+            .env("TMPDIR", home.join("tmp"))
+            .env("PATH", &path)
+            .env("ARGOCD_GPG_ENABLED", "false")
+            .env("ARGOCD_TLS_DATA_PATH", home.join("tls"))
+            .env("ARGOCD_SSH_DATA_PATH", home.join("ssh"))
+            .env("ARGOCD_GNUPGHOME", home.join("gpg"));
+        cmd
+    };
+
+    let repo_port = free_port()?;
+    let mut cmd = argocd_cmd("argocd-repo-server");
+    cmd.args([
+        "--address=127.0.0.1",
+        &format!("--port={repo_port}"),
+        "--metrics-address=127.0.0.1",
+        &format!("--metrics-port={}", free_port()?),
+        &format!("--redis={redis_addr}"),
+        "--disable-tls",
+        "--logformat=text",
+    ]);
+    let mut repo_server = spawn(dir, "argocd-repo-server", cmd)?;
+    wait_port(repo_port, &mut repo_server, "argocd-repo-server")?;
+
+    let metrics_port = free_port()?;
+    let mut cmd = argocd_cmd("argocd-application-controller");
+    cmd.args([
+        &format!("--namespace={ARGOCD_NAMESPACE}"),
+        &format!("--redis={redis_addr}"),
+        &format!("--repo-server=127.0.0.1:{repo_port}"),
+        "--repo-server-plaintext",
+        &format!("--metrics-port={metrics_port}"),
+        "--status-processors=4",
+        "--operation-processors=2",
+        "--logformat=text",
+    ]);
+    let mut controller = spawn(dir, "argocd-application-controller", cmd)?;
+    wait_port(
+        metrics_port,
+        &mut controller,
+        "argocd-application-controller",
+    )?;
+    Ok(version)
+}
+
+impl ArgoCd {
+    /// Creates or replaces AppProject `name` allowing `source_repos` (Argo CD's globs) and any
+    /// namespace of the in-cluster destination, with every cluster-scoped kind allowed (as
+    /// argocd-server's own `default` project does).
+    pub async fn project(&self, name: &str, source_repos: &[&str]) {
+        let project = json!({
+            "apiVersion": "argoproj.io/v1alpha1", "kind": "AppProject",
+            "metadata": {"name": name, "namespace": ARGOCD_NAMESPACE},
+            "spec": {
+                "sourceRepos": source_repos,
+                "destinations": [{"server": "https://kubernetes.default.svc", "namespace": "*"}],
+                "clusterResourceWhitelist": [{"group": "*", "kind": "*"}],
+            },
+        });
+        let client = self.cluster.client().await;
+        apply_object(&client, Some(ARGOCD_NAMESPACE), &project)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+}
