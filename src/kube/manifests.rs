@@ -8,23 +8,21 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use super::wait::{Backoff, Check, crd_established};
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+
+use super::wait::{self, Check, WaitError, crd_established};
 use super::{ApplyOptions, Cluster, KubeError, Resolved, api_error, apply, resolve};
 
-/// How long to wait for applied CRDs to become established, and how often to look.
+/// How long to wait for applied CRDs to become established (watched, not polled).
 #[derive(Debug, Clone, Copy)]
 pub struct ManifestTiming {
     pub crd_timeout: Duration,
-    pub poll_initial: Duration,
-    pub poll_max: Duration,
 }
 
 impl Default for ManifestTiming {
     fn default() -> Self {
         ManifestTiming {
             crd_timeout: Duration::from_secs(60),
-            poll_initial: Duration::from_millis(200),
-            poll_max: Duration::from_secs(2),
         }
     }
 }
@@ -133,41 +131,48 @@ async fn wait_established(
     crds: &[&Value],
     timing: ManifestTiming,
 ) -> Result<(), KubeError> {
-    let kinds = vec![(
-        "apiextensions.k8s.io/v1".to_string(),
-        "CustomResourceDefinition".to_string(),
-        "CRDs".to_string(),
-    )];
-    let resolved = resolve(cluster, &kinds).await?;
-    let Some(r) = resolved.values().next() else {
-        return Ok(());
-    };
     let deadline = Instant::now() + timing.crd_timeout;
-    let mut backoff = Backoff::new(timing.poll_initial, timing.poll_max);
+    let api: kube::Api<CustomResourceDefinition> = kube::Api::all(cluster.client.clone());
     for crd in crds {
         let name = s(crd, "/metadata/name");
-        loop {
-            let state = match apply::get(&cluster.client, r, None, name).await {
-                Ok(Some(obj)) => crd_established(&obj),
-                Ok(None) => Check::Pending("not found".into()),
-                Err(e) => return Err(api_error(cluster, &describe(crd), e)),
-            };
-            match state {
-                Check::Ready => break,
-                Check::Pending(why) | Check::Failed(why) => {
-                    let now = Instant::now();
-                    if now >= deadline {
-                        return Err(KubeError::Api {
-                            object: describe(crd),
-                            code: 0,
-                            message: format!(
-                                "not established after {}s: {why}",
-                                timing.crd_timeout.as_secs()
-                            ),
-                        });
-                    }
-                    tokio::time::sleep(backoff.next_delay().min(deadline - now)).await;
+        // A client error ends the wait with that error; the watch's own hiccups are retried.
+        let mut fatal: Option<KubeError> = None;
+        let waited = wait::until(
+            deadline.saturating_duration_since(Instant::now()),
+            wait::object(api.clone(), name),
+            |c: &Option<CustomResourceDefinition>| match c {
+                Some(c) => crd_established(c),
+                None => Check::Pending("not found".into()),
+            },
+            |e| match wait::client_error(e) {
+                Ok(e) => {
+                    let why = e.to_string();
+                    fatal = Some(api_error(cluster, &describe(crd), e));
+                    Check::Failed(why)
                 }
+                Err(e) => Check::Pending(e.to_string()),
+            },
+            |_| {},
+        )
+        .await;
+        match waited {
+            Ok(()) => {}
+            Err(WaitError::Failed(why)) => {
+                return Err(fatal.unwrap_or_else(|| KubeError::Api {
+                    object: describe(crd),
+                    code: 0,
+                    message: why,
+                }));
+            }
+            Err(WaitError::TimedOut { last }) => {
+                return Err(KubeError::Api {
+                    object: describe(crd),
+                    code: 0,
+                    message: format!(
+                        "not established after {}s: {last}",
+                        timing.crd_timeout.as_secs()
+                    ),
+                });
             }
         }
     }
