@@ -37,7 +37,7 @@ where
         let mut listed = Some(listed_tx);
         let r = wait::until(
             Duration::from_secs(30),
-            wait::object(api, &name_owned),
+            wait::object(api, &name_owned, wait::Backoff::default()),
             |d: &Option<Deployment>| match d {
                 Some(d) => wait::deployment_ready(d, None),
                 None => Check::Pending("absent".into()),

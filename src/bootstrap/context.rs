@@ -24,7 +24,8 @@ pub struct Timing {
     pub platform: Duration,
     /// A `kind create cluster` run.
     pub kind: Duration,
-    /// First probe delay of a wait that cannot watch; doubles up to `poll_max`.
+    /// First probe delay of a wait that cannot watch, and first delay before a failed watch is
+    /// restarted; doubles up to `poll_max`.
     pub poll_initial: Duration,
     pub poll_max: Duration,
 }

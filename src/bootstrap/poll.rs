@@ -9,30 +9,7 @@ use std::time::{Duration, Instant};
 
 use super::context::Ctx;
 use super::stage::StageError;
-use crate::kube::wait::Check;
-
-/// Exponential backoff between probes.
-#[derive(Debug, Clone)]
-pub struct Backoff {
-    next: Duration,
-    max: Duration,
-}
-
-impl Backoff {
-    pub fn new(initial: Duration, max: Duration) -> Self {
-        Backoff {
-            next: initial.min(max),
-            max,
-        }
-    }
-
-    /// The delay before the next probe; each call doubles the following one up to `max`.
-    pub fn next_delay(&mut self) -> Duration {
-        let d = self.next;
-        self.next = (self.next * 2).min(self.max);
-        d
-    }
-}
+use crate::kube::wait::{Backoff, Check};
 
 /// The timeout message every bootstrap wait ends with.
 pub fn timed_out(what: &str, limit: Duration, last: &str) -> StageError {
@@ -73,17 +50,5 @@ where
             return Err(timed_out(what, limit, &last));
         }
         tokio::time::sleep(backoff.next_delay().min(deadline - now)).await;
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn backoff_doubles_up_to_the_cap() {
-        let mut b = Backoff::new(Duration::from_millis(100), Duration::from_millis(500));
-        let d: Vec<u128> = (0..5).map(|_| b.next_delay().as_millis()).collect();
-        assert_eq!(d, [100, 200, 400, 500, 500]);
     }
 }

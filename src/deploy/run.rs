@@ -491,7 +491,7 @@ impl Waiter<'_> {
                 let api: Api<DynamicObject> =
                     Api::namespaced_with(client, namespace, &res.resource);
                 kwait::follow(
-                    kwait::object(api, name),
+                    kwait::object(api, name, kwait::Backoff::default()),
                     |o: &Option<DynamicObject>| match o {
                         Some(o) => kwait::ready_condition(&o.data),
                         None => Check::Pending("not found".into()),
@@ -504,7 +504,7 @@ impl Waiter<'_> {
             Target::Secret { namespace, name } => {
                 let api: Api<Secret> = Api::namespaced(client, namespace);
                 kwait::follow(
-                    kwait::object(api, name),
+                    kwait::object(api, name, kwait::Backoff::default()),
                     |s: &Option<Secret>| match s {
                         Some(s) => kwait::secret_has_data(s),
                         None => Check::Pending("not created yet".into()),
@@ -522,7 +522,7 @@ impl Waiter<'_> {
                 let deployments: Api<Deployment> = Api::namespaced(client.clone(), namespace);
                 let pods: Api<Pod> = Api::namespaced(client, namespace);
                 kwait::follow(
-                    kwait::rollout(deployments, pods, name),
+                    kwait::rollout(deployments, pods, name, kwait::Backoff::default()),
                     |(d, pods): &(Option<Deployment>, Vec<Pod>)| {
                         kwait::rollout_ready(d.as_ref(), pods, image)
                     },

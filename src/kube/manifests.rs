@@ -139,7 +139,7 @@ async fn wait_established(
         let mut fatal: Option<KubeError> = None;
         let waited = wait::until(
             deadline.saturating_duration_since(Instant::now()),
-            wait::object(api.clone(), name),
+            wait::object(api.clone(), name, wait::Backoff::default()),
             |c: &Option<CustomResourceDefinition>| match c {
                 Some(c) => crd_established(c),
                 None => Check::Pending("not found".into()),

@@ -48,16 +48,65 @@ pub enum WaitError {
     TimedOut { last: String },
 }
 
+/// Exponential backoff: between probes of what cannot be watched (the Talos API, discovery),
+/// and between restarts of a watch that failed (the API not answering yet). Fast at first, then
+/// at most `max` apart.
+#[derive(Debug, Clone)]
+pub struct Backoff {
+    initial: Duration,
+    next: Duration,
+    max: Duration,
+}
+
+impl Backoff {
+    pub fn new(initial: Duration, max: Duration) -> Self {
+        Backoff {
+            initial: initial.min(max),
+            next: initial.min(max),
+            max,
+        }
+    }
+
+    /// The delay before the next try; each call doubles the following one up to `max`.
+    pub fn next_delay(&mut self) -> Duration {
+        let d = self.next;
+        self.next = (self.next * 2).min(self.max);
+        d
+    }
+}
+
+impl Default for Backoff {
+    /// From 250 ms up to every 5 s.
+    fn default() -> Self {
+        Backoff::new(Duration::from_millis(250), Duration::from_secs(5))
+    }
+}
+
+impl Iterator for Backoff {
+    type Item = Duration;
+    fn next(&mut self) -> Option<Duration> {
+        Some(self.next_delay())
+    }
+}
+
+/// kube-rs resets it once a restarted watch delivers again.
+impl kube::runtime::utils::Backoff for Backoff {
+    fn reset(&mut self) {
+        self.next = self.initial;
+    }
+}
+
 /// One object by name, as a stream of its states (`None` while it does not exist); watch
-/// errors are items too, and the watch restarts after them with kube-rs's default backoff.
+/// errors are items too, and the watch restarts after them, `retry` apart.
 pub fn object<K>(
     api: Api<K>,
     name: &str,
+    retry: Backoff,
 ) -> impl Stream<Item = Result<Option<K>, watcher::Error>> + Send + use<K>
 where
     K: kube::Resource + Clone + DeserializeOwned + Debug + Send + 'static,
 {
-    kube::runtime::watcher::watch_object(api, name).default_backoff()
+    kube::runtime::watcher::watch_object(api, name).backoff(retry)
 }
 
 /// A Deployment and the pods of its namespace, as one stream of states: each item is the
@@ -67,6 +116,7 @@ pub fn rollout(
     deployments: Api<Deployment>,
     pods: Api<Pod>,
     name: &str,
+    retry: Backoff,
 ) -> impl Stream<Item = Result<(Option<Deployment>, Vec<Pod>), watcher::Error>> + Send + use<> {
     enum Either {
         D(Result<Option<Deployment>, watcher::Error>),
@@ -79,9 +129,9 @@ pub fn rollout(
         listing: BTreeMap<String, Pod>,
     }
     let pod_key = |p: &Pod| p.metadata.name.clone().unwrap_or_default();
-    let d = object(deployments, name).map(Either::D);
+    let d = object(deployments, name, retry.clone()).map(Either::D);
     let p = watcher::watcher(pods, watcher::Config::default())
-        .default_backoff()
+        .backoff(retry)
         .map(Either::P);
     futures_util::stream::select(d, p)
         .scan(Seen::default(), move |seen, e| {
@@ -561,6 +611,16 @@ mod tests {
             ]}}),
         );
         assert_eq!(pod_waiting(&scheduled), None);
+    }
+
+    #[test]
+    fn backoff_doubles_up_to_the_cap_and_resets() {
+        use kube::runtime::utils::Backoff as _;
+        let mut b = Backoff::new(Duration::from_millis(100), Duration::from_millis(500));
+        let d: Vec<u128> = (0..5).map(|_| b.next_delay().as_millis()).collect();
+        assert_eq!(d, [100, 200, 400, 500, 500]);
+        b.reset();
+        assert_eq!(b.next().map(|d| d.as_millis()), Some(100));
     }
 
     #[test]

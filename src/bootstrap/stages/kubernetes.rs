@@ -19,6 +19,11 @@ use crate::kube::manifests::{ManifestTiming, apply_manifests, describe};
 use crate::kube::wait::{self, Check, WaitError, application_synced_healthy, deployment_ready};
 use crate::kube::{ApplyOptions, Cluster, KubeError, resolve};
 
+/// How far apart a failed watch is restarted: the rhythm of the bootstrap's probes.
+fn retry(ctx: &Ctx) -> wait::Backoff {
+    wait::Backoff::new(ctx.timing.poll_initial, ctx.timing.poll_max)
+}
+
 /// A watch error while waiting: the API not answering yet (it is coming up) is pending; an
 /// answer refusing the request ends the wait.
 fn unreadable(cluster: &Cluster, name: &str, e: watcher::Error) -> Check {
@@ -93,7 +98,7 @@ impl Stage for WaitNodeReady {
                 &what,
                 &self.node,
                 (ctx.timing.kubernetes, ctx.timing.kubernetes),
-                wait::object(nodes, &self.node),
+                wait::object(nodes, &self.node, retry(ctx)),
                 |n: &Option<Node>| match n {
                     Some(n) => wait::node_ready(n),
                     None => Check::Pending("the node has not registered yet".into()),
@@ -334,7 +339,7 @@ impl Stage for WaitObject {
                         &what,
                         &self.name,
                         (limit, limit),
-                        wait::object(api, &self.name),
+                        wait::object(api, &self.name, retry(ctx)),
                         |d: &Option<Deployment>| match d {
                             Some(d) => deployment_ready(d, None),
                             None => Check::Pending("not created yet".into()),
@@ -347,7 +352,7 @@ impl Stage for WaitObject {
                     let resource = served_application(ctx, &cluster, &what, limit).await?;
                     let api: Api<DynamicObject> =
                         Api::namespaced_with(client, &self.namespace, &resource);
-                    let states = wait::object(api, &self.name);
+                    let states = wait::object(api, &self.name, retry(ctx));
                     let left = limit.saturating_sub(started.elapsed());
                     watch_until(
                         ctx,
