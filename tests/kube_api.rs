@@ -1,5 +1,6 @@
 //! The test API server answers the real kube-rs client the way an API server does: these tests
-//! keep the double honest (discovery, apply, status, list, delete, errors).
+//! keep the double honest (discovery, apply, status, list, delete, watch, errors), and
+//! `apply_manifests` applies in waves, each validated by a dry run first.
 
 use kube::api::{Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams};
 use kube::discovery::{ApiResource, Discovery};
@@ -256,4 +257,97 @@ async fn watches_stream_changes_as_they_happen_and_timed_actions_fire_on_their_o
         .unwrap()
         .boxed();
     assert_eq!(name_of(&next_event(&mut all).await), ("ADDED", "b".into()));
+}
+
+#[tokio::test]
+async fn apply_manifests_validates_each_wave_before_changing_anything() {
+    use zt::kube::manifests::{ManifestTiming, apply_manifests};
+    let dir = tempfile::tempdir().unwrap();
+    let api = TestApi::start();
+    let cluster = connect(&ClusterAccess {
+        kubeconfig: Some(api.write_kubeconfig(dir.path())),
+        context: None,
+    })
+    .await
+    .unwrap();
+    let docs = vec![
+        json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "argocd"}}),
+        json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a", "namespace": "argocd"}, "data": {"k": "v"}}),
+        json!({"apiVersion": "platform.bizmatters.io/v1alpha1", "kind": "WebService", "metadata": {"name": "root", "namespace": "argocd"}, "spec": {"image": "x:1"}}),
+    ];
+    // The server refuses the claim, which comes after the ConfigMap in its wave.
+    api.echo_rejections("WebService");
+    let err = apply_manifests(
+        &cluster,
+        &docs,
+        zt::kube::ApplyOptions::default(),
+        ManifestTiming::default(),
+        &|_| {},
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        err.to_string().starts_with("WebService/argocd/root: "),
+        "{err}"
+    );
+    assert_eq!(
+        api.created(),
+        ["Namespace argocd"],
+        "the wave's dry run failed first"
+    );
+
+    // Accepted, every wave is validated, then applied.
+    let api = TestApi::start();
+    let cluster = connect(&ClusterAccess {
+        kubeconfig: Some(api.write_kubeconfig(dir.path())),
+        context: None,
+    })
+    .await
+    .unwrap();
+    let applied = apply_manifests(
+        &cluster,
+        &docs,
+        zt::kube::ApplyOptions::default(),
+        ManifestTiming::default(),
+        &|_| {},
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        applied,
+        [
+            "Namespace/argocd",
+            "ConfigMap/argocd/a",
+            "WebService/argocd/root"
+        ]
+    );
+    let patches: Vec<String> = api
+        .requests()
+        .into_iter()
+        .filter(|r| r.starts_with("PATCH"))
+        .map(|r| {
+            r.split_once('?').map_or(r.clone(), |(p, q)| {
+                format!(
+                    "{} {}",
+                    p.rsplit('/').next().unwrap_or(""),
+                    if q.contains("dryRun=All") {
+                        "dry"
+                    } else {
+                        "real"
+                    }
+                )
+            })
+        })
+        .collect();
+    assert_eq!(
+        patches,
+        [
+            "argocd dry",
+            "argocd real",
+            "a dry",
+            "root dry",
+            "a real",
+            "root real"
+        ]
+    );
 }

@@ -2,6 +2,8 @@
 //! order a cluster can accept them: CustomResourceDefinitions first, waited for until the API
 //! serves them; then Namespaces; then everything else, resolved through discovery so a kind the
 //! cluster does not serve is reported (all at once) before anything of that group is sent.
+//! Each of these waves is first sent as a server-side dry run, as deploy does, so an object the
+//! server refuses (a schema error, a conflict) leaves the rest of its wave unchanged.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -70,22 +72,40 @@ async fn apply_group(
         })
         .collect();
     let resolved: BTreeMap<(String, String), Resolved> = resolve(cluster, &kinds).await?;
+    // A dry run of the whole wave first (unless this is one): nothing changes when the server
+    // refuses any of it.
+    let passes: &[bool] = if opts.dry_run {
+        &[true]
+    } else {
+        &[true, false]
+    };
     let mut applied = Vec::new();
-    for d in docs {
-        let key = (s(d, "/apiVersion").to_string(), s(d, "/kind").to_string());
-        let Some(r) = resolved.get(&key) else {
-            return Err(KubeError::MissingKinds {
-                kinds: vec![format!("{} {}", key.0, key.1)],
-            });
-        };
-        let name = s(d, "/metadata/name");
-        let ns = Some(s(d, "/metadata/namespace")).filter(|n| !n.is_empty());
-        let what = describe(d);
-        apply::apply(&cluster.client, r, ns, name, d, opts)
+    for &dry_run in passes {
+        for d in docs {
+            let key = (s(d, "/apiVersion").to_string(), s(d, "/kind").to_string());
+            let Some(r) = resolved.get(&key) else {
+                return Err(KubeError::MissingKinds {
+                    kinds: vec![format!("{} {}", key.0, key.1)],
+                });
+            };
+            let name = s(d, "/metadata/name");
+            let ns = Some(s(d, "/metadata/namespace")).filter(|n| !n.is_empty());
+            let what = describe(d);
+            apply::apply(
+                &cluster.client,
+                r,
+                ns,
+                name,
+                d,
+                ApplyOptions { dry_run, ..opts },
+            )
             .await
             .map_err(|e| api_error(cluster, &what, e))?;
-        on_applied(&what);
-        applied.push(what);
+            if dry_run == opts.dry_run {
+                on_applied(&what);
+                applied.push(what);
+            }
+        }
     }
     Ok(applied)
 }
