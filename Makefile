@@ -41,6 +41,7 @@ bench:
 	$(CARGO) bench -p zt --bench render
 	$(CARGO) bench -p zt --bench deploy
 	$(CARGO) bench -p zt --bench yaml
+	$(CARGO) bench -p zt --bench wait
 
 install:
 	$(CARGO) build --release -p zt-plugins --bin kubectl-zt --bin kubectl_complete-zt

@@ -28,7 +28,7 @@ use kube::Client;
 use kube::api::{Api, ApiResource, DynamicObject};
 use serde_json::{Value, json};
 use zt::credentials::Mode;
-use zt::kube::wait::{Check, application_synced_healthy};
+use zt::kube::wait::{Check, READY, application_synced_healthy};
 use zt::render::argocd::PlatformSource;
 use zt::render::{self, ObjectRole, ProductionRequest, Rendered, TemplateSource};
 use zt::source::RepoFiles;
@@ -117,7 +117,7 @@ async fn wait_app(
         if let Some(app) = apps.get_opt(name).await.unwrap() {
             let bootstrap_says = application_synced_healthy(&app.data);
             assert!(
-                bootstrap_says != Check::Ready || done(&app),
+                bootstrap_says != READY || done(&app),
                 "bootstrap's wait calls {name} ready while Argo CD says: {}",
                 summary(&app)
             );

@@ -65,13 +65,9 @@ fn plan(root: &Path, image: &str) -> Plan {
     .unwrap_or_else(|d| panic!("{d}"))
 }
 
-/// Fast polls, short timeout: these tests never sleep long.
+/// A short timeout: these tests never sleep long.
 fn options(timeout_ms: u64) -> Options {
-    Options {
-        poll_initial: Duration::from_millis(5),
-        poll_max: Duration::from_millis(20),
-        ..Options::new(Duration::from_millis(timeout_ms))
-    }
+    Options::new(Duration::from_millis(timeout_ms))
 }
 
 fn access(api: &TestApi, dir: &Path) -> ClusterAccess {
@@ -181,6 +177,27 @@ async fn applies_in_order_and_waits_until_ready() {
             .filter(|r| r.starts_with("PATCH"))
             .all(|r| r.contains("fieldManager=kubectl-zt"))
     );
+    // The waits read each object through its collection with a field selector on its name (a
+    // list, then a watch while it is not ready), never by polling the object itself.
+    for collection in [
+        "/postgresinstances?",
+        "/secrets?",
+        "/webservices?",
+        "/deployments?",
+    ] {
+        assert!(
+            reqs.iter().any(|r| r.starts_with("GET")
+                && r.contains(collection)
+                && r.contains("fieldSelector=metadata.name=")),
+            "{collection} not listed by name: {reqs:#?}"
+        );
+    }
+    assert!(
+        !reqs.iter().any(|r| r.starts_with(
+            "GET /apis/platform.bizmatters.io/v1alpha1/namespaces/team-a/webservices/"
+        )),
+        "a claim was polled: {reqs:#?}"
+    );
 
     // The database first, then its secret; the service's objects in whatever order they
     // became ready.
@@ -245,6 +262,14 @@ async fn timeout_names_the_object_condition_and_last_message() {
         err.to_string()
             .starts_with("timed out after 300ms waiting for the service to become ready:"),
         "{err}"
+    );
+    // Not ready when listed, so watched until the deadline.
+    assert!(
+        api.requests().iter().any(|r| r.starts_with(
+            "GET /apis/platform.bizmatters.io/v1alpha1/namespaces/team-a/webservices?allowWatchBookmarks=true&fieldSelector=metadata.name=my-svc&resourceVersion="
+        ) && r.ends_with("&watch=true")),
+        "{:#?}",
+        api.requests()
     );
 }
 

@@ -269,8 +269,9 @@ which Argo CD reads through file:///repo; in CI (--ci, CI or GITHUB_ACTIONS) Arg
 GitHub, so the patches are only checked.
 
 Finished stages are recorded in the stage cache; a rerun skips them (--fresh ignores the cache).
-Every wait probes with backoff up to its timeout. --dry-run prints the plan, with what each stage
-would send (secrets redacted), and touches nothing.
+Every wait watches the Kubernetes objects it waits for (the Talos API, which has no watch, is
+probed with backoff) up to its timeout. --dry-run prints the plan, with what each stage would
+send (secrets redacted), and touches nothing.
 
 Examples:
   kubectl zt bootstrap dev --tenant-repo . --secrets secrets.yaml --platform-repo ../platform --dry-run

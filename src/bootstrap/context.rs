@@ -9,7 +9,8 @@ use super::progress::Progress;
 use super::stage::StageError;
 use crate::kube::{Cluster, ClusterAccess};
 
-/// Time limits and polling rhythm. Every wait probes with backoff up to its limit; nothing
+/// Time limits, and the rhythm of the waits that cannot watch (the Talos API, a kind the
+/// Kubernetes API does not serve yet). Kubernetes objects are watched up to their limit; nothing
 /// sleeps a fixed time.
 #[derive(Debug, Clone, Copy)]
 pub struct Timing {
@@ -23,7 +24,8 @@ pub struct Timing {
     pub platform: Duration,
     /// A `kind create cluster` run.
     pub kind: Duration,
-    /// First poll delay; doubles up to `poll_max`.
+    /// First probe delay of a wait that cannot watch, and first delay before a failed watch is
+    /// restarted; doubles up to `poll_max`.
     pub poll_initial: Duration,
     pub poll_max: Duration,
 }

@@ -1,21 +1,22 @@
-//! Waiting by probing: call a probe with exponential backoff until it says ready, fails for
-//! good, or the deadline passes; the timeout error carries the probe's last diagnosis.
+//! Waiting on what cannot be watched: the Talos API (no watch) and the Kubernetes API's
+//! discovery while a kind is not served yet. A probe is called with exponential backoff (fast
+//! at first, then at most `poll_max` apart, never sleeping past the deadline) until it says
+//! ready, fails for good, or the deadline passes; the timeout error carries the probe's last
+//! diagnosis. Kubernetes objects are watched instead ([`crate::kube::wait`]).
 
 use std::future::Future;
 use std::time::{Duration, Instant};
 
 use super::context::Ctx;
 use super::stage::StageError;
-use crate::kube::wait::Backoff;
+use crate::kube::wait::{Backoff, Check};
 
-/// What one probe found.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Probe<T> {
-    Ready(T),
-    /// Not yet; why (shown with `-v` when it changes, and in the timeout error).
-    Pending(String),
-    /// Waiting will not help.
-    Failed(String),
+/// The timeout message every bootstrap wait ends with.
+pub fn timed_out(what: &str, limit: Duration, last: &str) -> StageError {
+    StageError::new(format!(
+        "timed out after {} waiting for {what}; last seen: {last}",
+        super::progress::format_elapsed(limit)
+    ))
 }
 
 /// Probes until ready. `what` names the thing waited for in messages.
@@ -27,7 +28,7 @@ pub async fn until<T, F, Fut>(
 ) -> Result<T, StageError>
 where
     F: FnMut() -> Fut,
-    Fut: Future<Output = Probe<T>>,
+    Fut: Future<Output = Check<T>>,
 {
     let start = Instant::now();
     let deadline = start + limit;
@@ -35,9 +36,9 @@ where
     let mut last = String::new();
     loop {
         match probe().await {
-            Probe::Ready(v) => return Ok(v),
-            Probe::Failed(why) => return Err(StageError::new(format!("{what}: {why}"))),
-            Probe::Pending(why) => {
+            Check::Ready(v) => return Ok(v),
+            Check::Failed(why) => return Err(StageError::new(format!("{what}: {why}"))),
+            Check::Pending(why) => {
                 if why != last {
                     ctx.detail(&format!("waiting for {what}: {why}"));
                     last = why;
@@ -46,10 +47,7 @@ where
         }
         let now = Instant::now();
         if now >= deadline {
-            return Err(StageError::new(format!(
-                "timed out after {} waiting for {what}; last seen: {last}",
-                super::progress::format_elapsed(limit)
-            )));
+            return Err(timed_out(what, limit, &last));
         }
         tokio::time::sleep(backoff.next_delay().min(deadline - now)).await;
     }

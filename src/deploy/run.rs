@@ -9,19 +9,26 @@
 //! 4. apply Secrets/ConfigMaps, other objects, database claims, service claims, in that order;
 //! 5. wait (unless `--no-wait`): the service's Postgres claim and its connection Secret, then
 //!    every claim's `Ready` condition and each service Deployment's rollout of the new image,
-//!    failing fast when a pod of the new image crash-loops or fails.
+//!    failing fast when a pod of the new image crash-loops or fails. Each thing is watched
+//!    ([`crate::kube::wait`]), all of a stage at once, so a change is seen when it happens.
 //!
 //! Every message that may carry text from the cluster passes through the plan's [`Scrubber`], so
 //! Secret values never reach the terminal.
 
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use ::kube::api::{Api, DynamicObject};
+use futures_util::StreamExt;
+use futures_util::stream::FuturesUnordered;
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::{Pod, Secret};
 use serde_json::Value;
 
 use super::plan::{DATABASE_API_VERSION, Plan, PlannedObject, Wave};
 use super::{DeployError, format_duration};
 use crate::kube::apply::{self as kapply, ApplyOptions};
-use crate::kube::wait::{self as kwait, Backoff, Check};
+use crate::kube::wait::{self as kwait, Check};
 use crate::kube::{self, Cluster, ClusterAccess, KubeError, Resolved};
 use crate::redact::Scrubber;
 
@@ -47,21 +54,16 @@ pub struct Options {
     pub wait: bool,
     /// The whole wait must finish within this.
     pub timeout: Duration,
-    /// First delay between polls; doubles up to `poll_max`.
-    pub poll_initial: Duration,
-    pub poll_max: Duration,
 }
 
 impl Options {
-    /// Real apply and wait, polling from 250 ms up to every 5 s.
+    /// Real apply and wait.
     pub fn new(timeout: Duration) -> Self {
         Options {
             dry_run: DryRun::None,
             force_conflicts: false,
             wait: true,
             timeout,
-            poll_initial: Duration::from_millis(250),
-            poll_max: Duration::from_secs(5),
         }
     }
 }
@@ -405,7 +407,7 @@ impl Waiter<'_> {
         Ok(ready)
     }
 
-    /// Polls `targets` until all are ready, one fails, or the deadline passes.
+    /// Watches `targets`, all at once, until all are ready, one fails, or the deadline passes.
     async fn stage(&self, title: &str, targets: Vec<Target>) -> Result<Vec<String>, DeployError> {
         if targets.is_empty() {
             return Ok(Vec::new());
@@ -419,125 +421,117 @@ impl Waiter<'_> {
                 .collect::<Vec<_>>()
                 .join(", ")
         ));
-        let mut pending: Vec<(Target, String)> =
-            targets.into_iter().map(|t| (t, String::new())).collect();
+        // The last reason each target gave, for the timeout's diagnosis.
+        let reasons: Vec<Mutex<String>> = targets.iter().map(|_| Mutex::default()).collect();
+        let mut done = vec![false; targets.len()];
         let mut ready = Vec::new();
-        let mut backoff = Backoff::new(self.opts.poll_initial, self.opts.poll_max);
-        loop {
-            let mut still = Vec::with_capacity(pending.len());
-            for (t, _) in pending {
-                match self.check(&t).await {
-                    Check::Ready => {
-                        let what = t.what();
+        let mut running: FuturesUnordered<_> = targets
+            .iter()
+            .zip(&reasons)
+            .enumerate()
+            .map(|(i, (t, reason))| async move { (i, self.watch(t, reason).await) })
+            .collect();
+        let all = async {
+            while let Some((i, outcome)) = running.next().await {
+                let what = targets[i].what();
+                match outcome {
+                    Ok(()) => {
                         self.progress.done(&format!(
                             "{what} is ready ({})",
                             format_duration(self.started.elapsed())
                         ));
+                        done[i] = true;
                         ready.push(what);
                     }
-                    Check::Pending(m) => still.push((t, self.scrubber.scrub(&m))),
-                    Check::Failed(m) => {
-                        return Err(DeployError::PodFailed(format!(
-                            "{}: {}",
-                            t.what(),
-                            self.scrubber.scrub(&m)
-                        )));
-                    }
+                    Err(why) => return Err(DeployError::PodFailed(format!("{what}: {why}"))),
                 }
             }
-            pending = still;
-            let Some((first, why)) = pending.first() else {
-                return Ok(ready);
-            };
-            self.progress
-                .status(&format!("waiting for {}: {why}", first.what()));
-            let now = Instant::now();
-            if now >= deadline {
-                return Err(DeployError::Timeout {
-                    after: self.opts.timeout,
-                    diagnosis: pending
-                        .iter()
-                        .map(|(t, why)| format!("  {}: {why}", t.what()))
-                        .collect(),
-                });
-            }
-            tokio::time::sleep(backoff.next_delay().min(deadline - now)).await;
+            Ok(())
+        };
+        match tokio::time::timeout_at(deadline.into(), all).await {
+            Ok(r) => r.map(|()| ready),
+            Err(_) => Err(DeployError::Timeout {
+                after: self.opts.timeout,
+                diagnosis: targets
+                    .iter()
+                    .zip(&reasons)
+                    .zip(&done)
+                    .filter(|(_, done)| !**done)
+                    .map(|((t, why), _)| {
+                        let why = why.lock().map(|w| w.clone()).unwrap_or_default();
+                        format!("  {}: {why}", t.what())
+                    })
+                    .collect(),
+            }),
         }
     }
 
-    async fn check(&self, t: &Target) -> Check {
-        let client = &self.cluster.client;
-        let unreadable = |e: ::kube::Error| {
+    /// Watches one target until it is ready (`Ok`) or will not be (`Err`, scrubbed); each new
+    /// reason it is not ready yet goes to `reason` and the progress status.
+    async fn watch(&self, t: &Target, reason: &Mutex<String>) -> Result<(), String> {
+        let client = self.cluster.client.clone();
+        let what = t.what();
+        let pending = |why: &str| {
+            let why = self.scrubber.scrub(why);
+            self.progress.status(&format!("waiting for {what}: {why}"));
+            if let Ok(mut r) = reason.lock() {
+                *r = why;
+            }
+        };
+        let unreadable = |e: ::kube::runtime::watcher::Error| {
             Check::Pending(format!("cannot read it: {}", crate::diag::error_chain(&e)))
         };
-        match t {
+        let outcome = match t {
             Target::Ready {
                 res,
                 namespace,
                 name,
                 ..
-            } => match kapply::get(client, res, Some(namespace), name).await {
-                Ok(Some(v)) => kwait::ready_condition(&v),
-                Ok(None) => Check::Pending("not found".into()),
-                Err(e) => unreadable(e),
-            },
+            } => {
+                let api: Api<DynamicObject> =
+                    Api::namespaced_with(client, namespace, &res.resource);
+                kwait::follow(
+                    kwait::object(api, name, kwait::Backoff::default()),
+                    |o: &Option<DynamicObject>| match o {
+                        Some(o) => kwait::ready_condition(&o.data),
+                        None => Check::Pending("not found".into()),
+                    },
+                    unreadable,
+                    pending,
+                )
+                .await
+            }
             Target::Secret { namespace, name } => {
-                let res = resource("", "v1", "Secret", "secrets");
-                match kapply::get(client, &res, Some(namespace), name).await {
-                    Ok(Some(v)) => kwait::secret_has_data(&v),
-                    Ok(None) => Check::Pending("not created yet".into()),
-                    Err(e) => unreadable(e),
-                }
+                let api: Api<Secret> = Api::namespaced(client, namespace);
+                kwait::follow(
+                    kwait::object(api, name, kwait::Backoff::default()),
+                    |s: &Option<Secret>| match s {
+                        Some(s) => kwait::secret_has_data(s),
+                        None => Check::Pending("not created yet".into()),
+                    },
+                    unreadable,
+                    pending,
+                )
+                .await
             }
             Target::Rollout {
                 namespace,
                 name,
                 image,
             } => {
-                let res = resource("apps", "v1", "Deployment", "deployments");
-                let d = match kapply::get(client, &res, Some(namespace), name).await {
-                    Ok(Some(d)) => d,
-                    Ok(None) => {
-                        return Check::Pending(
-                            "not created yet (the claim's composition creates it)".into(),
-                        );
-                    }
-                    Err(e) => return unreadable(e),
-                };
-                let pods = match kwait::selector(&d) {
-                    Some(sel) => {
-                        let pod_res = resource("", "v1", "Pod", "pods");
-                        kapply::list(client, &pod_res, Some(namespace), &sel)
-                            .await
-                            .unwrap_or_default()
-                    }
-                    None => Vec::new(),
-                };
-                // Only pods of the new image count: an old pod crash-looping is not this
-                // deploy's failure, and it is replaced by the rollout.
-                let ours: Vec<&Value> = pods
-                    .iter()
-                    .filter(|p| {
-                        p.get("spec")
-                            .map(kwait::pod_spec_images)
-                            .unwrap_or_default()
-                            .contains(&image.as_str())
-                    })
-                    .collect();
-                if let Some(f) = ours.iter().find_map(|p| kwait::pod_failure(p)) {
-                    return Check::Failed(f);
-                }
-                match kwait::deployment_ready(&d, Some(image)) {
-                    Check::Pending(mut m) => {
-                        if let Some(w) = ours.iter().find_map(|p| kwait::pod_waiting(p)) {
-                            m.push_str("; ");
-                            m.push_str(&w);
-                        }
-                        Check::Pending(m)
-                    }
-                    other => other,
-                }
+                let deployments: Api<Deployment> = Api::namespaced(client.clone(), namespace);
+                let pods: Api<Pod> = Api::namespaced(client, namespace);
+                kwait::follow(
+                    kwait::rollout(deployments, pods, name, kwait::Backoff::default()),
+                    |(d, pods): &(Option<Deployment>, Vec<Pod>)| {
+                        kwait::rollout_ready(d.as_ref(), pods, image)
+                    },
+                    unreadable,
+                    pending,
+                )
+                .await
             }
-        }
+        };
+        outcome.map_err(|why| self.scrubber.scrub(&why))
     }
 }

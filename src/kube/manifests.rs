@@ -2,29 +2,29 @@
 //! order a cluster can accept them: CustomResourceDefinitions first, waited for until the API
 //! serves them; then Namespaces; then everything else, resolved through discovery so a kind the
 //! cluster does not serve is reported (all at once) before anything of that group is sent.
+//! Each of these waves is first sent as a server-side dry run, as deploy does, so an object the
+//! server refuses (a schema error, a conflict) leaves the rest of its wave unchanged.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use super::wait::{Backoff, Check, crd_established};
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+
+use super::wait::{self, Check, WaitError, crd_established};
 use super::{ApplyOptions, Cluster, KubeError, Resolved, api_error, apply, resolve};
 
-/// How long to wait for applied CRDs to become established, and how often to look.
+/// How long to wait for applied CRDs to become established (watched, not polled).
 #[derive(Debug, Clone, Copy)]
 pub struct ManifestTiming {
     pub crd_timeout: Duration,
-    pub poll_initial: Duration,
-    pub poll_max: Duration,
 }
 
 impl Default for ManifestTiming {
     fn default() -> Self {
         ManifestTiming {
             crd_timeout: Duration::from_secs(60),
-            poll_initial: Duration::from_millis(200),
-            poll_max: Duration::from_secs(2),
         }
     }
 }
@@ -72,22 +72,40 @@ async fn apply_group(
         })
         .collect();
     let resolved: BTreeMap<(String, String), Resolved> = resolve(cluster, &kinds).await?;
+    // A dry run of the whole wave first (unless this is one): nothing changes when the server
+    // refuses any of it.
+    let passes: &[bool] = if opts.dry_run {
+        &[true]
+    } else {
+        &[true, false]
+    };
     let mut applied = Vec::new();
-    for d in docs {
-        let key = (s(d, "/apiVersion").to_string(), s(d, "/kind").to_string());
-        let Some(r) = resolved.get(&key) else {
-            return Err(KubeError::MissingKinds {
-                kinds: vec![format!("{} {}", key.0, key.1)],
-            });
-        };
-        let name = s(d, "/metadata/name");
-        let ns = Some(s(d, "/metadata/namespace")).filter(|n| !n.is_empty());
-        let what = describe(d);
-        apply::apply(&cluster.client, r, ns, name, d, opts)
+    for &dry_run in passes {
+        for d in docs {
+            let key = (s(d, "/apiVersion").to_string(), s(d, "/kind").to_string());
+            let Some(r) = resolved.get(&key) else {
+                return Err(KubeError::MissingKinds {
+                    kinds: vec![format!("{} {}", key.0, key.1)],
+                });
+            };
+            let name = s(d, "/metadata/name");
+            let ns = Some(s(d, "/metadata/namespace")).filter(|n| !n.is_empty());
+            let what = describe(d);
+            apply::apply(
+                &cluster.client,
+                r,
+                ns,
+                name,
+                d,
+                ApplyOptions { dry_run, ..opts },
+            )
             .await
             .map_err(|e| api_error(cluster, &what, e))?;
-        on_applied(&what);
-        applied.push(what);
+            if dry_run == opts.dry_run {
+                on_applied(&what);
+                applied.push(what);
+            }
+        }
     }
     Ok(applied)
 }
@@ -133,41 +151,48 @@ async fn wait_established(
     crds: &[&Value],
     timing: ManifestTiming,
 ) -> Result<(), KubeError> {
-    let kinds = vec![(
-        "apiextensions.k8s.io/v1".to_string(),
-        "CustomResourceDefinition".to_string(),
-        "CRDs".to_string(),
-    )];
-    let resolved = resolve(cluster, &kinds).await?;
-    let Some(r) = resolved.values().next() else {
-        return Ok(());
-    };
     let deadline = Instant::now() + timing.crd_timeout;
-    let mut backoff = Backoff::new(timing.poll_initial, timing.poll_max);
+    let api: kube::Api<CustomResourceDefinition> = kube::Api::all(cluster.client.clone());
     for crd in crds {
         let name = s(crd, "/metadata/name");
-        loop {
-            let state = match apply::get(&cluster.client, r, None, name).await {
-                Ok(Some(obj)) => crd_established(&obj),
-                Ok(None) => Check::Pending("not found".into()),
-                Err(e) => return Err(api_error(cluster, &describe(crd), e)),
-            };
-            match state {
-                Check::Ready => break,
-                Check::Pending(why) | Check::Failed(why) => {
-                    let now = Instant::now();
-                    if now >= deadline {
-                        return Err(KubeError::Api {
-                            object: describe(crd),
-                            code: 0,
-                            message: format!(
-                                "not established after {}s: {why}",
-                                timing.crd_timeout.as_secs()
-                            ),
-                        });
-                    }
-                    tokio::time::sleep(backoff.next_delay().min(deadline - now)).await;
+        // A client error ends the wait with that error; the watch's own hiccups are retried.
+        let mut fatal: Option<KubeError> = None;
+        let waited = wait::until(
+            deadline.saturating_duration_since(Instant::now()),
+            wait::object(api.clone(), name, wait::Backoff::default()),
+            |c: &Option<CustomResourceDefinition>| match c {
+                Some(c) => crd_established(c),
+                None => Check::Pending("not found".into()),
+            },
+            |e| match wait::client_error(e) {
+                Ok(e) => {
+                    let why = e.to_string();
+                    fatal = Some(api_error(cluster, &describe(crd), e));
+                    Check::Failed(why)
                 }
+                Err(e) => Check::Pending(e.to_string()),
+            },
+            |_| {},
+        )
+        .await;
+        match waited {
+            Ok(()) => {}
+            Err(WaitError::Failed(why)) => {
+                return Err(fatal.unwrap_or_else(|| KubeError::Api {
+                    object: describe(crd),
+                    code: 0,
+                    message: why,
+                }));
+            }
+            Err(WaitError::TimedOut { last }) => {
+                return Err(KubeError::Api {
+                    object: describe(crd),
+                    code: 0,
+                    message: format!(
+                        "not established after {}s: {last}",
+                        timing.crd_timeout.as_secs()
+                    ),
+                });
             }
         }
     }

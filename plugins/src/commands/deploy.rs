@@ -199,7 +199,7 @@ fn summarize(plan: &Plan, report: &deploy::Report, opts: &Options) {
 struct Reporter {
     bar: Option<ProgressBar>,
     quiet: bool,
-    /// The last status line printed in plain mode, so a poll that learns nothing new is silent.
+    /// The last status line printed in plain mode, so a status that says nothing new is silent.
     last_status: RefCell<String>,
 }
 

@@ -2,55 +2,67 @@
 //! Argo CD Applications.
 
 use std::path::PathBuf;
+use std::time::{Duration, Instant};
 
+use futures_util::Stream;
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::Node;
+use kube::api::{Api, DynamicObject};
+use kube::runtime::watcher;
 use serde_json::Value;
 
 use super::super::context::Ctx;
-use super::super::poll::{self, Probe};
+use super::super::poll::{self, timed_out};
 use super::super::stage::{Stage, StageError, StageFuture};
 use super::kustomize;
 use crate::kube::manifests::{ManifestTiming, apply_manifests, describe};
-use crate::kube::wait::{Check, application_synced_healthy, deployment_ready, ready_condition};
-use crate::kube::{ApplyOptions, Cluster, resolve};
+use crate::kube::wait::{self, Check, WaitError, application_synced_healthy, deployment_ready};
+use crate::kube::{ApplyOptions, Cluster, KubeError, resolve};
 
-/// Reads one object, mapping "the API does not answer yet" to a pending probe.
-async fn get_object(
-    cluster: &Cluster,
-    api_version: &str,
-    kind: &str,
-    ns: Option<&str>,
-    name: &str,
-) -> Probe<Option<Value>> {
-    let kinds = vec![(api_version.to_string(), kind.to_string(), name.to_string())];
-    let resolved = match resolve(cluster, &kinds).await {
-        Ok(r) => r,
-        Err(crate::kube::KubeError::Unreachable { message, .. }) => {
-            return Probe::Pending(format!(
-                "the Kubernetes API does not answer yet ({message})"
-            ));
-        }
-        Err(crate::kube::KubeError::MissingKinds { .. }) => {
-            return Probe::Pending(format!("the API does not serve {kind} yet"));
-        }
-        Err(e) => return Probe::Failed(e.to_string()),
-    };
-    let Some(r) = resolved.values().next() else {
-        return Probe::Pending(format!("the API does not serve {kind} yet"));
-    };
-    match crate::kube::apply::get(&cluster.client, r, ns, name).await {
-        Ok(o) => Probe::Ready(o),
-        Err(e) if crate::kube::is_connection_error(&e) => {
-            Probe::Pending("the Kubernetes API does not answer yet".into())
-        }
-        Err(e) => Probe::Failed(crate::kube::api_error(cluster, name, e).to_string()),
+/// How far apart a failed watch is restarted: the rhythm of the bootstrap's probes.
+fn retry(ctx: &Ctx) -> wait::Backoff {
+    wait::Backoff::new(ctx.timing.poll_initial, ctx.timing.poll_max)
+}
+
+/// A watch error while waiting: the API not answering yet (it is coming up) is pending; an
+/// answer refusing the request ends the wait.
+fn unreadable(cluster: &Cluster, name: &str, e: watcher::Error) -> Check {
+    match wait::client_error(e) {
+        Ok(e) if crate::kube::is_connection_error(&e) => Check::Pending(format!(
+            "the Kubernetes API does not answer yet ({})",
+            crate::diag::error_chain(&e)
+        )),
+        Ok(e) => Check::Failed(crate::kube::api_error(cluster, name, e).to_string()),
+        Err(e) => Check::Pending(e.to_string()),
     }
 }
 
-fn check_to_probe(c: Check) -> Probe<()> {
-    match c {
-        Check::Ready => Probe::Ready(()),
-        Check::Pending(m) => Probe::Pending(m),
-        Check::Failed(m) => Probe::Failed(m),
+/// Watches `states` until `check` passes, within what is `left` of the wait's `limit`; the
+/// details and the timeout message are those of every bootstrap wait ([`poll::timed_out`]).
+async fn watch_until<T, S>(
+    ctx: &Ctx,
+    cluster: &Cluster,
+    what: &str,
+    name: &str,
+    (limit, left): (Duration, Duration),
+    states: S,
+    check: impl FnMut(&T) -> Check,
+) -> Result<(), StageError>
+where
+    S: Stream<Item = Result<T, watcher::Error>>,
+{
+    let waited = wait::until(
+        left,
+        states,
+        check,
+        |e| unreadable(cluster, name, e),
+        |why| ctx.detail(&format!("waiting for {what}: {why}")),
+    )
+    .await;
+    match waited {
+        Ok(()) => Ok(()),
+        Err(WaitError::Failed(why)) => Err(StageError::new(format!("{what}: {why}"))),
+        Err(WaitError::TimedOut { last }) => Err(timed_out(what, limit, &last)),
     }
 }
 
@@ -79,14 +91,19 @@ impl Stage for WaitNodeReady {
         Box::pin(async move {
             let cluster = ctx.cluster().await?;
             let what = format!("node {} to be Ready", self.node);
-            poll::until(ctx, &what, ctx.timing.kubernetes, || async {
-                match get_object(&cluster, "v1", "Node", None, &self.node).await {
-                    Probe::Ready(Some(n)) => check_to_probe(ready_condition(&n)),
-                    Probe::Ready(None) => Probe::Pending("the node has not registered yet".into()),
-                    Probe::Pending(m) => Probe::Pending(m),
-                    Probe::Failed(m) => Probe::Failed(m),
-                }
-            })
+            let nodes: Api<Node> = Api::all(cluster.client.clone());
+            watch_until(
+                ctx,
+                &cluster,
+                &what,
+                &self.node,
+                (ctx.timing.kubernetes, ctx.timing.kubernetes),
+                wait::object(nodes, &self.node, retry(ctx)),
+                |n: &Option<Node>| match n {
+                    Some(n) => wait::node_ready(n),
+                    None => Check::Pending("the node has not registered yet".into()),
+                },
+            )
             .await
         })
     }
@@ -176,8 +193,6 @@ impl Stage for ApplyManifests {
             let cluster = ctx.cluster().await?;
             let timing = ManifestTiming {
                 crd_timeout: ctx.timing.argocd,
-                poll_initial: ctx.timing.poll_initial,
-                poll_max: ctx.timing.poll_max,
             };
             let progress = ctx.progress.clone();
             let stage = ctx.stage.clone();
@@ -202,16 +217,24 @@ impl Stage for ApplyManifests {
     }
 }
 
-/// Waits until an object reports ready by `check`: a Deployment with all replicas ready, an
-/// Argo CD Application Synced and Healthy.
+/// What a [`WaitObject`] waits for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Readiness {
+    /// A Deployment whose replicas are all updated and ready (typed `Api<Deployment>`).
+    Deployment,
+    /// An Argo CD Application that is Synced and Healthy (a CRD kind, read dynamically once the
+    /// API serves it).
+    Application,
+}
+
+/// Waits until an object reports ready: a Deployment with all replicas ready, an Argo CD
+/// Application Synced and Healthy. The object is watched.
 pub struct WaitObject {
     /// Stage name (cache key).
     pub stage: String,
-    pub api_version: &'static str,
-    pub kind: &'static str,
+    pub kind: Readiness,
     pub namespace: String,
     pub name: String,
-    pub check: fn(&Value) -> Check,
     /// What "ready" means, for the plan.
     pub ready_means: &'static str,
     /// Which timing limit applies.
@@ -223,11 +246,9 @@ impl WaitObject {
     pub fn deployment(namespace: &str, name: &str) -> Self {
         WaitObject {
             stage: format!("deployment-ready/{namespace}/{name}"),
-            api_version: "apps/v1",
-            kind: "Deployment",
+            kind: Readiness::Deployment,
             namespace: namespace.into(),
             name: name.into(),
-            check: |d| deployment_ready(d, None),
             ready_means: "to be ready",
             limit: |t| t.argocd,
         }
@@ -237,15 +258,51 @@ impl WaitObject {
     pub fn application(namespace: &str, name: &str) -> Self {
         WaitObject {
             stage: format!("application-synced/{name}"),
-            api_version: "argoproj.io/v1alpha1",
-            kind: "Application",
+            kind: Readiness::Application,
             namespace: namespace.into(),
             name: name.into(),
-            check: application_synced_healthy,
             ready_means: "to be Synced and Healthy",
             limit: |t| t.platform,
         }
     }
+
+    fn kind_name(&self) -> &'static str {
+        match self.kind {
+            Readiness::Deployment => "Deployment",
+            Readiness::Application => "Application",
+        }
+    }
+}
+
+/// The API of Argo CD's Applications, once the cluster serves the kind. Discovery has no watch,
+/// so this asks again, backing off, until it does or the deadline passes.
+async fn served_application(
+    ctx: &Ctx,
+    cluster: &Cluster,
+    what: &str,
+    limit: Duration,
+) -> Result<kube::discovery::ApiResource, StageError> {
+    let kinds = vec![(
+        "argoproj.io/v1alpha1".to_string(),
+        "Application".to_string(),
+        what.to_string(),
+    )];
+    poll::until(ctx, what, limit, || async {
+        match resolve(cluster, &kinds).await {
+            Ok(r) => match r.into_values().next() {
+                Some(r) => Check::Ready(r.resource),
+                None => Check::Pending("the API does not serve Application yet".into()),
+            },
+            Err(KubeError::Unreachable { message, .. }) => Check::Pending(format!(
+                "the Kubernetes API does not answer yet ({message})"
+            )),
+            Err(KubeError::MissingKinds { .. }) => {
+                Check::Pending("the API does not serve Application yet".into())
+            }
+            Err(e) => Check::Failed(e.to_string()),
+        }
+    })
+    .await
 }
 
 impl Stage for WaitObject {
@@ -256,7 +313,10 @@ impl Stage for WaitObject {
     fn summary(&self) -> String {
         format!(
             "wait for {} {}/{} {}",
-            self.kind, self.namespace, self.name, self.ready_means
+            self.kind_name(),
+            self.namespace,
+            self.name,
+            self.ready_means
         )
     }
 
@@ -267,25 +327,48 @@ impl Stage for WaitObject {
     fn run<'a>(&'a self, ctx: &'a mut Ctx) -> StageFuture<'a> {
         Box::pin(async move {
             let cluster = ctx.cluster().await?;
-            let what = format!("{} {}/{}", self.kind, self.namespace, self.name);
+            let what = format!("{} {}/{}", self.kind_name(), self.namespace, self.name);
             let limit = (self.limit)(&ctx.timing);
-            poll::until(ctx, &what, limit, || async {
-                match get_object(
-                    &cluster,
-                    self.api_version,
-                    self.kind,
-                    Some(&self.namespace),
-                    &self.name,
-                )
-                .await
-                {
-                    Probe::Ready(Some(o)) => check_to_probe((self.check)(&o)),
-                    Probe::Ready(None) => Probe::Pending("not created yet".into()),
-                    Probe::Pending(m) => Probe::Pending(m),
-                    Probe::Failed(m) => Probe::Failed(m),
+            let client = cluster.client.clone();
+            match self.kind {
+                Readiness::Deployment => {
+                    let api: Api<Deployment> = Api::namespaced(client, &self.namespace);
+                    watch_until(
+                        ctx,
+                        &cluster,
+                        &what,
+                        &self.name,
+                        (limit, limit),
+                        wait::object(api, &self.name, retry(ctx)),
+                        |d: &Option<Deployment>| match d {
+                            Some(d) => deployment_ready(d, None),
+                            None => Check::Pending("not created yet".into()),
+                        },
+                    )
+                    .await
                 }
-            })
-            .await
+                Readiness::Application => {
+                    let started = Instant::now();
+                    let resource = served_application(ctx, &cluster, &what, limit).await?;
+                    let api: Api<DynamicObject> =
+                        Api::namespaced_with(client, &self.namespace, &resource);
+                    let states = wait::object(api, &self.name, retry(ctx));
+                    let left = limit.saturating_sub(started.elapsed());
+                    watch_until(
+                        ctx,
+                        &cluster,
+                        &what,
+                        &self.name,
+                        (limit, left),
+                        states,
+                        |a: &Option<DynamicObject>| match a {
+                            Some(a) => application_synced_healthy(&a.data),
+                            None => Check::Pending("not created yet".into()),
+                        },
+                    )
+                    .await
+                }
+            }
         })
     }
 }

@@ -4,8 +4,9 @@
 use std::sync::Arc;
 
 use super::super::context::Ctx;
-use super::super::poll::{self, Probe};
+use super::super::poll;
 use super::super::stage::{Stage, StageError, StageFuture};
+use crate::kube::wait::Check;
 use crate::secret::SecretBytes;
 use crate::talos::api::{
     ApplyMode, BootstrapOutcome, ClientOptions, TalosClient, TalosEndpoint, TalosError,
@@ -104,13 +105,13 @@ where
     poll::until(ctx, what, ctx.timing.talos, || async {
         let client = match configured(access, node).await {
             Ok(c) => c,
-            Err(e) if retry_while_rebooting(&e) => return Probe::Pending(e.to_string()),
-            Err(e) => return Probe::Failed(e.to_string()),
+            Err(e) if retry_while_rebooting(&e) => return Check::Pending(e.to_string()),
+            Err(e) => return Check::Failed(e.to_string()),
         };
         match call(client).await {
-            Ok(v) => Probe::Ready(v),
-            Err(e) if transient(&e) => Probe::Pending(e.to_string()),
-            Err(e) => Probe::Failed(e.to_string()),
+            Ok(v) => Check::Ready(v),
+            Err(e) if transient(&e) => Check::Pending(e.to_string()),
+            Err(e) => Check::Failed(e.to_string()),
         }
     })
     .await
@@ -177,14 +178,14 @@ impl Stage for ApplyConfig {
                 .await
                 {
                     Ok(c) => c,
-                    Err(e) if e.is_transient() => return Probe::Pending(e.to_string()),
-                    Err(e) => return Probe::Failed(e.to_string()),
+                    Err(e) if e.is_transient() => return Check::Pending(e.to_string()),
+                    Err(e) => return Check::Failed(e.to_string()),
                 };
                 let presented = client
                     .peer_fingerprint()
                     .map_or_else(|| "(unreadable)".to_string(), |f| f.to_string());
                 if *trust == MaintenanceTrust::Refuse {
-                    return Probe::Failed(format!(
+                    return Check::Failed(format!(
                         "not sending {} to {}: it holds the cluster's CA keys and the node's \
                          certificate is not verified. The node presented SPKI fingerprint \
                          {presented}; if the node's console shows the same, rerun with \
@@ -197,9 +198,9 @@ impl Stage for ApplyConfig {
                     .apply_configuration(self.config.expose(), ApplyMode::Auto, false)
                     .await
                 {
-                    Ok(r) => Probe::Ready((r, presented)),
-                    Err(e) if e.is_transient() => Probe::Pending(e.to_string()),
-                    Err(e) => Probe::Failed(e.to_string()),
+                    Ok(r) => Check::Ready((r, presented)),
+                    Err(e) if e.is_transient() => Check::Pending(e.to_string()),
+                    Err(e) => Check::Failed(e.to_string()),
                 }
             })
             .await?;

@@ -19,18 +19,27 @@
 //!   `force`, creating or merging, bumping `resourceVersion` (and `generation` when `spec`
 //!   changes), `409 Conflict` when a field owned by another manager would change, removal of
 //!   fields a manager stops applying, `dryRun=All`, and the namespace-must-exist rule;
-//! - `GET` (object and `/status`), `LIST` with equality `labelSelector`, `DELETE`, and
+//! - `GET` (object and `/status`), `LIST` with equality `labelSelector` and a
+//!   `fieldSelector` on `metadata.name` / `metadata.namespace`, `DELETE`, and
 //!   `application/merge-patch+json` on `/status`;
+//! - watches: `GET` of a collection with `watch=true` (the same selectors) streams
+//!   newline-delimited JSON events, `ADDED`, `MODIFIED` and `DELETED`, from the
+//!   `resourceVersion` asked for (the store's version counter, which lists report), as kube-rs's
+//!   `watcher` uses them. Every change (an apply, a status patch, a delete, a timed action,
+//!   [`TestApi::with_store`]) wakes the open watches, which send what changed for them;
 //! - a hook for tests: [`TestApi::after_apply`] runs an action some time after an object is
-//!   applied (a controller setting conditions, creating a Deployment and its pods), and
-//!   [`TestApi::with_store`] changes objects directly.
+//!   applied (a controller setting conditions, creating a Deployment and its pods), on a timer in
+//!   the background, so watches see it when it happens; [`TestApi::with_store`] changes objects
+//!   directly.
 //!
-//! Limits, on purpose: no TLS or authentication; no watch; no validation against schemas (the
-//! bodies are stored as sent); lists are owned atomically (no merge keys), ownership is tracked
-//! per leaf field and is not exposed as `managedFields`; no admission, finalizers, owner
-//! references or garbage collection; `POST`/`PUT`, JSON patch and strategic merge patch are
-//! answered `405`/`415`; time-based actions run when the next request arrives, not in the
-//! background. Every request is logged ([`TestApi::requests`]) so tests can assert what a client
+//! Limits, on purpose: no TLS or authentication; no validation against schemas (the bodies are
+//! stored as sent); lists are owned atomically (no merge keys), ownership is tracked per leaf
+//! field and is not exposed as `managedFields`; no admission, finalizers, owner references or
+//! garbage collection; `POST`/`PUT`, JSON patch and strategic merge patch are answered
+//! `405`/`415`. Watches send no `BOOKMARK` events (kube-rs does not need them), ignore
+//! `timeoutSeconds` and report every change since a version as `ADDED` or `MODIFIED` by what the
+//! client has been sent, not by the history (objects deleted before a watch starts are not
+//! reported). Every request is logged ([`TestApi::requests`]) so tests can assert what a client
 //! did and did not send.
 
 mod store;
@@ -41,8 +50,12 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use http_body_util::{BodyExt, Full};
-use hyper::body::{Bytes, Incoming};
+use std::collections::BTreeMap;
+use std::convert::Infallible;
+
+use http_body_util::combinators::BoxBody;
+use http_body_util::{BodyExt, Full, StreamBody};
+use hyper::body::{Bytes, Frame, Incoming};
 use hyper::{Method, Request, Response, StatusCode};
 use serde_json::{Value, json};
 
@@ -69,7 +82,20 @@ struct State {
     /// Kinds whose applies are refused with a message quoting the whole body, as a validating
     /// webhook or an API server's `Invalid value: "..."` may quote a rejected value.
     echo_rejections: Vec<String>,
+    /// Counts changes to the store; open watches wait on it.
+    changes: tokio::sync::watch::Sender<u64>,
+    /// Times at which scheduled actions fall due, for the server to arm timers for.
+    to_arm: Vec<Instant>,
 }
+
+impl State {
+    /// Wakes every open watch.
+    fn changed(&self) {
+        self.changes.send_modify(|n| *n += 1);
+    }
+}
+
+type Body = BoxBody<Bytes, Infallible>;
 
 /// Builds a [`TestApi`] with a chosen set of resource types.
 pub struct Builder {
@@ -131,6 +157,8 @@ impl TestApi {
             scheduled: Vec::new(),
             requests: Vec::new(),
             echo_rejections: Vec::new(),
+            changes: tokio::sync::watch::channel(0).0,
+            to_arm: Vec::new(),
         }));
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
         let addr = listener.local_addr().expect("local address");
@@ -155,7 +183,7 @@ impl TestApi {
                             tokio::spawn(async move {
                                 let service = hyper::service::service_fn(move |req| {
                                     let st = st.clone();
-                                    async move { Ok::<_, std::convert::Infallible>(handle(&st, req).await) }
+                                    async move { Ok::<_, Infallible>(handle(&st, req).await) }
                                 });
                                 let _ = hyper::server::conn::http1::Builder::new()
                                     .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
@@ -190,19 +218,24 @@ impl TestApi {
         path
     }
 
-    /// Runs `f` on the store (to seed or inspect objects).
+    /// Runs `f` on the store (to seed, change or inspect objects); open watches see the change.
     pub fn with_store<R>(&self, f: impl FnOnce(&mut Store) -> R) -> R {
-        f(&mut lock(&self.state).store)
+        let mut st = lock(&self.state);
+        let r = f(&mut st.store);
+        st.changed();
+        r
     }
 
     /// A copy of an object.
     pub fn get(&self, kind: &str, ns: &str, name: &str) -> Option<Value> {
-        self.with_store(|s| s.get(kind, ns, name).cloned())
+        lock(&self.state).store.get(kind, ns, name).cloned()
     }
 
     /// `Kind ns/name` of every object, in the order they were created.
     pub fn created(&self) -> Vec<String> {
-        self.with_store(|s| {
+        let st = lock(&self.state);
+        let s = &st.store;
+        {
             s.created
                 .iter()
                 .map(|(q, ns, name)| {
@@ -219,7 +252,7 @@ impl TestApi {
                     }
                 })
                 .collect()
-        })
+        }
     }
 
     /// Every request so far as `METHOD /path?query`.
@@ -228,8 +261,8 @@ impl TestApi {
     }
 
     /// After the object of `kind` named `name` is applied (for real, not a dry run), waits
-    /// `delay` and then runs `action`. Actions run when a request arrives at or after their
-    /// time, which is how clients that poll observe them.
+    /// `delay` and then runs `action`, on a timer in the background (watches see the change as
+    /// it happens).
     pub fn after_apply(
         &self,
         kind: &str,
@@ -258,8 +291,8 @@ impl Drop for TestApi {
     }
 }
 
-fn json_response(code: u16, body: &Value) -> Response<Full<Bytes>> {
-    let mut r = Response::new(Full::new(Bytes::from(body.to_string())));
+fn json_response(code: u16, body: &Value) -> Response<Body> {
+    let mut r = Response::new(Full::new(Bytes::from(body.to_string())).boxed());
     *r.status_mut() = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     r.headers_mut().insert(
         hyper::header::CONTENT_TYPE,
@@ -268,7 +301,7 @@ fn json_response(code: u16, body: &Value) -> Response<Full<Bytes>> {
     r
 }
 
-fn failure(f: &ApiFailure) -> Response<Full<Bytes>> {
+fn failure(f: &ApiFailure) -> Response<Body> {
     json_response(f.code, &f.status())
 }
 
@@ -317,7 +350,7 @@ fn percent_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// Runs scheduled actions whose time has come.
+/// Runs scheduled actions whose time has come (and wakes the watches when one ran).
 fn run_due(state: &mut State) {
     let now = Instant::now();
     let mut due: Vec<Action> = Vec::new();
@@ -329,12 +362,28 @@ fn run_due(state: &mut State) {
         }
     }
     state.scheduled.retain(|s| s.action.is_some());
+    let ran = !due.is_empty();
     for a in due {
         a(&mut state.store);
     }
+    if ran {
+        state.changed();
+    }
 }
 
-async fn handle(state: &Mutex<State>, req: Request<Incoming>) -> Response<Full<Bytes>> {
+/// Arms one background timer per newly scheduled action time.
+fn arm_timers(state: &Arc<Mutex<State>>) {
+    let due = std::mem::take(&mut lock(state).to_arm);
+    for at in due {
+        let st = state.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep_until(at.into()).await;
+            run_due(&mut lock(&st));
+        });
+    }
+}
+
+async fn handle(state: &Arc<Mutex<State>>, req: Request<Incoming>) -> Response<Body> {
     let method = req.method().clone();
     let path = req.uri().path().to_string();
     let q = query(&req);
@@ -359,10 +408,181 @@ async fn handle(state: &Mutex<State>, req: Request<Incoming>) -> Response<Full<B
     };
     st.requests.push(line);
     run_due(&mut st);
-    route(&mut st, &method, &path, &q, &content_type, &body)
+    if method == Method::GET && q.get("watch").is_some_and(|w| w == "true" || w == "1") {
+        return watch(state, &mut st, &path, &q);
+    }
+    let response = route(&mut st, &method, &path, &q, &content_type, &body);
+    if method != Method::GET {
+        st.changed();
+    }
+    drop(st);
+    arm_timers(state);
+    response
 }
 
-fn discovery(store: &Store, path: &str) -> Option<Response<Full<Bytes>>> {
+/// What a list or watch selects: equality label and field selectors.
+struct Selection {
+    labels: Vec<(String, String)>,
+    name: Option<String>,
+    namespace: Option<String>,
+}
+
+impl Selection {
+    fn parse(q: &HashMap<String, String>) -> Result<Selection, ApiFailure> {
+        let pairs = |key: &str| -> Vec<(String, String)> {
+            q.get(key)
+                .map(|s| {
+                    s.split(',')
+                        .filter_map(|p| p.split_once('='))
+                        .map(|(k, v)| (k.to_string(), v.trim_start_matches('=').to_string()))
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let mut sel = Selection {
+            labels: pairs("labelSelector"),
+            name: None,
+            namespace: None,
+        };
+        for (k, v) in pairs("fieldSelector") {
+            match k.as_str() {
+                "metadata.name" => sel.name = Some(v),
+                "metadata.namespace" => sel.namespace = Some(v),
+                other => {
+                    return Err(ApiFailure::new(
+                        400,
+                        "BadRequest",
+                        format!("field label not supported: {other}"),
+                    ));
+                }
+            }
+        }
+        Ok(sel)
+    }
+
+    fn matches(&self, v: &Value) -> bool {
+        let meta = |f: &str| v.pointer(&format!("/metadata/{f}")).and_then(Value::as_str);
+        self.name.as_deref().is_none_or(|n| meta("name") == Some(n))
+            && self
+                .namespace
+                .as_deref()
+                .is_none_or(|n| meta("namespace").unwrap_or("") == n)
+    }
+
+    /// The matching objects by `namespace/name`.
+    fn select(&self, store: &Store, t: &Target) -> BTreeMap<String, Value> {
+        store
+            .list(&t.r, t.namespace.as_deref(), &self.labels)
+            .into_iter()
+            .filter(|v| self.matches(v))
+            .map(|v| {
+                let meta = |f: &str| {
+                    v.pointer(&format!("/metadata/{f}"))
+                        .and_then(Value::as_str)
+                        .unwrap_or("")
+                        .to_string()
+                };
+                (format!("{}/{}", meta("namespace"), meta("name")), v)
+            })
+            .collect()
+    }
+}
+
+fn rv_of(v: &Value) -> u64 {
+    v.pointer("/metadata/resourceVersion")
+        .and_then(Value::as_str)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0)
+}
+
+/// The events that take a client from `sent` to `now`, updating `sent`.
+fn diff(sent: &mut BTreeMap<String, Value>, now: BTreeMap<String, Value>) -> Vec<Bytes> {
+    let mut events = Vec::new();
+    let line = |kind: &str, object: &Value| {
+        Bytes::from(format!("{}\n", json!({"type": kind, "object": object})))
+    };
+    for (key, old) in sent.iter() {
+        if !now.contains_key(key) {
+            events.push(line("DELETED", old));
+        }
+    }
+    for (key, v) in &now {
+        match sent.get(key) {
+            None => events.push(line("ADDED", v)),
+            Some(old) if rv_of(old) != rv_of(v) => events.push(line("MODIFIED", v)),
+            Some(_) => {}
+        }
+    }
+    *sent = now;
+    events
+}
+
+/// Answers a watch: a stream of events, one JSON object a line, until the client goes away or
+/// the server stops.
+fn watch(
+    state: &Arc<Mutex<State>>,
+    st: &mut State,
+    path: &str,
+    q: &HashMap<String, String>,
+) -> Response<Body> {
+    let t = match parse_target(&st.store, path) {
+        Ok(t) if t.name.is_none() => t,
+        Ok(_) => {
+            return failure(&ApiFailure::new(
+                405,
+                "MethodNotAllowed",
+                "watch a collection with a fieldSelector on metadata.name, not an object",
+            ));
+        }
+        Err(f) => return failure(&f),
+    };
+    let sel = match Selection::parse(q) {
+        Ok(s) => s,
+        Err(f) => return failure(&f),
+    };
+    // What the client already has: the objects of the version it starts from.
+    let from: Option<u64> = q
+        .get("resourceVersion")
+        .and_then(|v| v.parse().ok())
+        .filter(|v| *v > 0);
+    let mut sent: BTreeMap<String, Value> = match from {
+        Some(from) => sel
+            .select(&st.store, &t)
+            .into_iter()
+            .filter(|(_, v)| rv_of(v) <= from)
+            .collect(),
+        None => BTreeMap::new(),
+    };
+    let mut changes = st.changes.subscribe();
+    let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(64);
+    let state = state.clone();
+    tokio::spawn(async move {
+        loop {
+            let now = sel.select(&lock(&state).store, &t);
+            for event in diff(&mut sent, now) {
+                if tx.send(event).await.is_err() {
+                    return;
+                }
+            }
+            tokio::select! {
+                changed = changes.changed() => if changed.is_err() { return },
+                _ = tx.closed() => return,
+            }
+        }
+    });
+    let frames = futures_util::stream::unfold(rx, |mut rx| async move {
+        let b = rx.recv().await?;
+        Some((Ok::<_, Infallible>(Frame::data(b)), rx))
+    });
+    let mut r = Response::new(BodyExt::boxed(StreamBody::new(frames)));
+    r.headers_mut().insert(
+        hyper::header::CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static("application/json"),
+    );
+    r
+}
+
+fn discovery(store: &Store, path: &str) -> Option<Response<Body>> {
     let groups = || {
         let mut gvs: Vec<(String, String)> = store
             .resources
@@ -379,7 +599,7 @@ fn discovery(store: &Store, path: &str) -> Option<Response<Full<Bytes>>> {
             .iter()
             .filter(|r| r.group == group && r.version == version)
             .flat_map(|r| {
-                let verbs = json!(["create", "delete", "get", "list", "patch", "update"]);
+                let verbs = json!(["create", "delete", "get", "list", "patch", "update", "watch"]);
                 [
                     json!({"name": r.plural, "singularName": r.kind.to_lowercase(), "namespaced": r.namespaced, "kind": r.kind, "verbs": verbs}),
                     json!({"name": format!("{}/status", r.plural), "singularName": "", "namespaced": r.namespaced, "kind": r.kind, "verbs": ["get", "patch", "update"]}),
@@ -539,7 +759,7 @@ fn route(
     q: &HashMap<String, String>,
     content_type: &str,
     body: &[u8],
-) -> Response<Full<Bytes>> {
+) -> Response<Body> {
     if *method == Method::GET
         && let Some(r) = discovery(&st.store, path)
     {
@@ -563,19 +783,14 @@ fn route(
             None => not_found(name),
         },
         (Method::GET, None) => {
-            let selector: Vec<(String, String)> = q
-                .get("labelSelector")
-                .map(|s| {
-                    s.split(',')
-                        .filter_map(|p| p.split_once('='))
-                        .map(|(k, v)| (k.trim_end_matches('=').to_string(), v.to_string()))
-                        .collect()
-                })
-                .unwrap_or_default();
-            let items = st.store.list(&t.r, ns, &selector);
+            let sel = match Selection::parse(q) {
+                Ok(s) => s,
+                Err(f) => return failure(&f),
+            };
+            let items: Vec<Value> = sel.select(&st.store, &t).into_values().collect();
             json_response(
                 200,
-                &json!({"kind": format!("{}List", t.r.kind), "apiVersion": t.r.api_version(), "metadata": {"resourceVersion": "1"}, "items": items}),
+                &json!({"kind": format!("{}List", t.r.kind), "apiVersion": t.r.api_version(), "metadata": {"resourceVersion": st.store.resource_version().to_string()}, "items": items}),
             )
         }
         (Method::DELETE, Some(name)) => match st.store.delete(&t.r, ns, name) {
@@ -616,6 +831,7 @@ fn route(
                             for s in &mut st.scheduled {
                                 if s.due.is_none() && s.kind == t.r.kind && &s.name == name {
                                     s.due = Some(now + s.delay);
+                                    st.to_arm.push(now + s.delay);
                                 }
                             }
                             // Actions with no delay are visible to the very next request.

@@ -341,6 +341,11 @@ impl Store {
         (r.qualified(), ns.to_string(), name.to_string())
     }
 
+    /// The version of the latest change (what lists report, where watches start).
+    pub fn resource_version(&self) -> u64 {
+        self.resource_version
+    }
+
     fn next_rv(&mut self) -> String {
         self.resource_version += 1;
         self.resource_version.to_string()
