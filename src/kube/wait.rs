@@ -321,15 +321,28 @@ pub fn node_ready(node: &Node) -> Check {
         .as_ref()
         .and_then(|s| s.conditions.as_ref())
         .and_then(|cs| cs.iter().find(|c| c.type_ == "Ready"));
-    match ready {
-        Some(c) if c.status == "True" => READY,
-        Some(c) => Check::Pending(describe(
-            &c.type_,
-            &c.status,
-            c.reason.as_deref(),
-            c.message.as_deref(),
-        )),
-        None => Check::Pending("no Ready condition reported yet".into()),
+    condition_true(
+        ready.map(|c| {
+            (
+                &*c.type_,
+                &*c.status,
+                c.reason.as_deref(),
+                c.message.as_deref(),
+            )
+        }),
+        "no Ready condition reported yet",
+    )
+}
+
+/// Ready when a typed condition (type, status, reason, message) is `True`; else its
+/// description, or `missing` when there is none.
+fn condition_true(found: Option<(&str, &str, Option<&str>, Option<&str>)>, missing: &str) -> Check {
+    match found {
+        Some((_, "True", _, _)) => READY,
+        Some((type_, status, reason, message)) => {
+            Check::Pending(describe(type_, status, reason, message))
+        }
+        None => Check::Pending(missing.into()),
     }
 }
 
@@ -543,16 +556,17 @@ pub fn crd_established(crd: &CustomResourceDefinition) -> Check {
         .as_ref()
         .and_then(|s| s.conditions.as_ref())
         .and_then(|cs| cs.iter().find(|c| c.type_ == "Established"));
-    match established {
-        Some(c) if c.status == "True" => READY,
-        Some(c) => Check::Pending(describe(
-            &c.type_,
-            &c.status,
-            c.reason.as_deref(),
-            c.message.as_deref(),
-        )),
-        None => Check::Pending("not established yet".into()),
-    }
+    condition_true(
+        established.map(|c| {
+            (
+                &*c.type_,
+                &*c.status,
+                c.reason.as_deref(),
+                c.message.as_deref(),
+            )
+        }),
+        "not established yet",
+    )
 }
 
 /// An Argo CD Application that is `Synced` and `Healthy`. A `Degraded` health or a sync
