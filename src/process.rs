@@ -170,7 +170,10 @@ impl Run {
         out
     }
 
-    fn configure<C: CommandLike>(&self, cmd: &mut C) {
+    /// The child as configured here, std's `Command` (tokio's converts from it), stdin piped
+    /// only when there is input.
+    fn command(&self) -> std::process::Command {
+        let mut cmd = std::process::Command::new(&self.program);
         cmd.args(&self.args);
         if let Some(d) = &self.dir {
             cmd.current_dir(d);
@@ -182,6 +185,14 @@ impl Run {
         for (k, v) in &self.env {
             cmd.env(k, v);
         }
+        cmd.stdin(if self.stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+        cmd
     }
 
     fn spawn_error(&self, source: std::io::Error) -> ProcessError {
@@ -221,16 +232,7 @@ impl Run {
 
     /// Runs to the end on this thread; each stderr line goes to `on_line` as it arrives.
     pub fn blocking(&self, mut on_line: impl FnMut(&str)) -> Result<Finished, ProcessError> {
-        let mut cmd = std::process::Command::new(&self.program);
-        self.configure(&mut cmd);
-        cmd.stdin(if self.stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-        let mut child = cmd.spawn().map_err(|e| self.spawn_error(e))?;
+        let mut child = self.command().spawn().map_err(|e| self.spawn_error(e))?;
         let (Some(mut out), Some(err)) = (child.stdout.take(), child.stderr.take()) else {
             let _ = child.kill();
             return Err(self.io_error(std::io::Error::other("no output pipes")));
@@ -320,16 +322,8 @@ impl Run {
     /// Runs on the tokio runtime; each stderr line goes to `on_line` as it arrives. Dropping
     /// the future kills the child.
     pub async fn run(&self, mut on_line: impl FnMut(&str)) -> Result<Finished, ProcessError> {
-        let mut cmd = tokio::process::Command::new(&self.program);
-        self.configure(&mut cmd);
-        cmd.stdin(if self.stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
+        let mut cmd = tokio::process::Command::from(self.command());
+        cmd.kill_on_drop(true);
         let mut child = cmd.spawn().map_err(|e| self.spawn_error(e))?;
         let (Some(mut out), Some(err)) = (child.stdout.take(), child.stderr.take()) else {
             return Err(self.io_error(std::io::Error::other("no output pipes")));
@@ -379,42 +373,4 @@ async fn stderr_lines(
         keep_tail(&mut tail, &line, TAIL_LINES);
     }
     tail
-}
-
-/// What [`Run::configure`] needs of std's and tokio's `Command`.
-trait CommandLike {
-    fn args(&mut self, args: &[OsString]);
-    fn current_dir(&mut self, dir: &Path);
-    fn env(&mut self, k: &OsStr, v: &OsStr);
-    fn env_remove(&mut self, k: &str);
-}
-
-impl CommandLike for std::process::Command {
-    fn args(&mut self, args: &[OsString]) {
-        std::process::Command::args(self, args);
-    }
-    fn current_dir(&mut self, dir: &Path) {
-        std::process::Command::current_dir(self, dir);
-    }
-    fn env(&mut self, k: &OsStr, v: &OsStr) {
-        std::process::Command::env(self, k, v);
-    }
-    fn env_remove(&mut self, k: &str) {
-        std::process::Command::env_remove(self, k);
-    }
-}
-
-impl CommandLike for tokio::process::Command {
-    fn args(&mut self, args: &[OsString]) {
-        tokio::process::Command::args(self, args);
-    }
-    fn current_dir(&mut self, dir: &Path) {
-        tokio::process::Command::current_dir(self, dir);
-    }
-    fn env(&mut self, k: &OsStr, v: &OsStr) {
-        tokio::process::Command::env(self, k, v);
-    }
-    fn env_remove(&mut self, k: &str) {
-        tokio::process::Command::env_remove(self, k);
-    }
 }
