@@ -27,7 +27,7 @@ use zt::talos::bundle::SecretsBundle;
 use zt::tenant::TenantRepo;
 use zt_test_support::cluster::{TestCluster, install_crds, workload_cluster_or_skip};
 use zt_test_support::oracles::oracle_or_skip;
-use zt_test_support::progress::Recorder;
+use zt_test_support::progress::{EXAMPLE_PRODUCTION_STAGES, Recorder, all_done};
 use zt_test_support::talos_api::TalosTestServer;
 use zt_test_support::workspace_root;
 
@@ -229,26 +229,7 @@ async fn production_bootstrap_installs_argo_cd_and_the_platform_on_a_real_cluste
     assert!(summary.cached.is_empty());
     assert_eq!(
         rec.finished(),
-        [
-            "✓ render",
-            "✓ talos-apply/cp01-main",
-            "✓ talos-ready/cp01-main",
-            "✓ etcd-bootstrap",
-            "✓ kubeconfig",
-            "✓ node-ready/cp01-main",
-            "✓ talos-apply/worker01",
-            "✓ talos-ready/worker01",
-            "✓ node-ready/worker01",
-            "✓ talos-apply/worker02",
-            "✓ talos-ready/worker02",
-            "✓ node-ready/worker02",
-            "✓ argocd-install",
-            "✓ secrets",
-            "✓ deployment-ready/argocd/argocd-repo-server",
-            "✓ root-app",
-            "✓ application-synced/platform-bootstrap",
-            "✓ tenants",
-        ],
+        all_done(EXAMPLE_PRODUCTION_STAGES),
         "{}",
         rec.all()
     );

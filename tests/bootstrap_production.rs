@@ -22,7 +22,7 @@ use zt::talos::bundle::SecretsBundle;
 use zt::tenant::{EnvValues, TenantRepo};
 use zt_test_support::kube_api::TestApi;
 use zt_test_support::preview::{cluster_api, platform_syncs};
-use zt_test_support::progress::Recorder;
+use zt_test_support::progress::{EXAMPLE_PRODUCTION_STAGES, Recorder, all_done};
 use zt_test_support::talos_api::TalosTestServer;
 use zt_test_support::workspace_root;
 
@@ -231,29 +231,7 @@ async fn bootstraps_three_nodes_to_a_syncing_platform() {
     let summary = result.unwrap_or_else(|e| panic!("{e}\n{}", rec.all()));
     assert_eq!(summary.cached.len(), 0);
 
-    assert_eq!(
-        rec.finished(),
-        [
-            "✓ render",
-            "✓ talos-apply/cp01-main",
-            "✓ talos-ready/cp01-main",
-            "✓ etcd-bootstrap",
-            "✓ kubeconfig",
-            "✓ node-ready/cp01-main",
-            "✓ talos-apply/worker01",
-            "✓ talos-ready/worker01",
-            "✓ node-ready/worker01",
-            "✓ talos-apply/worker02",
-            "✓ talos-ready/worker02",
-            "✓ node-ready/worker02",
-            "✓ argocd-install",
-            "✓ secrets",
-            "✓ deployment-ready/argocd/argocd-repo-server",
-            "✓ root-app",
-            "✓ application-synced/platform-bootstrap",
-            "✓ tenants",
-        ]
-    );
+    assert_eq!(rec.finished(), all_done(EXAMPLE_PRODUCTION_STAGES));
 
     // Each node got exactly its rendered config, once, over the maintenance API in AUTO mode.
     let r = rendered(&bundle);

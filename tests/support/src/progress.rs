@@ -50,3 +50,31 @@ impl Recorder {
         self.0.lock().unwrap_or_else(|e| e.into_inner()).join("\n")
     }
 }
+
+/// The stages of the example environment's production plan (one control plane, two workers),
+/// in order.
+pub const EXAMPLE_PRODUCTION_STAGES: &[&str] = &[
+    "render",
+    "talos-apply/cp01-main",
+    "talos-ready/cp01-main",
+    "etcd-bootstrap",
+    "kubeconfig",
+    "node-ready/cp01-main",
+    "talos-apply/worker01",
+    "talos-ready/worker01",
+    "node-ready/worker01",
+    "talos-apply/worker02",
+    "talos-ready/worker02",
+    "node-ready/worker02",
+    "argocd-install",
+    "secrets",
+    "deployment-ready/argocd/argocd-repo-server",
+    "root-app",
+    "application-synced/platform-bootstrap",
+    "tenants",
+];
+
+/// The finished lines of `stages` all done in this run (`✓ stage`).
+pub fn all_done(stages: &[&str]) -> Vec<String> {
+    stages.iter().map(|s| format!("✓ {s}")).collect()
+}
