@@ -34,6 +34,21 @@ fn command(program: impl AsRef<std::ffi::OsStr>) -> Command {
     cli::command(program, &workspace_root(), &[])
 }
 
+/// `render` of environment `dev` of tenant repo `repo` into `out`, with the example bundle.
+fn render_dev<'a>(repo: &'a str, out: &'a str) -> [&'a str; 9] {
+    [
+        "render",
+        "--tenant-repo",
+        repo,
+        "--env",
+        "dev",
+        "--secrets",
+        "examples/example-secrets.yaml",
+        "--out",
+        out,
+    ]
+}
+
 /// `kubectl-zt <args>` run directly, with the fake credentials set.
 fn zt(args: &[&str]) -> Output {
     zt_with(args, CREDENTIALS)
@@ -205,17 +220,10 @@ fn render_values_fixture(name: &str) -> (tempfile::TempDir, PathBuf, Output) {
     )
     .unwrap();
     let out = repo.path().join("out");
-    let o = zt(&[
-        "render",
-        "--tenant-repo",
+    let o = zt(&render_dev(
         repo.path().to_str().unwrap(),
-        "--env",
-        "dev",
-        "--secrets",
-        "examples/example-secrets.yaml",
-        "--out",
         out.to_str().unwrap(),
-    ]);
+    ));
     (repo, out, o)
 }
 
@@ -267,17 +275,10 @@ fn a_patch_that_does_not_apply_exits_1_and_writes_nothing() {
     );
     fs::write(env_dir.join("talos-values.yaml"), &values).unwrap();
     let out = repo.path().join("out");
-    let o = zt(&[
-        "render",
-        "--tenant-repo",
+    let o = zt(&render_dev(
         repo.path().to_str().unwrap(),
-        "--env",
-        "dev",
-        "--secrets",
-        "examples/example-secrets.yaml",
-        "--out",
         out.to_str().unwrap(),
-    ]);
+    ));
     assert_eq!(o.status.code(), Some(1), "{}", text(&o.stderr));
     let err = text(&o.stderr);
     assert!(
