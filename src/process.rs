@@ -1,7 +1,8 @@
 //! The one way kubectl zt runs another program (`git`, `kubectl kustomize`, `kind`): bounded by
 //! a time limit, with the platform's credentials removed from the child's environment, stdin
-//! closed unless input is given, and output lines passed to the caller as they arrive (for
-//! `-v`). A child still running when its time is up, or when the caller's future is dropped
+//! closed unless input is given, and stderr lines passed to the caller as they arrive (for
+//! `-v`), with the credentials of any URL in them cut out (a child may quote a URL from a file
+//! it read). A child still running when its time is up, or when the caller's future is dropped
 //! (Ctrl-C), is killed.
 //!
 //! [`Run::blocking`] serves synchronous callers (render, preview-patch) with no polling delay:
@@ -16,6 +17,8 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWriteExt};
+
+use crate::redact::url_credentials;
 
 /// How many of the last stderr lines an error quotes.
 pub const TAIL_LINES: usize = 8;
@@ -156,7 +159,7 @@ impl Run {
         self
     }
 
-    /// `program arg…` as a person would type it, for messages.
+    /// `program arg…` as a person would type it, for messages (URL credentials cut out).
     pub fn command_line(&self) -> String {
         let mut out = Path::new(&self.program)
             .file_name()
@@ -167,7 +170,7 @@ impl Run {
             out.push(' ');
             out.push_str(&a.to_string_lossy());
         }
-        out
+        url_credentials(&out)
     }
 
     /// The child as configured here, std's `Command` (tokio's converts from it), stdin piped
@@ -252,7 +255,7 @@ impl Run {
         let err_reader = std::thread::spawn(move || {
             for line in BufReader::new(err).lines() {
                 let Ok(line) = line else { break };
-                if lines_tx.send(line).is_err() {
+                if lines_tx.send(url_credentials(&line)).is_err() {
                     break;
                 }
             }
@@ -369,6 +372,7 @@ async fn stderr_lines(
     let mut reader = tokio::io::BufReader::new(stream).lines();
     let mut tail = Vec::new();
     while let Ok(Some(line)) = reader.next_line().await {
+        let line = url_credentials(&line);
         on_line(&line);
         keep_tail(&mut tail, &line, TAIL_LINES);
     }

@@ -151,6 +151,31 @@ pub fn redact_yaml(text: &str) -> Option<String> {
     yaml::to_string_multi(&docs).ok()
 }
 
+/// `text` with the user information of every URL in it (`https://user:token@host`) replaced
+/// by `<redacted>`: for output of programs we run (git, kustomize, kind), which may quote a URL
+/// from a file they read.
+pub fn url_credentials(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find("://") {
+        let (head, tail) = rest.split_at(at + 3);
+        out.push_str(head);
+        let end = tail
+            .find(|c: char| c.is_whitespace() || "/?#\"'<>`".contains(c))
+            .unwrap_or(tail.len());
+        match tail[..end].rfind('@') {
+            Some(userinfo_end) => {
+                out.push_str(REDACTED);
+                out.push_str(&tail[userinfo_end..end]);
+            }
+            None => out.push_str(&tail[..end]),
+        }
+        rest = &tail[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -210,5 +235,24 @@ mod tests {
     #[test]
     fn non_yaml_is_not_shown() {
         assert!(redact_yaml("a: [\n").is_none());
+    }
+
+    #[test]
+    fn url_credentials_are_cut_from_any_text() {
+        let line = "error: fetching https://bot:ghp_SECRET@github.com/org/repo.git?ref=v1 and git@github.com:org/x, see http://host/p";
+        let out = url_credentials(line);
+        assert!(
+            !out.contains("ghp_SECRET") && !out.contains("bot:"),
+            "{out}"
+        );
+        assert!(
+            out.contains("https://<redacted>@github.com/org/repo.git?ref=v1"),
+            "{out}"
+        );
+        assert!(
+            out.ends_with("git@github.com:org/x, see http://host/p"),
+            "{out}"
+        );
+        assert_eq!(url_credentials("no urls here"), "no urls here");
     }
 }

@@ -55,6 +55,18 @@ fn the_runner_runs_limits_and_strips_credentials() {
         assert_eq!(done.stderr_tail, ["err1", "err2"], "{which}");
     }
 
+    // A URL with credentials a child prints (from a file it read) is cut before anyone sees it.
+    let run = sh("echo 'fetch https://bot:ghp_leak@github.com/o/r.git failed' >&2; exit 1");
+    for (which, result, lines) in both(&run) {
+        let e = result.unwrap_err().to_string();
+        let seen = format!("{e}\n{}", lines.join("\n"));
+        assert!(!seen.contains("ghp_leak"), "{which}: {seen}");
+        assert!(
+            seen.contains("https://<redacted>@github.com/o/r.git"),
+            "{which}: {seen}"
+        );
+    }
+
     // Input.
     let run = Run::new("cat", Vec::<&str>::new()).stdin(b"line one\nline two\n".to_vec());
     for (which, result, _) in both(&run) {
