@@ -80,7 +80,7 @@ pub async fn build(dir: &Path, on_line: impl FnMut(&str)) -> Result<Vec<Value>, 
                     "`kubectl kustomize {}` failed; it needs the remote resource{} {}, which could not be fetched ({first})",
                     dir.display(),
                     if remote.len() == 1 { "" } else { "s" },
-                    remote.join(", ")
+                    crate::redact::url_credentials(&remote.join(", "))
                 ))
                 .hint("on a machine without network access, vendor the resource into the platform repo or pass --argocd-install FILE with a pre-built manifest")
             };
