@@ -15,7 +15,7 @@ use crate::kube::wait::{Backoff, Check};
 pub fn timed_out(what: &str, limit: Duration, last: &str) -> StageError {
     StageError::new(format!(
         "timed out after {} waiting for {what}; last seen: {last}",
-        super::progress::format_elapsed(limit)
+        crate::progress::format_duration(limit)
     ))
 }
 

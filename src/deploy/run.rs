@@ -25,11 +25,12 @@ use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Pod, Secret};
 use serde_json::Value;
 
+use super::DeployError;
 use super::plan::{DATABASE_API_VERSION, Plan, PlannedObject, Wave};
-use super::{DeployError, format_duration};
 use crate::kube::apply::{self as kapply, ApplyOptions};
 use crate::kube::wait::{self as kwait, Check};
 use crate::kube::{self, Cluster, ClusterAccess, KubeError, Resolved};
+use crate::progress::{Progress, format_duration};
 use crate::redact::Scrubber;
 
 /// `--dry-run`.
@@ -68,22 +69,9 @@ impl Options {
     }
 }
 
-/// Where progress goes. The library says what happens; the caller decides how it looks (a
-/// spinner on a terminal, plain lines in CI).
-pub trait Progress {
-    /// A stage begins.
-    fn stage(&self, _msg: &str) {}
-    /// What is being waited for right now (replaces the previous status).
-    fn status(&self, _msg: &str) {}
-    /// A step finished.
-    fn done(&self, _msg: &str) {}
-    /// Something the user should know that does not stop the deploy.
-    fn warn(&self, _msg: &str) {}
-}
-
-/// Progress that goes nowhere.
-pub struct Silent;
-impl Progress for Silent {}
+/// The steps a deploy reports its progress under.
+pub const APPLY: &str = "apply";
+pub const WAIT: &str = "wait";
 
 /// What a run did.
 #[derive(Debug, Clone, Default)]
@@ -159,10 +147,10 @@ pub async fn execute(
     let waits_for_db =
         opts.wait && opts.dry_run == DryRun::None && plan.service.dependencies.has_postgres();
 
-    progress.stage(&format!(
-        "checking the cluster at {} serves every kind",
-        cluster.url
-    ));
+    progress.start(
+        APPLY,
+        &format!("checking the cluster at {} serves every kind", cluster.url),
+    );
     let mut kinds: Vec<(String, String, String)> = plan
         .objects
         .iter()
@@ -215,21 +203,24 @@ pub async fn execute(
             .map_err(|e| scrub_err(kube::api_error(&cluster, "Namespace", e), &scrubber))?
             .is_some();
     }
-    progress.stage(&format!(
-        "{} {} objects with server-side apply (field manager {})",
-        if dry { "validating" } else { "applying" },
-        plan.objects.len(),
-        kube::FIELD_MANAGER
-    ));
+    progress.start(
+        APPLY,
+        &format!(
+            "{} {} objects with server-side apply (field manager {})",
+            if dry { "validating" } else { "applying" },
+            plan.objects.len(),
+            kube::FIELD_MANAGER
+        ),
+    );
     for o in &namespaces {
         apply_one(&cluster, o, res_of(o), apply_opts, &scrubber)
             .await
             .map_err(|e| partly(e, &applied))?;
         applied.push(o.describe());
-        progress.done(&format!("{} {}", verb(dry), o.describe()));
+        progress.done(APPLY, &format!("{} {}", verb(dry), o.describe()));
     }
     if dry && !namespace_exists {
-        progress.warn(&format!(
+        progress.warn(APPLY, &format!(
             "namespace {} does not exist yet, so the server cannot validate the objects in it; they were checked offline only",
             plan.service.namespace
         ));
@@ -251,7 +242,7 @@ pub async fn execute(
                 .await
                 .map_err(|e| partly(e, &applied))?;
             applied.push(o.describe());
-            progress.done(&format!("{} {}", verb(dry), o.describe()));
+            progress.done(APPLY, &format!("{} {}", verb(dry), o.describe()));
         }
     }
     report.applied = applied;
@@ -413,14 +404,17 @@ impl Waiter<'_> {
             return Ok(Vec::new());
         }
         let deadline = self.started + self.opts.timeout;
-        self.progress.stage(&format!(
-            "waiting for {title}: {}",
-            targets
-                .iter()
-                .map(Target::what)
-                .collect::<Vec<_>>()
-                .join(", ")
-        ));
+        self.progress.start(
+            WAIT,
+            &format!(
+                "waiting for {title}: {}",
+                targets
+                    .iter()
+                    .map(Target::what)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        );
         // The last reason each target gave, for the timeout's diagnosis.
         let reasons: Vec<Mutex<String>> = targets.iter().map(|_| Mutex::default()).collect();
         let mut done = vec![false; targets.len()];
@@ -436,10 +430,13 @@ impl Waiter<'_> {
                 let what = targets[i].what();
                 match outcome {
                     Ok(()) => {
-                        self.progress.done(&format!(
-                            "{what} is ready ({})",
-                            format_duration(self.started.elapsed())
-                        ));
+                        self.progress.done(
+                            WAIT,
+                            &format!(
+                                "{what} is ready ({})",
+                                format_duration(self.started.elapsed())
+                            ),
+                        );
                         done[i] = true;
                         ready.push(what);
                     }
@@ -473,7 +470,8 @@ impl Waiter<'_> {
         let what = t.what();
         let pending = |why: &str| {
             let why = self.scrubber.scrub(why);
-            self.progress.status(&format!("waiting for {what}: {why}"));
+            self.progress
+                .status(WAIT, &format!("waiting for {what}: {why}"));
             if let Ok(mut r) = reason.lock() {
                 *r = why;
             }
