@@ -194,7 +194,7 @@ fn the_plan_lists_every_stage_and_what_it_runs() {
         "in every container labelled io.x-k8s.kind.cluster=zt-plan: ctr --namespace=k8s.io images import --all-platforms --digests -".to_string(),
         format!("apply the built-in preview patches to {} and commit the result to branch zt-preview", root.display()),
         format!("build {}/bootstrap/argocd/install/preview with `kubectl kustomize`", root.display()),
-        "server-side apply Secret/argocd/repo-credentials".to_string(),
+        "server-side apply Secret argocd/repo-credentials".to_string(),
         "apply the root Application platform-bootstrap (file:///repo at zt-preview)".to_string(),
         "wait for Application argocd/platform-bootstrap to be Synced and Healthy".to_string(),
     ] {

@@ -28,6 +28,7 @@ use serde_json::Value;
 use super::DeployError;
 use super::plan::{DATABASE_API_VERSION, Plan, PlannedObject, Wave};
 use crate::kube::apply::{self as kapply, ApplyOptions};
+use crate::kube::manifests::apply_wave;
 use crate::kube::wait::{self as kwait, Check};
 use crate::kube::{self, Cluster, ClusterAccess, KubeError, Resolved};
 use crate::progress::{Progress, format_duration};
@@ -174,15 +175,12 @@ pub async fn execute(
     let resolved = kube::resolve(&cluster, &kinds)
         .await
         .map_err(|e| scrub_err(e, &scrubber))?;
-    let res_of = |o: &PlannedObject| {
-        resolved
-            .get(&(o.api_version.clone(), o.kind.clone()))
-            .cloned()
-    };
 
     let dry = opts.dry_run == DryRun::Server;
     let (namespaces, rest): (Vec<&PlannedObject>, Vec<&PlannedObject>) =
         plan.objects.iter().partition(|o| o.wave == Wave::Namespace);
+    let namespaces: Vec<&Value> = namespaces.iter().map(|o| &o.value).collect();
+    let rest: Vec<&Value> = rest.iter().map(|o| &o.value).collect();
     let apply_opts = ApplyOptions {
         force: opts.force_conflicts,
         dry_run: dry,
@@ -212,38 +210,37 @@ pub async fn execute(
             kube::FIELD_MANAGER
         ),
     );
-    for o in &namespaces {
-        apply_one(&cluster, o, res_of(o), apply_opts, &scrubber)
-            .await
-            .map_err(|e| partly(e, &applied))?;
-        applied.push(o.describe());
-        progress.done(APPLY, &format!("{} {}", verb(dry), o.describe()));
-    }
+    let on_applied = |what: &str| progress.done(APPLY, &format!("{} {what}", verb(dry)));
+    let failed = |e: KubeError, applied: &[String]| partly(scrub_err(e, &scrubber), applied);
+    apply_wave(
+        &cluster,
+        &resolved,
+        &namespaces,
+        apply_opts,
+        &mut applied,
+        &on_applied,
+    )
+    .await
+    .map_err(|e| failed(e, &applied))?;
     if dry && !namespace_exists {
-        progress.warn(APPLY, &format!(
-            "namespace {} does not exist yet, so the server cannot validate the objects in it; they were checked offline only",
-            plan.service.namespace
-        ));
+        progress.warn(
+            APPLY,
+            &format!(
+                "namespace {} does not exist yet, so the server cannot validate the objects in it; they were checked offline only",
+                plan.service.namespace
+            ),
+        );
     } else {
-        if !dry {
-            // Validate everything first, so a conflict or schema error changes nothing else.
-            let check = ApplyOptions {
-                dry_run: true,
-                ..apply_opts
-            };
-            for o in &rest {
-                apply_one(&cluster, o, res_of(o), check, &scrubber)
-                    .await
-                    .map_err(|e| partly(e, &applied))?;
-            }
-        }
-        for o in &rest {
-            apply_one(&cluster, o, res_of(o), apply_opts, &scrubber)
-                .await
-                .map_err(|e| partly(e, &applied))?;
-            applied.push(o.describe());
-            progress.done(APPLY, &format!("{} {}", verb(dry), o.describe()));
-        }
+        apply_wave(
+            &cluster,
+            &resolved,
+            &rest,
+            apply_opts,
+            &mut applied,
+            &on_applied,
+        )
+        .await
+        .map_err(|e| failed(e, &applied))?;
     }
     report.applied = applied;
 
@@ -274,32 +271,6 @@ fn partly(e: KubeError, applied: &[String]) -> DeployError {
             applied: applied.to_vec(),
         }
     }
-}
-
-async fn apply_one(
-    cluster: &Cluster,
-    o: &PlannedObject,
-    res: Option<Resolved>,
-    opts: ApplyOptions,
-    scrubber: &Scrubber,
-) -> Result<Value, KubeError> {
-    let Some(res) = res else {
-        // resolve() succeeded for every kind of the plan, so this cannot happen; report it
-        // rather than panic.
-        return Err(KubeError::MissingKinds {
-            kinds: vec![format!("{} {}", o.api_version, o.kind)],
-        });
-    };
-    kapply::apply(
-        &cluster.client,
-        &res,
-        o.namespace.as_deref(),
-        &o.name,
-        &o.value,
-        opts,
-    )
-    .await
-    .map_err(|e| scrub_err(kube::api_error(cluster, &o.describe(), e), scrubber))
 }
 
 /// One thing to wait for.
