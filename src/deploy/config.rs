@@ -203,113 +203,14 @@ pub fn parse(src: &str, file: &Path, o: &Overrides) -> Result<ServiceConfig, Dia
         o.namespace.as_deref(),
     );
 
-    let mut build = Build::default();
-    if let Some(f) = top
-        .get("build")
-        .and_then(|n| d.fields(n, "build", BUILD_KEYS))
-    {
-        if let Some(v) = d.opt_string(&f, "dockerfile") {
-            build.dockerfile = v;
-        }
-        if let Some(v) = d.opt_string(&f, "context") {
-            build.context = v;
-        }
-        if let Some(v) = d.opt_string(&f, "tag") {
-            build.tag = v;
-        }
-        build.image = d.opt_string(&f, "image");
-    }
-
-    let mut test_timeout = DEFAULT_TEST_TIMEOUT;
-    let mut test_parallel = true;
-    if let Some(f) = top.get("test").and_then(|n| d.fields(n, "test", TEST_KEYS)) {
-        if let Some(n) = f.get("timeout")
-            && let Some(v) = d.uint(n, &f.child("timeout"), 1..=MAX_TIMEOUT_SECS)
-        {
-            test_timeout = v;
-        }
-        if let Some(v) = d.opt_bool(&f, "parallel") {
-            test_parallel = v;
-        }
-    }
-
-    let mut wait_timeout = DEFAULT_WAIT_TIMEOUT;
-    let mut health_endpoint = "/ready".to_string();
-    let mut liveness_endpoint = "/health".to_string();
-    if let Some(f) = top
-        .get("deployment")
-        .and_then(|n| d.fields(n, "deployment", DEPLOYMENT_KEYS))
-    {
-        if let Some(n) = f.get("wait_timeout")
-            && let Some(v) = d.uint(n, &f.child("wait_timeout"), 1..=MAX_TIMEOUT_SECS)
-        {
-            wait_timeout = Duration::from_secs(v);
-        }
-        if let Some(v) = path_field(&mut d, &f, "health_endpoint") {
-            health_endpoint = v;
-        }
-        if let Some(v) = path_field(&mut d, &f, "liveness_endpoint") {
-            liveness_endpoint = v;
-        }
-    }
-
-    let mut dependencies = Dependencies::default();
-    if let Some(f) = top
-        .get("dependencies")
-        .and_then(|n| d.fields(n, "dependencies", DEPENDENCY_KEYS))
-    {
-        dependencies.platform = string_list(&mut d, &f, "platform");
-        dependencies.external = string_list(&mut d, &f, "external");
-        dependencies.internal = string_list(&mut d, &f, "internal");
-    }
-
-    let env = match top.get("env") {
-        Some(n) => d
-            .string_map(n, "env")
-            .map(|m| {
-                m.into_iter()
-                    .map(|(k, v, _)| (k, SecretString::new(v)))
-                    .collect()
-            })
-            .unwrap_or_default(),
-        None => Vec::new(),
-    };
-
-    let mut diagnostics = Vec::new();
-    if let Some(f) = top
-        .get("diagnostics")
-        .and_then(|n| d.fields(n, "diagnostics", DIAGNOSTICS_KEYS))
-    {
-        for (phase, known) in [
-            ("pre_deploy", PRE_DEPLOY_KEYS),
-            ("post_deploy", POST_DEPLOY_KEYS),
-        ] {
-            let Some(pf) = f
-                .get(phase)
-                .and_then(|n| d.fields(n, &f.child(phase), known))
-            else {
-                continue;
-            };
-            for check in known {
-                if d.opt_bool(&pf, check) == Some(true) {
-                    diagnostics.push(format!("{phase}.{check}"));
-                }
-            }
-        }
-    }
-
-    let mut platform_branch = "main".to_string();
-    if let Some(f) = top
-        .get("platform")
-        .and_then(|n| d.fields(n, "platform", PLATFORM_KEYS))
-        && let Some(b) = d.opt_string(&f, "branch")
-    {
-        platform_branch = b;
-    }
-
-    if let Some(t) = o.timeout {
-        wait_timeout = t;
-    }
+    let build = build_section(&mut d, &top);
+    let test = test_section(&mut d, &top);
+    let deployment = deployment_section(&mut d, &top);
+    let dependencies = dependencies_section(&mut d, &top);
+    let env = env_section(&mut d, &top);
+    let diagnostics = diagnostics_section(&mut d, &top);
+    let platform_branch = platform_branch(&mut d, &top);
+    let wait_timeout = o.timeout.unwrap_or(deployment.wait_timeout);
     match (name, namespace) {
         (Some(name), Some(namespace)) if !d.has_errors() => Ok(ServiceConfig {
             file: Some(file.to_path_buf()),
@@ -318,16 +219,158 @@ pub fn parse(src: &str, file: &Path, o: &Overrides) -> Result<ServiceConfig, Dia
             wait_timeout,
             dependencies,
             build,
-            test_timeout,
-            test_parallel,
-            health_endpoint,
-            liveness_endpoint,
+            test_timeout: test.timeout,
+            test_parallel: test.parallel,
+            health_endpoint: deployment.health_endpoint,
+            liveness_endpoint: deployment.liveness_endpoint,
             platform_branch,
             env,
             diagnostics,
         }),
         _ => Err(d.finish().sorted()),
     }
+}
+
+/// `build:`; each key keeps its default when absent.
+fn build_section(d: &mut Decoder, top: &Fields<'_>) -> Build {
+    let mut build = Build::default();
+    let Some(f) = top
+        .get("build")
+        .and_then(|n| d.fields(n, "build", BUILD_KEYS))
+    else {
+        return build;
+    };
+    if let Some(v) = d.opt_string(&f, "dockerfile") {
+        build.dockerfile = v;
+    }
+    if let Some(v) = d.opt_string(&f, "context") {
+        build.context = v;
+    }
+    if let Some(v) = d.opt_string(&f, "tag") {
+        build.tag = v;
+    }
+    build.image = d.opt_string(&f, "image");
+    build
+}
+
+/// `test:` as read.
+struct TestSection {
+    timeout: u64,
+    parallel: bool,
+}
+
+fn test_section(d: &mut Decoder, top: &Fields<'_>) -> TestSection {
+    let mut test = TestSection {
+        timeout: DEFAULT_TEST_TIMEOUT,
+        parallel: true,
+    };
+    if let Some(f) = top.get("test").and_then(|n| d.fields(n, "test", TEST_KEYS)) {
+        if let Some(n) = f.get("timeout")
+            && let Some(v) = d.uint(n, &f.child("timeout"), 1..=MAX_TIMEOUT_SECS)
+        {
+            test.timeout = v;
+        }
+        if let Some(v) = d.opt_bool(&f, "parallel") {
+            test.parallel = v;
+        }
+    }
+    test
+}
+
+/// `deployment:` as read.
+struct DeploymentSection {
+    wait_timeout: Duration,
+    health_endpoint: String,
+    liveness_endpoint: String,
+}
+
+fn deployment_section(d: &mut Decoder, top: &Fields<'_>) -> DeploymentSection {
+    let mut dep = DeploymentSection {
+        wait_timeout: DEFAULT_WAIT_TIMEOUT,
+        health_endpoint: "/ready".to_string(),
+        liveness_endpoint: "/health".to_string(),
+    };
+    let Some(f) = top
+        .get("deployment")
+        .and_then(|n| d.fields(n, "deployment", DEPLOYMENT_KEYS))
+    else {
+        return dep;
+    };
+    if let Some(n) = f.get("wait_timeout")
+        && let Some(v) = d.uint(n, &f.child("wait_timeout"), 1..=MAX_TIMEOUT_SECS)
+    {
+        dep.wait_timeout = Duration::from_secs(v);
+    }
+    if let Some(v) = path_field(d, &f, "health_endpoint") {
+        dep.health_endpoint = v;
+    }
+    if let Some(v) = path_field(d, &f, "liveness_endpoint") {
+        dep.liveness_endpoint = v;
+    }
+    dep
+}
+
+fn dependencies_section(d: &mut Decoder, top: &Fields<'_>) -> Dependencies {
+    let mut dependencies = Dependencies::default();
+    if let Some(f) = top
+        .get("dependencies")
+        .and_then(|n| d.fields(n, "dependencies", DEPENDENCY_KEYS))
+    {
+        dependencies.platform = string_list(d, &f, "platform");
+        dependencies.external = string_list(d, &f, "external");
+        dependencies.internal = string_list(d, &f, "internal");
+    }
+    dependencies
+}
+
+/// `env:` — every value is kept as a secret: nothing tells which of them are.
+fn env_section(d: &mut Decoder, top: &Fields<'_>) -> Vec<(String, SecretString)> {
+    let Some(n) = top.get("env") else {
+        return Vec::new();
+    };
+    d.string_map(n, "env")
+        .map(|m| {
+            m.into_iter()
+                .map(|(k, v, _)| (k, SecretString::new(v)))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// `diagnostics:` — the checks turned on, as `phase.check`.
+fn diagnostics_section(d: &mut Decoder, top: &Fields<'_>) -> Vec<String> {
+    let mut diagnostics = Vec::new();
+    let Some(f) = top
+        .get("diagnostics")
+        .and_then(|n| d.fields(n, "diagnostics", DIAGNOSTICS_KEYS))
+    else {
+        return diagnostics;
+    };
+    for (phase, known) in [
+        ("pre_deploy", PRE_DEPLOY_KEYS),
+        ("post_deploy", POST_DEPLOY_KEYS),
+    ] {
+        let Some(pf) = f
+            .get(phase)
+            .and_then(|n| d.fields(n, &f.child(phase), known))
+        else {
+            continue;
+        };
+        for check in known {
+            if d.opt_bool(&pf, check) == Some(true) {
+                diagnostics.push(format!("{phase}.{check}"));
+            }
+        }
+    }
+    diagnostics
+}
+
+/// `platform.branch`, `main` by default.
+fn platform_branch(d: &mut Decoder, top: &Fields<'_>) -> String {
+    top.get("platform")
+        .and_then(|n| d.fields(n, "platform", PLATFORM_KEYS))
+        .and_then(|f| d.opt_string(&f, "branch"))
+        .unwrap_or_else(|| "main".to_string())
 }
 
 /// `service.name` / `service.namespace`: a DNS-1123 label, from the flag when given.
