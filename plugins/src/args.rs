@@ -461,6 +461,9 @@ Then it waits for the database (when dependencies.internal lists postgres) and i
 secret, every claim's Ready condition, and the Deployment's rollout of the new image; a
 crash-looping pod fails the deploy at once. Progress goes to stderr, the summary to stdout.
 
+Before anything is applied, the Argo CD Applications dependencies.platform lists (in namespace
+argocd) must be Synced and Healthy; --sync-platform asks Argo CD to sync those that are not.
+
 Every input is checked before anything is applied; problems are reported as file:line:col.
 
 Examples:
@@ -524,6 +527,11 @@ pub struct DeployArgs {
     /// Apply and return without waiting for the service to become ready
     #[arg(long)]
     pub no_wait: bool,
+
+    /// Ask Argo CD to sync the Applications of dependencies.platform that are not Synced and
+    /// Healthy (as `argocd app sync` does), before waiting for them
+    #[arg(long)]
+    pub sync_platform: bool,
 
     /// The kubeconfig file [default: KUBECONFIG, then ~/.kube/config, then in-cluster]
     #[arg(long, value_name = "FILE", value_hint = clap::ValueHint::FilePath)]
