@@ -19,6 +19,7 @@ pub mod fsio;
 pub mod git;
 pub mod kind;
 pub mod kube;
+pub mod parameters;
 pub mod patch;
 pub mod process;
 pub mod redact;
