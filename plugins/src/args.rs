@@ -408,6 +408,64 @@ pub enum SecretsCommand {
 
     /// Check a secrets bundle: structure, encodings, certificates and keys
     Check(SecretsCheckArgs),
+
+    /// Push the platform's secrets from environment variables to AWS SSM Parameter Store
+    #[command(long_about = SECRETS_PUSH_ABOUT)]
+    Push(SecretsPushArgs),
+}
+
+const SECRETS_PUSH_ABOUT: &str = "\
+Push the platform's secrets from environment variables to AWS SSM Parameter Store, where the
+platform's ExternalSecrets (ClusterSecretStore aws-parameter-store) read them.
+
+Which variable goes to which parameter is data: the tenant repository's parameters.yaml (or
+--mapping FILE), else the built-in mapping under /zerotouch/prod:
+  github/{username,token}, ghcr/{username,password}     BOT_GITHUB_USERNAME, BOT_GITHUB_TOKEN
+  argocd/repos/<repo>/{url,username,password}          TENANTS_REPO_NAME (+ the bot's credentials;
+                                                       url: TENANTS_REPO_URL or the GitHub URL)
+  openai_api_key, anthropic_api_key (optional)         OPENAI_API_KEY, ANTHROPIC_API_KEY
+Every parameter is a SecureString. Current values are read first and only what differs is
+written; each path is reported as created, updated or unchanged (never a value). Every unset
+variable is reported at once, by name, before anything is sent. Nothing is written to disk.
+
+AWS: credentials from the standard chain (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY/
+AWS_SESSION_TOKEN, AWS_PROFILE, SSO, OIDC web identity in CI, instance roles); region from
+--region, else AWS_REGION, else ap-south-1; --endpoint-url or AWS_ENDPOINT_URL for another
+endpoint.
+
+Examples:
+  kubectl zt secrets push --dry-run                       # the paths, no values, no AWS call
+  kubectl zt secrets push --tenant-repo ../tenants
+  kubectl zt secrets push --prefix /zerotouch/dev --region eu-west-1";
+
+#[derive(Debug, Args)]
+pub struct SecretsPushArgs {
+    #[command(flatten)]
+    pub tenant: TenantArgs,
+
+    /// The mapping of environment variables to parameters, instead of the tenant repository's
+    /// parameters.yaml (or the built-in one)
+    #[arg(long, value_name = "FILE", value_hint = clap::ValueHint::FilePath)]
+    pub mapping: Option<PathBuf>,
+
+    /// The path every parameter goes below, e.g. /zerotouch/dev
+    /// [default: the mapping's prefix, else /zerotouch/prod]
+    #[arg(long, value_name = "PREFIX")]
+    pub prefix: Option<String>,
+
+    /// The AWS region [default: AWS_REGION, else ap-south-1]
+    #[arg(long, value_name = "REGION")]
+    pub region: Option<String>,
+
+    /// Send the requests to URL instead of AWS (a VPC endpoint, moto, LocalStack);
+    /// AWS_ENDPOINT_URL does the same
+    #[arg(long, value_name = "URL")]
+    pub endpoint_url: Option<String>,
+
+    /// List the parameters that would be pushed (paths and source variables, never values)
+    /// and contact nothing
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 const SECRETS_GEN_ABOUT: &str = "\
