@@ -26,6 +26,7 @@ pub mod redact;
 pub mod render;
 pub mod secret;
 pub mod source;
+pub mod status;
 pub mod talos;
 pub mod tenant;
 pub mod yaml;

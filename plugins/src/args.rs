@@ -65,6 +65,10 @@ pub enum Command {
     #[command(long_about = BOOTSTRAP_ABOUT)]
     Bootstrap(BootstrapArgs),
 
+    /// Is the platform running? Applications, External Secrets and XRDs, with diagnoses
+    #[command(long_about = STATUS_ABOUT)]
+    Status(StatusArgs),
+
     /// Print a shell completion script for kubectl-zt
     #[command(long_about = COMPLETION_ABOUT)]
     Completion(CompletionArgs),
@@ -128,6 +132,83 @@ Examples:
   kubectl zt preview-patch --check                    # exit 1 and list what would change
   kubectl zt preview-patch --diff --platform-repo ../zerotouch-platform
   kubectl zt preview-patch --commit                   # patched tree on branch zt-preview";
+
+const STATUS_ABOUT: &str = "\
+Check that the platform really runs, gate by gate, watching the objects (no polling):
+  applications      the root Application and every Application it creates Synced and Healthy
+                    (the expected ones read from --platform-repo's overlay; without it, every
+                    Application present)
+  secret-store      ClusterSecretStore aws-parameter-store Ready
+  external-secrets  every ExternalSecret Ready
+  xrds              every Crossplane CompositeResourceDefinition Established
+Each gate prints what it waits for. All gates share --timeout; on timeout the report names every
+object that is not ready with its conditions and last events. --preview lets the Applications
+a Kind cluster cannot run stay unhealthy (cilium, argocd-repo-credentials, intelligence,
+local-path-provisioner; add more with --tolerate). Exit 0 when every gate passes, else 1.
+
+Examples:
+  kubectl zt status --timeout 30s
+  kubectl zt status --platform-repo ../platform --env dev --timeout 20m
+  kubectl zt status --preview --platform-repo . -o json";
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// A platform repository checkout: the Applications its root overlay creates are the ones
+    /// expected
+    #[arg(long, value_name = "DIR", value_hint = clap::ValueHint::DirPath)]
+    pub platform_repo: Option<PathBuf>,
+
+    /// The environment whose overlay (bootstrap/argocd/overlays/main/ENV) the root syncs
+    #[arg(long, value_name = "ENV")]
+    pub env: Option<String>,
+
+    /// The root overlay in the platform repo
+    /// [default: bootstrap/argocd/overlays/main/ENV, preview: bootstrap/argocd/overlays/preview]
+    #[arg(long, value_name = "PATH")]
+    pub overlay: Option<String>,
+
+    /// A Kind preview cluster: the Applications it cannot run may stay unhealthy
+    #[arg(long)]
+    pub preview: bool,
+
+    /// Allow this Application to stay unhealthy (it must still exist); repeatable
+    #[arg(long = "tolerate", value_name = "NAME")]
+    pub tolerate: Vec<String>,
+
+    /// The root Application (app-of-apps)
+    #[arg(long, value_name = "NAME", default_value = "platform-bootstrap")]
+    pub root: String,
+
+    /// The namespace of Argo CD and its Applications
+    #[arg(long, value_name = "NAMESPACE", default_value = "argocd")]
+    pub argocd_namespace: String,
+
+    /// The ClusterSecretStore the platform's ExternalSecrets read
+    #[arg(long, value_name = "NAME", default_value = "aws-parameter-store")]
+    pub secret_store: String,
+
+    /// How long to wait for all gates together
+    #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = parse_duration)]
+    pub timeout: Duration,
+
+    /// json: the whole report on stdout, for CI
+    #[arg(short, long, value_enum, value_name = "FORMAT")]
+    pub output: Option<StatusFormat>,
+
+    /// The kubeconfig file [default: KUBECONFIG, then ~/.kube/config, then in-cluster]
+    #[arg(long, value_name = "FILE", value_hint = clap::ValueHint::FilePath)]
+    pub kubeconfig: Option<PathBuf>,
+
+    /// The kubeconfig context to use [default: its current-context]
+    #[arg(long, value_name = "NAME")]
+    pub context: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StatusFormat {
+    /// One JSON document: ready, and every gate with its objects
+    Json,
+}
 
 const COMPLETION_ABOUT: &str = "\
 Print a completion script for the kubectl-zt executable.

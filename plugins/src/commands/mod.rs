@@ -6,4 +6,5 @@ pub mod deploy;
 pub mod preview_patch;
 pub mod render;
 pub mod secrets;
+pub mod status;
 pub mod validate;

@@ -1,0 +1,266 @@
+//! How each gate judges a snapshot of its objects: pure functions, tested without a cluster.
+
+use serde::Serialize;
+use serde_json::Value;
+
+use super::collection::Snapshot;
+use crate::kube::wait::{self, Check};
+
+/// Applications a Kind preview cluster cannot run, allowed to stay unhealthy with `--preview`
+/// (the old bootstrap's list: no Cilium on kindnet, no tenants repo credentials in CI, the
+/// intelligence stack's GPUs, Kind's own storage instead of local-path).
+pub const PREVIEW_TOLERATED: &[&str] = &[
+    "cilium",
+    "argocd-repo-credentials",
+    "intelligence",
+    "local-path-provisioner",
+];
+
+/// Where one object stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum State {
+    Ready,
+    /// Not ready, but on the tolerance list.
+    Tolerated,
+    Pending,
+    /// Expected and not there.
+    Missing,
+}
+
+impl State {
+    pub fn ok(self) -> bool {
+        matches!(self, State::Ready | State::Tolerated)
+    }
+}
+
+/// One object's verdict.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Verdict {
+    pub kind: String,
+    /// `namespace/name`, or `name` for cluster-scoped objects.
+    pub name: String,
+    pub state: State,
+    /// What is missing, or what made it ready; never a Secret's content (none is read).
+    pub detail: String,
+}
+
+/// Every expected Application Synced and Healthy (tolerated ones only need to exist). Without
+/// an expected list, every Application present counts, plus `root`.
+pub fn applications(
+    snapshot: &Snapshot,
+    namespace: &str,
+    root: &str,
+    expected: Option<&[String]>,
+    tolerated: &[String],
+) -> Vec<Verdict> {
+    let mut names: Vec<String> = vec![root.to_string()];
+    match expected {
+        Some(list) => names.extend(list.iter().cloned()),
+        None => names.extend(
+            snapshot
+                .values()
+                .filter_map(|o| o.pointer("/metadata/name").and_then(Value::as_str))
+                .map(str::to_string),
+        ),
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    names.retain(|n| seen.insert(n.clone()));
+    names
+        .into_iter()
+        .map(|n| {
+            let key = format!("{namespace}/{n}");
+            let (state, detail) = match snapshot.get(&key) {
+                None => (State::Missing, "does not exist".to_string()),
+                Some(app) => match wait::application_synced_healthy(app) {
+                    Check::Ready(()) => (State::Ready, "Synced and Healthy".to_string()),
+                    Check::Pending(why) | Check::Failed(why) if tolerated.contains(&n) => {
+                        (State::Tolerated, format!("tolerated: {why}"))
+                    }
+                    Check::Pending(why) | Check::Failed(why) => (State::Pending, why),
+                },
+            };
+            Verdict {
+                kind: "Application".into(),
+                name: key,
+                state,
+                detail,
+            }
+        })
+        .collect()
+}
+
+/// Every object present has condition `condition` True (`Ready` for External Secrets'
+/// stores and ExternalSecrets, `Established` for Crossplane's XRDs); `required` names objects
+/// that must exist.
+pub fn conditions(
+    snapshot: &Snapshot,
+    kind: &str,
+    condition: &str,
+    required: &[String],
+) -> Vec<Verdict> {
+    let mut out: Vec<Verdict> = required
+        .iter()
+        .filter(|r| !snapshot.contains_key(*r))
+        .map(|r| Verdict {
+            kind: kind.into(),
+            name: r.clone(),
+            state: State::Missing,
+            detail: "does not exist".into(),
+        })
+        .collect();
+    for (key, obj) in snapshot {
+        let (state, detail) = match condition_true(obj, condition) {
+            Ok(()) => (State::Ready, condition.to_string()),
+            Err(why) => (State::Pending, why),
+        };
+        out.push(Verdict {
+            kind: kind.into(),
+            name: key.clone(),
+            state,
+            detail,
+        });
+    }
+    out
+}
+
+fn condition_true(obj: &Value, kind: &str) -> Result<(), String> {
+    let found = obj
+        .pointer("/status/conditions")
+        .and_then(Value::as_array)
+        .and_then(|cs| {
+            cs.iter()
+                .find(|c| c.get("type").and_then(Value::as_str) == Some(kind))
+        });
+    let Some(c) = found else {
+        return Err(format!("no {kind} condition yet"));
+    };
+    let s = |k: &str| c.get(k).and_then(Value::as_str).unwrap_or_default();
+    if s("status") == "True" {
+        return Ok(());
+    }
+    let mut why = format!("condition {kind} is {}", s("status"));
+    if !s("reason").is_empty() {
+        why.push_str(&format!(" (reason {})", s("reason")));
+    }
+    if !s("message").is_empty() {
+        why.push_str(&format!(": {}", s("message")));
+    }
+    Err(why)
+}
+
+/// A one-line summary of verdicts: how many are ready, and the first one that is not.
+pub fn summary(what: &str, verdicts: &[Verdict]) -> Check {
+    let ready = verdicts.iter().filter(|v| v.state.ok()).count();
+    match verdicts.iter().find(|v| !v.state.ok()) {
+        None => wait::READY,
+        Some(v) => Check::Pending(format!(
+            "{ready}/{} {what} ready; {} {}: {}",
+            verdicts.len(),
+            v.kind,
+            v.name,
+            v.detail
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn app(name: &str, health: &str, sync: &str) -> (String, Value) {
+        (
+            format!("argocd/{name}"),
+            json!({"metadata": {"name": name, "namespace": "argocd"},
+                   "status": {"health": {"status": health, "message": format!("{name} says so")},
+                              "sync": {"status": sync}}}),
+        )
+    }
+
+    #[test]
+    fn expected_applications_must_exist_and_be_synced_and_healthy() {
+        let snap: Snapshot = [
+            app("platform-bootstrap", "Healthy", "Synced"),
+            app("nats", "Degraded", "Synced"),
+            app("cilium", "Missing", "OutOfSync"),
+        ]
+        .into_iter()
+        .collect();
+        let expected = vec!["nats".to_string(), "cilium".into(), "keda".into()];
+        let v = applications(&snap, "argocd", "platform-bootstrap", Some(&expected), &[]);
+        let states: Vec<(&str, State)> = v.iter().map(|v| (v.name.as_str(), v.state)).collect();
+        assert_eq!(
+            states,
+            [
+                ("argocd/platform-bootstrap", State::Ready),
+                ("argocd/nats", State::Pending),
+                ("argocd/cilium", State::Pending),
+                ("argocd/keda", State::Missing),
+            ]
+        );
+        assert!(
+            v[1].detail
+                .contains("health Degraded, sync Synced: nats says so"),
+            "{v:?}"
+        );
+        match summary("Applications", &v) {
+            Check::Pending(s) => {
+                assert!(
+                    s.starts_with("1/4 Applications ready; Application argocd/nats"),
+                    "{s}"
+                )
+            }
+            other => panic!("{other:?}"),
+        }
+
+        // The preview tolerance list lets cilium stay unhealthy; it must still exist.
+        let tolerated = vec!["cilium".to_string(), "keda".into()];
+        let v = applications(
+            &snap,
+            "argocd",
+            "platform-bootstrap",
+            Some(&expected),
+            &tolerated,
+        );
+        assert_eq!(v[2].state, State::Tolerated);
+        assert_eq!(v[3].state, State::Missing);
+    }
+
+    #[test]
+    fn without_an_expected_list_every_present_application_counts() {
+        let snap: Snapshot = [app("a", "Healthy", "Synced"), app("b", "Healthy", "Synced")]
+            .into_iter()
+            .collect();
+        let v = applications(&snap, "argocd", "root", None, &[]);
+        let names: Vec<&str> = v.iter().map(|v| v.name.as_str()).collect();
+        assert_eq!(names, ["argocd/root", "argocd/a", "argocd/b"]);
+        assert_eq!(v[0].state, State::Missing);
+    }
+
+    #[test]
+    fn conditions_name_the_reason_and_required_objects() {
+        let snap: Snapshot = [
+            (
+                "ns/es-1".to_string(),
+                json!({"status": {"conditions": [{"type": "Ready", "status": "False",
+                    "reason": "SecretSyncedError", "message": "could not get secret data from provider"}]}}),
+            ),
+            (
+                "ns/es-2".to_string(),
+                json!({"status": {"conditions": [{"type": "Ready", "status": "True"}]}}),
+            ),
+        ]
+        .into_iter()
+        .collect();
+        let v = conditions(&snap, "ExternalSecret", "Ready", &["ns/es-0".to_string()]);
+        assert_eq!(v[0].state, State::Missing);
+        assert_eq!(
+            v[1].detail,
+            "condition Ready is False (reason SecretSyncedError): could not get secret data from provider"
+        );
+        assert_eq!(v[2].state, State::Ready);
+        assert!(summary("x", &v[2..]) == wait::READY);
+    }
+}
