@@ -22,6 +22,7 @@ pub mod kube;
 pub mod parameters;
 pub mod patch;
 pub mod process;
+pub mod progress;
 pub mod redact;
 pub mod render;
 pub mod secret;
