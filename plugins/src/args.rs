@@ -63,7 +63,7 @@ pub enum Command {
 
     /// Bring up the whole platform: Talos nodes to a syncing Argo CD (or a Kind preview)
     #[command(long_about = BOOTSTRAP_ABOUT)]
-    Bootstrap(BootstrapArgs),
+    Bootstrap(Box<BootstrapArgs>),
 
     /// Is the platform running? Applications, External Secrets and XRDs, with diagnoses
     #[command(long_about = STATUS_ABOUT)]
@@ -349,6 +349,10 @@ Secrets, root Application. Locally the patched platform is committed to branch z
 which Argo CD reads through file:///repo; in CI (--ci, CI or GITHUB_ACTIONS) Argo CD reads
 GitHub, so the patches are only checked.
 
+--push-parameters first pushes the platform's secrets to AWS SSM Parameter Store (as `kubectl zt
+secrets push`; an unset variable stops the run before its first stage); --gates ends with the
+gates of `kubectl zt status`, so the run succeeds only when the platform really runs.
+
 Finished stages are recorded in the stage cache; a rerun skips them (--fresh ignores the cache).
 Every wait watches the Kubernetes objects it waits for (the Talos API, which has no watch, is
 probed with backoff) up to its timeout. --dry-run prints the plan, with what each stage would
@@ -419,6 +423,29 @@ pub struct BootstrapArgs {
     /// Preview: load a locally built image into the Kind nodes (repeatable)
     #[arg(long = "load-image", value_name = "IMAGE")]
     pub load_images: Vec<String>,
+
+    /// First push the platform's secrets from the environment to AWS SSM Parameter Store, as
+    /// `kubectl zt secrets push` does (mapping: the tenant repo's parameters.yaml, else the
+    /// built-in one; region: AWS_REGION, else ap-south-1; every unset variable is reported
+    /// before the first stage)
+    #[arg(long)]
+    pub push_parameters: bool,
+
+    /// With --push-parameters: the path every parameter goes below
+    /// [default: the mapping's prefix, else /zerotouch/prod]
+    #[arg(long, value_name = "PREFIX", requires = "push_parameters")]
+    pub parameters_prefix: Option<String>,
+
+    /// With --push-parameters: send the Parameter Store requests to URL instead of AWS
+    /// (AWS_ENDPOINT_URL does the same)
+    #[arg(long, value_name = "URL", requires = "push_parameters")]
+    pub ssm_endpoint_url: Option<String>,
+
+    /// End with the gates of `kubectl zt status`: every Application the root overlay creates
+    /// Synced and Healthy (preview: what Kind cannot run may stay unhealthy), the
+    /// ClusterSecretStore and every ExternalSecret Ready, every XRD Established
+    #[arg(long)]
+    pub gates: bool,
 }
 
 #[derive(Debug, Args)]

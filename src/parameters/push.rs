@@ -53,7 +53,7 @@ impl Outcome {
 pub async fn push(
     store: &impl Store,
     plan: &Plan,
-    report: &mut dyn FnMut(&Parameter, Outcome),
+    report: &mut (dyn FnMut(&Parameter, Outcome) + Send),
 ) -> Result<Vec<Outcome>, PushError> {
     let names: Vec<String> = plan.parameters.iter().map(|p| p.name.clone()).collect();
     let current = store.current(&names).await?;

@@ -71,7 +71,7 @@ pub struct ObjectReport {
 }
 
 /// Where progress goes: a gate starting, and each new pending reason.
-pub trait Progress {
+pub trait Progress: Send + Sync {
     fn waiting(&self, gate: &str, what: &str);
     fn pending(&self, gate: &str, why: &str);
 }
@@ -90,7 +90,7 @@ const MIN_GATE_TIME: Duration = Duration::from_secs(2);
 const EVENTS_SHOWN: usize = 5;
 
 /// How a gate judges a snapshot of its kind.
-type Judge = Box<dyn Fn(&collection::Snapshot) -> Vec<Verdict> + Send>;
+type Judge = Box<dyn Fn(&collection::Snapshot) -> Vec<Verdict> + Send + Sync>;
 
 /// A kind a gate watches: how to find it, and how to judge it.
 struct Gate {

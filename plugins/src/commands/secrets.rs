@@ -78,8 +78,8 @@ fn push(args: &SecretsPushArgs, p: Printer) -> Result<Outcome, CommandError> {
             s.unset.join(", ")
         ));
     }
-    let mut out = std::io::stdout().lock();
     if args.dry_run {
+        let mut out = std::io::stdout().lock();
         for param in &plan.parameters {
             writeln!(out, "{}  (from {})", param.name, param.from.join(", "))
                 .context("writing to stdout")?;
@@ -116,7 +116,8 @@ fn push(args: &SecretsPushArgs, p: Printer) -> Result<Outcome, CommandError> {
     let result = runtime.block_on(async {
         let store = ssm::Ssm::new(target.clone(), &prefix).await;
         zt::parameters::push(&store, &plan, &mut |param, outcome| {
-            if let Err(e) = writeln!(out, "{:<9} {}", outcome.as_str(), param.name) {
+            // Said as it happens (stdout, not a held lock: the push may run on any thread).
+            if let Err(e) = writeln!(std::io::stdout(), "{:<9} {}", outcome.as_str(), param.name) {
                 write_error.get_or_insert(e);
             }
         })
