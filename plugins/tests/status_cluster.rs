@@ -397,3 +397,101 @@ async fn preview_tolerates_what_kind_cannot_run_and_production_does_not() {
         "{stderr}"
     );
 }
+
+#[tokio::test]
+async fn a_service_that_does_not_run_is_named_by_its_workload() {
+    // The real controllers, scheduler and kwok's fake node run the Deployments' pods.
+    let test = "status: workloads";
+    if zt_test_support::cluster::workload_cluster_or_skip(test, 1).is_none() {
+        return;
+    }
+    let Some(cluster) = platform_cluster(test).await else {
+        return;
+    };
+    let ns = cluster.namespace("status-workloads");
+    let client = cluster.client().await;
+    let mut nats = application(ns.name(), "nats", "Healthy", "Synced", "");
+    nats["spec"]["destination"]["namespace"] = json!(ns.name());
+    apply_object(&client, Some(ns.name()), &nats).await.unwrap();
+    put_apps(
+        cluster,
+        ns.name(),
+        &["platform-bootstrap"],
+        "Healthy",
+        "Synced",
+    )
+    .await;
+    put_external_secret(cluster, ns.name()).await;
+    let deployment = |name: &str, node_selector: Value| {
+        json!({
+            "apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": name, "namespace": ns.name()},
+            "spec": {"replicas": 1, "selector": {"matchLabels": {"app": name}},
+                "template": {"metadata": {"labels": {"app": name}},
+                    "spec": {"nodeSelector": node_selector,
+                             "tolerations": [{"key": "kwok.x-k8s.io/node", "operator": "Exists", "effect": "NoSchedule"}],
+                             "containers": [{"name": "main", "image": "ghcr.io/nats-io/nats-box:0.14"}]}}}
+        })
+    };
+    let deployments: kube::Api<k8s_openapi::api::apps::v1::Deployment> =
+        kube::Api::namespaced(client.clone(), ns.name());
+    for d in [
+        deployment("nats-box", json!({"type": "kwok"})),
+        deployment(
+            "unschedulable",
+            json!({"zerotouch.dev/no-such-node": "true"}),
+        ),
+    ] {
+        let d: k8s_openapi::api::apps::v1::Deployment = serde_json::from_value(d).unwrap();
+        deployments
+            .create(&kube::api::PostParams::default(), &d)
+            .await
+            .unwrap();
+    }
+
+    let out = status_cmd(cluster, ns.name(), &["--timeout", "20s", "-o", "json"])
+        .output()
+        .unwrap();
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let ns = ns.name();
+    assert!(
+        stderr.contains(&format!(
+            "deployments: waiting for every Deployment rolled out in the namespaces the Applications deploy to: platform-bootstrap, {ns}"
+        )),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!(
+            "  Deployment {ns}/unschedulable: 0 of 1 replicas ready"
+        )),
+        "{stderr}"
+    );
+    // Why: the scheduler's own event on the Deployment's pod.
+    assert!(
+        stderr.contains("    event Warning FailedScheduling: "),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("node(s) didn't match Pod's node affinity/selector"),
+        "{stderr}"
+    );
+    let r = report(&out);
+    let objects = gate(&r, "deployments")["objects"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let state = |name: &str| {
+        objects
+            .iter()
+            .find(|o| o["name"] == format!("{ns}/{name}"))
+            .map(|o| o["state"].clone())
+    };
+    assert_eq!(state("nats-box"), Some(json!("ready")), "{objects:?}");
+    assert_eq!(
+        state("unschedulable"),
+        Some(json!("pending")),
+        "{objects:?}"
+    );
+    assert_eq!(gate(&r, "applications")["ready"], true);
+}

@@ -149,6 +149,74 @@ fn condition_true(obj: &Value, kind: &str) -> Result<(), String> {
     Err(why)
 }
 
+/// The namespaces the Applications judged in `snapshot` deploy to (`spec.destination.namespace`),
+/// sorted: where the platform's services (NATS, the database operators, ...) run.
+pub fn destination_namespaces(snapshot: &Snapshot, verdicts: &[Verdict]) -> Vec<String> {
+    let mut out: Vec<String> = verdicts
+        .iter()
+        .filter_map(|v| snapshot.get(&v.name))
+        .filter_map(|app| {
+            app.pointer("/spec/destination/namespace")
+                .and_then(Value::as_str)
+        })
+        .filter(|ns| !ns.is_empty())
+        .map(str::to_string)
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// Every Deployment or StatefulSet (by `kind`) in `namespaces` rolled out: the controller saw
+/// the latest spec and every wanted replica is updated and ready.
+pub fn workloads(snapshot: &Snapshot, kind: &str, namespaces: &[String]) -> Vec<Verdict> {
+    snapshot
+        .iter()
+        .filter(|(_, o)| {
+            o.pointer("/metadata/namespace")
+                .and_then(Value::as_str)
+                .is_some_and(|ns| namespaces.iter().any(|n| n == ns))
+        })
+        .map(|(key, o)| {
+            let check = match kind {
+                "Deployment" => serde_json::from_value(o.clone())
+                    .map(|d| wait::deployment_ready(&d, None))
+                    .unwrap_or_else(|e| Check::Pending(format!("unreadable: {e}"))),
+                _ => statefulset_ready(o),
+            };
+            let (state, detail) = match check {
+                Check::Ready(()) => (State::Ready, "rolled out".to_string()),
+                Check::Pending(why) | Check::Failed(why) => (State::Pending, why),
+            };
+            Verdict {
+                kind: kind.into(),
+                name: key.clone(),
+                state,
+                detail,
+            }
+        })
+        .collect()
+}
+
+/// A StatefulSet is ready when the controller has seen its latest spec and `spec.replicas`
+/// (default 1) pods are ready and at the current revision.
+fn statefulset_ready(o: &Value) -> Check {
+    let n = |p: &str| o.pointer(p).and_then(Value::as_i64);
+    if n("/status/observedGeneration").unwrap_or(0) < n("/metadata/generation").unwrap_or(0) {
+        return Check::Pending("the controller has not yet seen the latest spec".into());
+    }
+    let want = n("/spec/replicas").unwrap_or(1);
+    let ready = n("/status/readyReplicas").unwrap_or(0);
+    let updated = n("/status/updatedReplicas").unwrap_or(0);
+    if ready >= want && updated >= want {
+        wait::READY
+    } else {
+        Check::Pending(format!(
+            "{ready} of {want} replicas ready, {updated} updated"
+        ))
+    }
+}
+
 /// A one-line summary of verdicts: how many are ready, and the first one that is not.
 pub fn summary(what: &str, verdicts: &[Verdict]) -> Check {
     let ready = verdicts.iter().filter(|v| v.state.ok()).count();
@@ -237,6 +305,34 @@ mod tests {
         let names: Vec<&str> = v.iter().map(|v| v.name.as_str()).collect();
         assert_eq!(names, ["argocd/root", "argocd/a", "argocd/b"]);
         assert_eq!(v[0].state, State::Missing);
+    }
+
+    #[test]
+    fn workloads_in_the_destination_namespaces_must_be_rolled_out() {
+        let snap: Snapshot = [
+            (
+                "nats/nats".to_string(),
+                json!({"metadata": {"namespace": "nats", "generation": 2},
+                       "spec": {"replicas": 3},
+                       "status": {"observedGeneration": 2, "readyReplicas": 1, "updatedReplicas": 3}}),
+            ),
+            (
+                "other/x".to_string(),
+                json!({"metadata": {"namespace": "other"}, "status": {}}),
+            ),
+        ]
+        .into_iter()
+        .collect();
+        let v = workloads(&snap, "StatefulSet", &["nats".to_string()]);
+        assert_eq!(v.len(), 1, "only the destination namespaces count: {v:?}");
+        assert_eq!(v[0].detail, "1 of 3 replicas ready, 3 updated");
+        let apps: Snapshot = [app("nats", "Healthy", "Synced")].into_iter().collect();
+        let mut with_dest = apps.clone();
+        with_dest.get_mut("argocd/nats").unwrap()["spec"] =
+            json!({"destination": {"namespace": "nats"}});
+        let verdicts = applications(&with_dest, "argocd", "nats", None, &[]);
+        assert_eq!(destination_namespaces(&with_dest, &verdicts), ["nats"]);
+        assert!(destination_namespaces(&apps, &verdicts).is_empty());
     }
 
     #[test]

@@ -1,8 +1,9 @@
 //! `kubectl zt status`: is the platform running? The gates the old bootstrap checked at its
 //! end, as waits on watches ([`collection`], judged by [`judge`]): every expected Argo CD
 //! Application Synced and Healthy (the expected ones read from the platform repo, [`expected`];
-//! a preview tolerance list), External Secrets' store and every ExternalSecret Ready, and
-//! Crossplane's XRDs Established. Each gate says what it waits for; on timeout the report holds
+//! a preview tolerance list), External Secrets' store and every ExternalSecret Ready,
+//! Crossplane's XRDs Established, and the Deployments and StatefulSets of the namespaces those
+//! Applications deploy to (the platform's services: NATS, the database operators) rolled out. Each gate says what it waits for; on timeout the report holds
 //! every object that is not ready with its conditions and its last events.
 
 pub mod collection;
@@ -104,12 +105,11 @@ struct Gate {
     what: &'static str,
 }
 
-fn gates(o: &Options) -> Vec<Gate> {
+fn applications_gate(o: &Options) -> Gate {
     let ns = o.argocd_namespace.clone();
     let root = o.root.clone();
     let expected = o.expected.clone();
     let tolerated = o.tolerated.clone();
-    let store = o.secret_store.clone();
     let apps_wait = match &o.expected {
         Some(list) => format!(
             "Application {root} and the {} it creates Synced and Healthy",
@@ -122,18 +122,31 @@ fn gates(o: &Options) -> Vec<Gate> {
     } else {
         format!(" (tolerated unhealthy: {})", o.tolerated.join(", "))
     };
+    Gate {
+        name: "applications",
+        waits_for: format!("{apps_wait} in namespace {ns}{tolerated_text}"),
+        group: "argoproj.io",
+        kind: "Application",
+        namespace: Some(ns.clone()),
+        judge: Box::new(move |s| {
+            judge::applications(s, &ns, &root, expected.as_deref(), &tolerated)
+        }),
+        what: "Applications",
+    }
+}
+
+/// The gates after the Applications: External Secrets, XRDs, and the workloads of the
+/// namespaces the Applications deploy to (`namespaces`).
+fn later_gates(o: &Options, namespaces: Vec<String>) -> Vec<Gate> {
+    let store = o.secret_store.clone();
+    let shown = if namespaces.is_empty() {
+        "(none found)".to_string()
+    } else {
+        namespaces.join(", ")
+    };
+    let deployments_in = namespaces.clone();
+    let statefulsets_in = namespaces;
     vec![
-        Gate {
-            name: "applications",
-            waits_for: format!("{apps_wait} in namespace {ns}{tolerated_text}"),
-            group: "argoproj.io",
-            kind: "Application",
-            namespace: Some(ns.clone()),
-            judge: Box::new(move |s| {
-                judge::applications(s, &ns, &root, expected.as_deref(), &tolerated)
-            }),
-            what: "Applications",
-        },
         Gate {
             name: "secret-store",
             waits_for: format!("ClusterSecretStore {store} Ready"),
@@ -170,6 +183,28 @@ fn gates(o: &Options) -> Vec<Gate> {
             }),
             what: "XRDs",
         },
+        Gate {
+            name: "deployments",
+            waits_for: format!(
+                "every Deployment rolled out in the namespaces the Applications deploy to: {shown}"
+            ),
+            group: "apps",
+            kind: "Deployment",
+            namespace: None,
+            judge: Box::new(move |s| judge::workloads(s, "Deployment", &deployments_in)),
+            what: "Deployments",
+        },
+        Gate {
+            name: "statefulsets",
+            waits_for: format!(
+                "every StatefulSet (NATS, databases, ...) ready in the namespaces the Applications deploy to: {shown}"
+            ),
+            group: "apps",
+            kind: "StatefulSet",
+            namespace: None,
+            judge: Box::new(move |s| judge::workloads(s, "StatefulSet", &statefulsets_in)),
+            what: "StatefulSets",
+        },
     ]
 }
 
@@ -177,10 +212,16 @@ fn gates(o: &Options) -> Vec<Gate> {
 pub async fn run(cluster: &Cluster, o: &Options, progress: &dyn Progress) -> Report {
     let deadline = Instant::now() + o.timeout;
     let mut reports = Vec::new();
-    for gate in gates(o) {
+    let apps = applications_gate(o);
+    progress.waiting(apps.name, &apps.waits_for);
+    let (report, snapshot) = run_gate(cluster, &apps, o.timeout, o.timeout, progress).await;
+    let verdicts: Vec<Verdict> = report.objects.iter().map(|r| r.verdict.clone()).collect();
+    let namespaces = judge::destination_namespaces(&snapshot, &verdicts);
+    reports.push(report);
+    for gate in later_gates(o, namespaces) {
         progress.waiting(gate.name, &gate.waits_for);
         let left = deadline.saturating_duration_since(Instant::now());
-        reports.push(run_gate(cluster, &gate, left, o.timeout, progress).await);
+        reports.push(run_gate(cluster, &gate, left, o.timeout, progress).await.0);
     }
     Report {
         ready: reports.iter().all(|g| g.ready),
@@ -194,7 +235,7 @@ async fn run_gate(
     limit: Duration,
     total: Duration,
     progress: &dyn Progress,
-) -> GateReport {
+) -> (GateReport, collection::Snapshot) {
     let mut report = GateReport {
         name: gate.name,
         waits_for: gate.waits_for.clone(),
@@ -206,7 +247,7 @@ async fn run_gate(
         Ok(r) => r,
         Err(why) => {
             report.problem = why;
-            return report;
+            return (report, collection::Snapshot::new());
         }
     };
     let api: Api<DynamicObject> = match &gate.namespace {
@@ -214,14 +255,16 @@ async fn run_gate(
         None => Api::all_with(cluster.client.clone(), &resource),
     };
     let mut last = Vec::new();
+    let mut last_snapshot = collection::Snapshot::new();
     // A gate after one that used up the time still gets a moment to list and judge its
     // objects, so the report says where every gate stands.
     let limit = limit.max(MIN_GATE_TIME);
     let result = wait::until(
         limit,
         collection::watch(api, Backoff::default()),
-        |snap| {
+        |snap: &collection::Snapshot| {
             last = (gate.judge)(snap);
+            last_snapshot = snap.clone();
             judge::summary(gate.what, &last)
         },
         |e| match wait::client_error(e) {
@@ -237,7 +280,10 @@ async fn run_gate(
     match result {
         Ok(()) => report.ready = true,
         Err(WaitError::TimedOut { last: why }) => {
-            report.problem = format!("timed out (--timeout {}); last seen: {why}", human(total))
+            report.problem = format!(
+                "timed out (--timeout {}); last seen: {why}",
+                crate::progress::format_duration(total)
+            )
         }
         Err(WaitError::Failed(why)) => report.problem = why,
     }
@@ -252,7 +298,7 @@ async fn run_gate(
         }
         report.objects.push(o);
     }
-    report
+    (report, last_snapshot)
 }
 
 /// The recommended version of `group`'s `kind`, or why the cluster does not serve it.
@@ -296,24 +342,40 @@ async fn diagnose(cluster: &Cluster, gate: &Gate, resource: &ApiResource, o: &mu
         "involvedObject.name={name},involvedObject.kind={}",
         gate.kind
     );
-    if let Ok(list) = events.list(&ListParams::default().fields(&selector)).await {
-        let mut items = list.items;
-        items.sort_by_key(event_time);
-        o.events = items
-            .iter()
-            .rev()
-            .take(EVENTS_SHOWN)
-            .rev()
-            .map(|e| {
-                format!(
-                    "{} {}: {}",
-                    e.type_.as_deref().unwrap_or("Normal"),
-                    e.reason.as_deref().unwrap_or(""),
-                    e.message.as_deref().unwrap_or("").trim()
-                )
-            })
-            .collect();
+    let mut items = match events.list(&ListParams::default().fields(&selector)).await {
+        Ok(list) => list.items,
+        Err(_) => Vec::new(),
+    };
+    // A workload's own events say little (it scaled a ReplicaSet); why it does not run is on
+    // its pods (FailedScheduling, BackOff), named `<name>-...`: their warnings too.
+    if matches!(gate.kind, "Deployment" | "StatefulSet")
+        && let Ok(list) = events
+            .list(&ListParams::default().fields("type=Warning"))
+            .await
+    {
+        let prefix = format!("{name}-");
+        items.extend(list.items.into_iter().filter(|e| {
+            e.involved_object
+                .name
+                .as_deref()
+                .is_some_and(|n| n.starts_with(&prefix))
+        }));
     }
+    items.sort_by_key(event_time);
+    o.events = items
+        .iter()
+        .rev()
+        .take(EVENTS_SHOWN)
+        .rev()
+        .map(|e| {
+            format!(
+                "{} {}: {}",
+                e.type_.as_deref().unwrap_or("Normal"),
+                e.reason.as_deref().unwrap_or(""),
+                e.message.as_deref().unwrap_or("").trim()
+            )
+        })
+        .collect();
 }
 
 fn event_time(e: &Event) -> String {
@@ -351,16 +413,4 @@ fn conditions_of(obj: &Value) -> Vec<String> {
             line
         })
         .collect()
-}
-
-/// `90s`, `10m`, `1h30m`.
-fn human(d: Duration) -> String {
-    let s = d.as_secs();
-    match (s / 3600, s % 3600 / 60, s % 60) {
-        (0, 0, s) => format!("{s}s"),
-        (0, m, 0) => format!("{m}m"),
-        (0, m, s) => format!("{m}m{s}s"),
-        (h, 0, _) => format!("{h}h"),
-        (h, m, _) => format!("{h}h{m}m"),
-    }
 }
