@@ -494,3 +494,47 @@ fn a_bad_mapping_file_is_reported_at_its_position() {
         "{stderr}"
     );
 }
+
+#[test]
+fn the_standard_credential_chain_finds_profiles_and_ci_web_identity() {
+    let Some(moto) = moto_or_skip("secrets push through the credential chain", &[]) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let url = moto.url();
+    let base = [
+        ("BOT_GITHUB_USERNAME", USER),
+        ("BOT_GITHUB_TOKEN", TOKEN),
+        ("TENANTS_REPO_NAME", "zerotouch-tenants"),
+        ("AWS_ENDPOINT_URL", url.as_str()),
+    ];
+
+    // A named profile in the shared credentials file (push() points AWS_SHARED_CREDENTIALS_FILE
+    // at dir/no-aws-credentials).
+    std::fs::write(
+        dir.path().join("no-aws-credentials"),
+        "[zt-ci]\naws_access_key_id = AKIAZTPROFILE0001\naws_secret_access_key = zt-profile-secret-value\n",
+    )
+    .unwrap();
+    let mut env = base.to_vec();
+    env.push(("AWS_PROFILE", "zt-ci"));
+    let out = push(dir.path(), &[], &env);
+    let got = outcomes(&ok(&out));
+    assert_no_values(&out, &[TOKEN, "zt-profile-secret-value"]);
+    assert_eq!(got.len(), 7, "{got:?}");
+    assert!(got.iter().all(|(o, _)| o == "created"), "{got:?}");
+    std::fs::remove_file(dir.path().join("no-aws-credentials")).unwrap();
+
+    // CI's OIDC role: a web identity token file and a role ARN; the SDK trades them at STS
+    // (moto's, through AWS_ENDPOINT_URL) for temporary credentials with a session token.
+    let token_file = dir.path().join("oidc-token");
+    std::fs::write(&token_file, "eyJhbGciOiJSUzI1NiJ9.zt-oidc-token.sig").unwrap();
+    let mut env = base.to_vec();
+    env.push(("AWS_ROLE_ARN", "arn:aws:iam::123456789012:role/zt-ci"));
+    env.push(("AWS_WEB_IDENTITY_TOKEN_FILE", token_file.to_str().unwrap()));
+    env.push(("AWS_ROLE_SESSION_NAME", "zt-test"));
+    let out = push(dir.path(), &[], &env);
+    let got = outcomes(&ok(&out));
+    assert_no_values(&out, &[TOKEN, "zt-oidc-token"]);
+    assert!(got.iter().all(|(o, _)| o == "unchanged"), "{got:?}");
+}
