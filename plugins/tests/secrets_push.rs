@@ -538,3 +538,32 @@ fn the_standard_credential_chain_finds_profiles_and_ci_web_identity() {
     assert_no_values(&out, &[TOKEN, "zt-oidc-token"]);
     assert!(got.iter().all(|(o, _)| o == "unchanged"), "{got:?}");
 }
+
+#[test]
+fn mapping_names_a_file_anywhere_and_a_missing_one_is_clear() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("platform-parameters.yaml");
+    std::fs::write(
+        &file,
+        "prefix: /zerotouch/staging\nparameters:\n  - path: ide-orchestrator/spec-engine-url\n    value: https://${SPEC_HOST}/v1\n",
+    )
+    .unwrap();
+    let f = file.to_str().unwrap();
+    let out = push(
+        dir.path(),
+        &["--mapping", f, "--dry-run"],
+        &[("SPEC_HOST", "spec.example")],
+    );
+    assert_eq!(
+        ok(&out),
+        "/zerotouch/staging/ide-orchestrator/spec-engine-url  (from SPEC_HOST)\n"
+    );
+    let missing = dir.path().join("nope.yaml");
+    let out = push(
+        dir.path(),
+        &["--mapping", missing.to_str().unwrap(), "--dry-run"],
+        &[],
+    );
+    let stderr = failed(&out);
+    assert!(stderr.contains("nope.yaml: not found"), "{stderr}");
+}
