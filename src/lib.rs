@@ -32,6 +32,7 @@ pub mod source;
 pub mod status;
 pub mod talos;
 pub mod tenant;
+pub mod testjob;
 pub mod yaml;
 
 #[cfg(test)]

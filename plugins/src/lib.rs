@@ -100,6 +100,7 @@ const COMMANDS: &[(&str, &str)] = &[
     ("deploy", "deploy"),
     ("bootstrap", "bootstrap"),
     ("status", "status"),
+    ("test", "test"),
 ];
 
 impl Plugin {
@@ -141,6 +142,7 @@ pub fn run(plugin: Plugin, argv: impl IntoIterator<Item = OsString>) -> ExitCode
         Command::Validate(a) => commands::validate::run(a, printer),
         Command::Secrets(c) => commands::secrets::run(c, printer),
         Command::Deploy(a) => commands::deploy::run(a, printer),
+        Command::Test(a) => commands::test::run(a, printer),
         Command::PreviewPatch(a) => commands::preview_patch::run(a, printer),
         Command::Bootstrap(a) => commands::bootstrap::run_command(a, printer),
         Command::Status(a) => commands::status::run(a, printer),

@@ -7,4 +7,5 @@ pub mod preview_patch;
 pub mod render;
 pub mod secrets;
 pub mod status;
+pub mod test;
 pub mod validate;
