@@ -158,10 +158,11 @@ impl Ssm {
                 message,
                 prefix: self.prefix.clone(),
             },
+            // The codes the SDK's standard retry treats as throttling, so "each attempt" is
+            // true (SSM's TooManyUpdates is not among them: it stays a service error by name).
             Some(
                 "ThrottlingException"
                 | "Throttling"
-                | "TooManyUpdates"
                 | "RequestLimitExceeded"
                 | "TooManyRequestsException",
             ) => PushError::Throttled {
