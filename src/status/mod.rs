@@ -77,13 +77,6 @@ pub trait Progress: Send + Sync {
     fn pending(&self, gate: &str, why: &str);
 }
 
-/// Why status could not judge anything at all.
-#[derive(Debug, thiserror::Error)]
-pub enum StatusError {
-    #[error(transparent)]
-    Expected(#[from] expected::ExpectedError),
-}
-
 /// The least time a gate gets, however little is left of `--timeout`.
 const MIN_GATE_TIME: Duration = Duration::from_secs(2);
 
