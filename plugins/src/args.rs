@@ -147,6 +147,7 @@ Check that the platform really runs, gate by gate, watching the objects (no poll
   xrds              every Crossplane CompositeResourceDefinition Established
   deployments,      every Deployment and StatefulSet (NATS, the database operators, ...) ready
   statefulsets      in the namespaces the Applications deploy to
+  daemonsets        every DaemonSet there and in kube-system (Cilium) on every node
 Each gate prints what it waits for. All gates share --timeout; on timeout the report names every
 object that is not ready with its conditions and last events. --preview lets the Applications
 a Kind cluster cannot run stay unhealthy (cilium, argocd-repo-credentials, intelligence,

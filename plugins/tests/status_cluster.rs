@@ -449,6 +449,22 @@ async fn a_service_that_does_not_run_is_named_by_its_workload() {
             .unwrap();
     }
 
+    // A node agent on every (kwok) node.
+    let daemonsets: kube::Api<k8s_openapi::api::apps::v1::DaemonSet> =
+        kube::Api::namespaced(client.clone(), ns.name());
+    let agent: k8s_openapi::api::apps::v1::DaemonSet = serde_json::from_value(json!({
+        "apiVersion": "apps/v1", "kind": "DaemonSet",
+        "metadata": {"name": "node-agent", "namespace": ns.name()},
+        "spec": {"selector": {"matchLabels": {"app": "node-agent"}},
+            "template": {"metadata": {"labels": {"app": "node-agent"}},
+                "spec": {"containers": [{"name": "agent", "image": "ghcr.io/org/agent:1"}]}}}
+    }))
+    .unwrap();
+    daemonsets
+        .create(&kube::api::PostParams::default(), &agent)
+        .await
+        .unwrap();
+
     let out = status_cmd(cluster, ns.name(), &["--timeout", "20s", "-o", "json"])
         .output()
         .unwrap();
@@ -494,4 +510,21 @@ async fn a_service_that_does_not_run_is_named_by_its_workload() {
         "{objects:?}"
     );
     assert_eq!(gate(&r, "applications")["ready"], true);
+    let ds = gate(&r, "daemonsets");
+    assert_eq!(ds["ready"], true, "{ds:#}");
+    assert!(
+        ds["waitsFor"]
+            .as_str()
+            .unwrap()
+            .ends_with(&format!("in platform-bootstrap, {ns}, kube-system")),
+        "{ds:#}"
+    );
+    assert!(
+        ds["objects"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|o| o["name"] == format!("{ns}/node-agent") && o["state"] == "ready"),
+        "{ds:#}"
+    );
 }

@@ -182,6 +182,7 @@ pub fn workloads(snapshot: &Snapshot, kind: &str, namespaces: &[String]) -> Vec<
                 "Deployment" => serde_json::from_value(o.clone())
                     .map(|d| wait::deployment_ready(&d, None))
                     .unwrap_or_else(|e| Check::Pending(format!("unreadable: {e}"))),
+                "DaemonSet" => daemonset_ready(o),
                 _ => statefulset_ready(o),
             };
             let (state, detail) = match check {
@@ -213,6 +214,25 @@ fn statefulset_ready(o: &Value) -> Check {
     } else {
         Check::Pending(format!(
             "{ready} of {want} replicas ready, {updated} updated"
+        ))
+    }
+}
+
+/// A DaemonSet (Cilium, kube-proxy, a node agent) is ready when the controller has seen its
+/// latest spec and every node that should run it runs its current, ready pod.
+fn daemonset_ready(o: &Value) -> Check {
+    let n = |p: &str| o.pointer(p).and_then(Value::as_i64);
+    if n("/status/observedGeneration").unwrap_or(0) < n("/metadata/generation").unwrap_or(0) {
+        return Check::Pending("the controller has not yet seen the latest spec".into());
+    }
+    let want = n("/status/desiredNumberScheduled").unwrap_or(0);
+    let ready = n("/status/numberReady").unwrap_or(0);
+    let updated = n("/status/updatedNumberScheduled").unwrap_or(0);
+    if ready >= want && updated >= want {
+        wait::READY
+    } else {
+        Check::Pending(format!(
+            "{ready} of {want} nodes run a ready pod, {updated} updated"
         ))
     }
 }
@@ -326,6 +346,16 @@ mod tests {
         let v = workloads(&snap, "StatefulSet", &["nats".to_string()]);
         assert_eq!(v.len(), 1, "only the destination namespaces count: {v:?}");
         assert_eq!(v[0].detail, "1 of 3 replicas ready, 3 updated");
+        let ds: Snapshot = [(
+            "kube-system/cilium".to_string(),
+            json!({"metadata": {"namespace": "kube-system", "generation": 1},
+                   "status": {"observedGeneration": 1, "desiredNumberScheduled": 3,
+                              "numberReady": 2, "updatedNumberScheduled": 3}}),
+        )]
+        .into_iter()
+        .collect();
+        let v = workloads(&ds, "DaemonSet", &["kube-system".to_string()]);
+        assert_eq!(v[0].detail, "2 of 3 nodes run a ready pod, 3 updated");
         let apps: Snapshot = [app("nats", "Healthy", "Synced")].into_iter().collect();
         let mut with_dest = apps.clone();
         with_dest.get_mut("argocd/nats").unwrap()["spec"] =

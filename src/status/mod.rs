@@ -2,8 +2,9 @@
 //! end, as waits on watches ([`collection`], judged by [`judge`]): every expected Argo CD
 //! Application Synced and Healthy (the expected ones read from the platform repo, [`expected`];
 //! a preview tolerance list), External Secrets' store and every ExternalSecret Ready,
-//! Crossplane's XRDs Established, and the Deployments and StatefulSets of the namespaces those
-//! Applications deploy to (the platform's services: NATS, the database operators) rolled out. Each gate says what it waits for; on timeout the report holds
+//! Crossplane's XRDs Established, the Deployments, StatefulSets and DaemonSets of the namespaces
+//! those Applications deploy to (the platform's services: NATS, the database operators) rolled
+//! out, and kube-system's DaemonSets (Cilium) on every node. Each gate says what it waits for; on timeout the report holds
 //! every object that is not ready with its conditions and its last events.
 
 pub mod collection;
@@ -138,7 +139,14 @@ fn later_gates(o: &Options, namespaces: Vec<String>) -> Vec<Gate> {
         namespaces.join(", ")
     };
     let deployments_in = namespaces.clone();
-    let statefulsets_in = namespaces;
+    let statefulsets_in = namespaces.clone();
+    // The node agents too: Cilium (production's network) and kube-proxy run in kube-system,
+    // which no Application deploys to.
+    let mut daemonsets_in = namespaces;
+    if !daemonsets_in.iter().any(|n| n == "kube-system") {
+        daemonsets_in.push("kube-system".into());
+    }
+    let daemonsets_shown = daemonsets_in.join(", ");
     vec![
         Gate {
             name: "secret-store",
@@ -197,6 +205,17 @@ fn later_gates(o: &Options, namespaces: Vec<String>) -> Vec<Gate> {
             namespace: None,
             judge: Box::new(move |s| judge::workloads(s, "StatefulSet", &statefulsets_in)),
             what: "StatefulSets",
+        },
+        Gate {
+            name: "daemonsets",
+            waits_for: format!(
+                "every DaemonSet (Cilium, node agents) on every node it should run on, in {daemonsets_shown}"
+            ),
+            group: "apps",
+            kind: "DaemonSet",
+            namespace: None,
+            judge: Box::new(move |s| judge::workloads(s, "DaemonSet", &daemonsets_in)),
+            what: "DaemonSets",
         },
     ]
 }
@@ -341,7 +360,7 @@ async fn diagnose(cluster: &Cluster, gate: &Gate, resource: &ApiResource, o: &mu
     };
     // A workload's own events say little (it scaled a ReplicaSet); why it does not run is on
     // its pods (FailedScheduling, BackOff), named `<name>-...`: their warnings too.
-    if matches!(gate.kind, "Deployment" | "StatefulSet")
+    if matches!(gate.kind, "Deployment" | "StatefulSet" | "DaemonSet")
         && let Ok(list) = events
             .list(&ListParams::default().fields("type=Warning"))
             .await

@@ -28,7 +28,7 @@ impl Stage for PlatformGates {
             None => format!("{} and every Application", self.options.root),
         };
         format!(
-            "wait until the platform runs: {apps} Synced and Healthy, ClusterSecretStore {} and every ExternalSecret Ready, XRDs Established, their Deployments and StatefulSets rolled out",
+            "wait until the platform runs: {apps} Synced and Healthy, ClusterSecretStore {} and every ExternalSecret Ready, XRDs Established, their workloads and kube-system's DaemonSets rolled out",
             self.options.secret_store
         )
     }
