@@ -13,6 +13,7 @@ pub mod git;
 pub mod golden;
 pub mod kind;
 pub mod kube_api;
+pub mod moto;
 pub mod oracles;
 pub mod preview;
 pub mod progress;
