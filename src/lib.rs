@@ -12,6 +12,7 @@
 
 pub mod argocd;
 pub mod bootstrap;
+pub mod ci;
 pub mod credentials;
 pub mod deploy;
 pub mod diag;

@@ -57,6 +57,10 @@ pub enum Command {
     /// Point a service's claims at a CI-built image, apply them and wait until it is ready
     #[command(long_about = DEPLOY_ABOUT)]
     Deploy(DeployArgs),
+    /// A service's whole preview CI: (the platform,) deploy the image, migrations and tests
+    #[command(long_about = CI_ABOUT)]
+    Ci(Box<CiArgs>),
+
     /// Run the service's migrations and in-cluster tests as Kubernetes Jobs, with their logs
     #[command(long_about = TEST_ABOUT)]
     Test(TestArgs),
@@ -742,6 +746,106 @@ Examples:
   kubectl zt test --image ghcr.io/org/my-svc:sha-abc123 --path tests/smoke
   kubectl zt test --dry-run                         # print the Jobs (Secret values redacted)
   kubectl zt test --keep                            # leave the Jobs for kubectl logs / describe";
+
+const CI_ABOUT: &str = "\
+A service's whole preview CI in one resumable command, run in the service repository after the
+image is built: deploy the image (as kubectl zt deploy: the claims point at it, applied, waited
+for, after the platform Applications of dependencies.platform are Synced and Healthy), then the
+migrations and tests as Jobs (as kubectl zt test).
+
+With --platform-repo DIR it first brings up the preview platform as `kubectl zt bootstrap --mode
+preview` does (a Kind cluster, kept when it exists; the image loaded into its nodes; Argo CD and
+the root Application), so a fresh runner needs nothing else; without it, the current cluster
+must already run the platform. --cleanup deletes the Kind cluster at the end.
+
+One line per stage; finished stages are recorded in the stage cache, so a rerun after a failure
+resumes where it stopped (the tests always run again). When GITHUB_STEP_SUMMARY is set, a table
+of the stages is appended to it. --dry-run prints the plan and touches nothing.
+
+Examples:
+  kubectl zt ci --image ghcr.io/org/my-svc:sha-abc123                        # platform already up
+  kubectl zt ci --image ghcr.io/org/my-svc:ci --platform-repo ../zerotouch-platform --cleanup
+  kubectl zt ci --image sha-abc123 --dry-run";
+
+#[derive(Debug, Args)]
+pub struct CiArgs {
+    /// The CI-built image: a tag that keeps each claim's repository, or a full reference
+    #[arg(long, value_name = "IMAGE")]
+    pub image: String,
+
+    /// The service repository, holding ci/config.yaml and platform/
+    #[arg(long, value_name = "DIR", default_value = ".", value_hint = clap::ValueHint::DirPath)]
+    pub root: PathBuf,
+
+    /// The service name [default: service.name in ci/config.yaml]
+    #[arg(long, value_name = "NAME")]
+    pub service: Option<String>,
+
+    /// The namespace [default: service.namespace in ci/config.yaml]
+    #[arg(short = 'n', long, value_name = "NAMESPACE")]
+    pub namespace: Option<String>,
+
+    /// The overlay of the claims: platform/<service>/overlays/<ENV>/
+    #[arg(long, value_name = "ENV", default_value = "pr")]
+    pub env: String,
+
+    /// How long the deploy may wait for the service [default: deployment.wait_timeout]
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub timeout: Option<Duration>,
+
+    /// Give the image to the claim with this name instead of matching image repositories
+    /// (repeatable)
+    #[arg(long = "claim", value_name = "NAME")]
+    pub claim: Vec<String>,
+
+    /// Ask Argo CD to sync the dependencies.platform Applications that are not Synced and Healthy
+    #[arg(long)]
+    pub sync_platform: bool,
+
+    /// How long the tests may take [default: test.timeout]
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub test_timeout: Option<Duration>,
+
+    /// Do not run the migrations Job
+    #[arg(long)]
+    pub no_migrations: bool,
+
+    /// Leave the test Jobs in the cluster
+    #[arg(long)]
+    pub keep: bool,
+
+    /// First bring up the preview platform from this platform repo checkout (Kind + Argo CD)
+    #[arg(long, value_name = "DIR", value_hint = clap::ValueHint::DirPath)]
+    pub platform_repo: Option<PathBuf>,
+
+    /// With --platform-repo: the Kind cluster's name
+    #[arg(long, value_name = "NAME", default_value = "zerotouch-preview")]
+    pub cluster_name: String,
+
+    /// With --platform-repo: delete the Kind cluster at the end
+    #[arg(long, requires = "platform_repo")]
+    pub cleanup: bool,
+
+    /// Print the plan (stages, what each would do; secrets redacted) and touch nothing
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Ignore the stage cache: run every stage again
+    #[arg(long)]
+    pub fresh: bool,
+
+    /// The stage cache
+    #[arg(long, value_name = "FILE", default_value = ".zerotouch-cache/ci-stage-cache.json", value_hint = clap::ValueHint::FilePath)]
+    pub cache: PathBuf,
+
+    /// The kubeconfig [default: KUBECONFIG, then ~/.kube/config]
+    #[arg(long, value_name = "FILE", value_hint = clap::ValueHint::FilePath)]
+    pub kubeconfig: Option<PathBuf>,
+
+    /// The kubeconfig context [default: its current-context; kind-<cluster> with --platform-repo]
+    #[arg(long, value_name = "NAME")]
+    pub context: Option<String>,
+}
 
 #[derive(Debug, Args)]
 pub struct TestArgs {

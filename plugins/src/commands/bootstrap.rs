@@ -144,7 +144,10 @@ fn production_plan(args: &BootstrapArgs, p: Printer) -> Result<Plan, CommandErro
 
 /// The preview plan and the kubeconfig context it works in (`kind-<cluster>`, the one kind
 /// writes).
-fn preview_plan(args: &BootstrapArgs, p: Printer) -> Result<(Plan, Option<String>), CommandError> {
+pub(crate) fn preview_plan(
+    args: &BootstrapArgs,
+    p: Printer,
+) -> Result<(Plan, Option<String>), CommandError> {
     if args.environment.is_some() {
         return Err(anyhow!(
             "an environment is a production argument: preview brings up the Kind cluster --cluster-name (default zerotouch-preview)"

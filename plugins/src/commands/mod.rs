@@ -1,6 +1,7 @@
 //! One module per command: turn parsed flags into library calls and print the result.
 
 pub mod bootstrap;
+pub mod ci;
 pub mod completion;
 pub mod deploy;
 pub mod preview_patch;

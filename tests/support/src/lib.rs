@@ -7,6 +7,7 @@
 pub mod claim_crds;
 pub mod cli;
 pub mod cluster;
+pub mod crossplane;
 pub mod docker;
 pub mod example;
 pub mod git;
