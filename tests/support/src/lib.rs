@@ -10,11 +10,13 @@ pub mod cluster;
 pub mod docker;
 pub mod git;
 pub mod golden;
+pub mod http;
 pub mod kind;
 pub mod kube_api;
 pub mod oracles;
 pub mod preview;
 pub mod progress;
+pub mod sshd;
 pub mod talos_api;
 pub mod talos_lines;
 

@@ -1,0 +1,420 @@
+//! Installing Talos from a rescue system, against Debian's real OpenSSH server on 127.0.0.1
+//! (tests/support/src/sshd.rs), the real `xz`, `dd` and `curl` under it, a disk that is a
+//! file, and the image served by a test HTTP server. A stand-in `reboot` on the PATH prefix
+//! records that it ran.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use zt::install::{
+    HostKeyMemory, HostKeyPolicy, ImageSource, InstallError, InstallSpec, SshAuth, SshError,
+    SshTarget, install,
+};
+use zt::secret::SecretString;
+use zt_test_support::http::{HttpServer, Response};
+use zt_test_support::sshd::{self, Sshd};
+
+const PASSWORD: &str = "rescue-pw-7f3a";
+const DISK_LEN: usize = 5 << 20;
+const FILL: u8 = 0xAA;
+
+struct Rig {
+    dir: tempfile::TempDir,
+    sshd: Sshd,
+    image: Vec<u8>,
+    xz: Vec<u8>,
+    client_key: PathBuf,
+}
+
+impl Rig {
+    fn start() -> Rig {
+        let dir = tempfile::tempdir().unwrap();
+        let client_key = dir.path().join("id_ed25519");
+        let client_pub = sshd::keygen(&client_key);
+        let sshd = Sshd::start(&dir.path().join("sshd"), PASSWORD, &client_pub);
+        // A stand-in reboot, and a disk file.
+        let bin = dir.path().join("bin");
+        std::fs::create_dir_all(&bin).unwrap();
+        write_script(
+            &bin.join("reboot"),
+            &format!(
+                "echo reboot >> {}\n",
+                dir.path().join("reboot.log").display()
+            ),
+        );
+        std::fs::write(dir.path().join("disk.img"), vec![FILL; DISK_LEN]).unwrap();
+        // An image of 3 MiB plus a bit: not a multiple of dd's block size, partly random.
+        let mut image = Vec::new();
+        let mut x: u32 = 12345;
+        for i in 0..(3 << 20) + 4321 {
+            x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
+            image.push(if i % 3 == 0 {
+                (x >> 16) as u8
+            } else {
+                (i % 251) as u8
+            });
+        }
+        let raw = dir.path().join("talos.raw");
+        std::fs::write(&raw, &image).unwrap();
+        let st = std::process::Command::new("xz")
+            .args(["-z", "-k", "-T1"])
+            .arg(&raw)
+            .status()
+            .unwrap();
+        assert!(st.success());
+        let xz = std::fs::read(dir.path().join("talos.raw.xz")).unwrap();
+        Rig {
+            dir,
+            sshd,
+            image,
+            xz,
+            client_key,
+        }
+    }
+
+    fn disk(&self) -> PathBuf {
+        self.dir.path().join("disk.img")
+    }
+
+    fn reboots(&self) -> usize {
+        std::fs::read_to_string(self.dir.path().join("reboot.log"))
+            .map(|s| s.lines().count())
+            .unwrap_or(0)
+    }
+
+    fn target(&self, auth: SshAuth, policy: HostKeyPolicy) -> SshTarget {
+        SshTarget {
+            addr: self.sshd.addr(),
+            user: "root".into(),
+            auth,
+            policy,
+            connect_timeout: Duration::from_secs(20),
+        }
+    }
+
+    fn password(&self) -> SshAuth {
+        SshAuth::Password(SecretString::new(PASSWORD))
+    }
+
+    fn spec(&self, disk: &str, image: ImageSource) -> InstallSpec {
+        InstallSpec {
+            disk: disk.into(),
+            image,
+            path_prefix: Some(self.dir.path().join("bin").display().to_string()),
+        }
+    }
+
+    /// Serves the image at /talos.raw.xz, a truncated copy at /truncated.raw.xz, 404 else.
+    fn serve(&self) -> HttpServer {
+        let xz = self.xz.clone();
+        HttpServer::start(Arc::new(move |req| match req.target.as_str() {
+            "/talos.raw.xz" => Response::bytes(xz.clone()),
+            "/truncated.raw.xz" => Response::bytes(xz[..xz.len() / 2].to_vec()),
+            _ => Response::not_found(),
+        }))
+    }
+
+    fn disk_is_untouched(&self) -> bool {
+        std::fs::read(self.disk()).unwrap() == vec![FILL; DISK_LEN]
+    }
+}
+
+fn write_script(path: &Path, body: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::write(path, format!("#!/bin/sh\n{body}")).unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+async fn run(target: &SshTarget, spec: &InstallSpec) -> (Result<(), InstallError>, Vec<String>) {
+    let mut events = Vec::new();
+    let r = install(target, spec, &mut |e| events.push(format!("{e:?}"))).await;
+    (r, events)
+}
+
+fn fingerprint_of(pub_line: &str) -> String {
+    let key = russh_key(pub_line);
+    zt::install::ssh::fingerprint(&key)
+}
+
+fn russh_key(pub_line: &str) -> russh::keys::PublicKey {
+    russh::keys::parse_public_key_base64(pub_line.split_whitespace().nth(1).unwrap()).unwrap()
+}
+
+fn tofu() -> HostKeyPolicy {
+    HostKeyPolicy::TrustOnFirstUse(HostKeyMemory::default())
+}
+
+#[tokio::test]
+async fn writes_the_downloaded_image_verifies_it_and_reboots() {
+    if !sshd::available_or_skip("writes_the_downloaded_image_verifies_it_and_reboots") {
+        return;
+    }
+    let rig = Rig::start();
+    let http = rig.serve();
+    let spec = rig.spec(
+        &rig.disk().display().to_string(),
+        ImageSource::Url(http.url("/talos.raw.xz")),
+    );
+    let (r, events) = run(&rig.target(rig.password(), tofu()), &spec).await;
+    r.unwrap_or_else(|e| panic!("{e}\nsshd log: {}", rig.sshd.log()));
+
+    let disk = std::fs::read(rig.disk()).unwrap();
+    assert_eq!(
+        &disk[..rig.image.len()],
+        &rig.image[..],
+        "the disk holds the image"
+    );
+    assert!(
+        disk[rig.image.len()..].iter().all(|b| *b == FILL),
+        "nothing past it"
+    );
+    assert_eq!(disk.len(), DISK_LEN, "a disk is not truncated");
+    assert_eq!(rig.reboots(), 1, "reboot ran once");
+
+    let all = events.join("\n");
+    let fp = fingerprint_of(&rig.sshd.host_key_pub());
+    assert!(
+        all.contains(&fp),
+        "the host key fingerprint is reported: {all}"
+    );
+    assert!(
+        all.contains(&format!("Verified {{ bytes: {}", rig.image.len())),
+        "{all}"
+    );
+    assert!(all.contains("Progress"), "{all}");
+    assert!(!all.contains(PASSWORD), "{all}");
+}
+
+#[tokio::test]
+async fn streams_a_local_image_and_logs_in_with_a_key() {
+    if !sshd::available_or_skip("streams_a_local_image_and_logs_in_with_a_key") {
+        return;
+    }
+    let rig = Rig::start();
+    let spec = rig.spec(
+        &rig.disk().display().to_string(),
+        ImageSource::File(rig.dir.path().join("talos.raw.xz")),
+    );
+    let auth = SshAuth::key_file(&rig.client_key).unwrap();
+    let (r, _) = run(&rig.target(auth, tofu()), &spec).await;
+    r.unwrap_or_else(|e| panic!("{e}\nsshd log: {}", rig.sshd.log()));
+    let disk = std::fs::read(rig.disk()).unwrap();
+    assert_eq!(&disk[..rig.image.len()], &rig.image[..]);
+    assert_eq!(rig.reboots(), 1);
+}
+
+#[tokio::test]
+async fn a_wrong_password_is_refused_before_anything_runs() {
+    if !sshd::available_or_skip("a_wrong_password_is_refused_before_anything_runs") {
+        return;
+    }
+    let rig = Rig::start();
+    let http = rig.serve();
+    let spec = rig.spec(
+        &rig.disk().display().to_string(),
+        ImageSource::Url(http.url("/talos.raw.xz")),
+    );
+    let wrong = SshAuth::Password(SecretString::new("not-the-password"));
+    let (r, _) = run(&rig.target(wrong, tofu()), &spec).await;
+    let e = r.unwrap_err();
+    assert!(
+        matches!(e, InstallError::Ssh(SshError::AuthRejected { .. })),
+        "{e:?}"
+    );
+    let msg = e.to_string();
+    assert!(msg.contains("refused the password login as root"), "{msg}");
+    assert!(!msg.contains("not-the-password"), "{msg}");
+    assert!(rig.disk_is_untouched());
+    assert_eq!(rig.reboots(), 0);
+}
+
+#[tokio::test]
+async fn an_unknown_disk_is_an_error_naming_it() {
+    if !sshd::available_or_skip("an_unknown_disk_is_an_error_naming_it") {
+        return;
+    }
+    let rig = Rig::start();
+    let http = rig.serve();
+    let spec = rig.spec(
+        "/dev/zt-no-such-disk",
+        ImageSource::Url(http.url("/talos.raw.xz")),
+    );
+    let (r, _) = run(&rig.target(rig.password(), tofu()), &spec).await;
+    let msg = r.unwrap_err().to_string();
+    assert!(
+        msg.contains("install disk /dev/zt-no-such-disk does not exist on 127.0.0.1"),
+        "{msg}"
+    );
+    assert_eq!(rig.reboots(), 0);
+}
+
+#[tokio::test]
+async fn the_disk_the_running_system_lives_on_is_refused() {
+    const TEST: &str = "the_disk_the_running_system_lives_on_is_refused";
+    if !sshd::available_or_skip(TEST) {
+        return;
+    }
+    // The disk this machine's root filesystem is on: what the "rescue system" runs from.
+    let out = std::process::Command::new("findmnt")
+        .args(["-n", "-o", "SOURCE", "/"])
+        .output()
+        .unwrap();
+    let root = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    if !Path::new(&root).exists() {
+        eprintln!("skipping {TEST}: / is on {root:?}, not a block device");
+        return;
+    }
+    let rig = Rig::start();
+    // Belt and braces: were the check ever to let it through, the image is a 404 and dd is a
+    // stand-in that refuses and records that it was called.
+    write_script(
+        &rig.dir.path().join("bin/dd"),
+        &format!(
+            "echo dd >> {}; exit 1\n",
+            rig.dir.path().join("dd.log").display()
+        ),
+    );
+    let http = rig.serve();
+    let spec = rig.spec(&root, ImageSource::Url(http.url("/missing.raw.xz")));
+    let (r, _) = run(&rig.target(rig.password(), tofu()), &spec).await;
+    let e = r.unwrap_err();
+    assert!(matches!(e, InstallError::DiskIsRoot { .. }), "{e}");
+    let msg = e.to_string();
+    assert!(
+        msg.contains(&format!(
+            "install disk {root} is what the running system's root filesystem"
+        )),
+        "{msg}"
+    );
+    assert!(msg.contains("nothing was written"), "{msg}");
+    assert!(!rig.dir.path().join("dd.log").exists(), "dd never ran");
+    assert_eq!(rig.reboots(), 0);
+}
+
+#[tokio::test]
+async fn an_image_url_that_404s_writes_nothing() {
+    if !sshd::available_or_skip("an_image_url_that_404s_writes_nothing") {
+        return;
+    }
+    let rig = Rig::start();
+    let http = rig.serve();
+    let url = http.url("/v1.11.5/metal-amd64.raw.xz");
+    let spec = rig.spec(
+        &rig.disk().display().to_string(),
+        ImageSource::Url(url.clone()),
+    );
+    let (r, _) = run(&rig.target(rig.password(), tofu()), &spec).await;
+    let e = r.unwrap_err();
+    let msg = e.to_string();
+    assert!(matches!(e, InstallError::Download { .. }), "{msg}");
+    assert!(msg.contains(&url) && msg.contains("404"), "{msg}");
+    assert!(msg.contains("nothing was written"), "{msg}");
+    assert!(
+        rig.disk_is_untouched(),
+        "the disk keeps its bytes and its length"
+    );
+    assert_eq!(rig.reboots(), 0);
+}
+
+#[tokio::test]
+async fn a_truncated_image_says_how_much_was_written() {
+    if !sshd::available_or_skip("a_truncated_image_says_how_much_was_written") {
+        return;
+    }
+    let rig = Rig::start();
+    let http = rig.serve();
+    let spec = rig.spec(
+        &rig.disk().display().to_string(),
+        ImageSource::Url(http.url("/truncated.raw.xz")),
+    );
+    let (r, _) = run(&rig.target(rig.password(), tofu()), &spec).await;
+    let e = r.unwrap_err();
+    let InstallError::Corrupt {
+        written,
+        ref message,
+        ..
+    } = e
+    else {
+        panic!("{e}");
+    };
+    let msg = e.to_string();
+    assert!(message.contains("xz:"), "xz's own complaint: {msg}");
+    assert!(
+        msg.contains("partial image") && msg.contains(&format!("{written} bytes")),
+        "{msg}"
+    );
+    let disk = std::fs::read(rig.disk()).unwrap();
+    let written = usize::try_from(written).unwrap();
+    assert!(written < rig.image.len());
+    assert_eq!(
+        &disk[..written],
+        &rig.image[..written],
+        "what was written is the image's start"
+    );
+    assert!(
+        disk[written..].iter().all(|b| *b == FILL),
+        "nothing beyond what the message says"
+    );
+    assert_eq!(rig.reboots(), 0, "no reboot into a partial image");
+}
+
+#[tokio::test]
+async fn a_host_key_that_changes_mid_run_is_refused() {
+    if !sshd::available_or_skip("a_host_key_that_changes_mid_run_is_refused") {
+        return;
+    }
+    let mut rig = Rig::start();
+    let http = rig.serve();
+    let spec = rig.spec(
+        &rig.disk().display().to_string(),
+        ImageSource::Url(http.url("/talos.raw.xz")),
+    );
+    let known_hosts = rig.dir.path().join("known_hosts");
+    std::fs::write(
+        &known_hosts,
+        format!("# pinned\n{}\n", rig.sshd.known_hosts_line()),
+    )
+    .unwrap();
+    let pinned = HostKeyPolicy::KnownHosts(known_hosts.clone());
+    let memory = HostKeyPolicy::TrustOnFirstUse(HostKeyMemory::default());
+
+    run(&rig.target(rig.password(), pinned.clone()), &spec)
+        .await
+        .0
+        .unwrap();
+    run(&rig.target(rig.password(), memory.clone()), &spec)
+        .await
+        .0
+        .unwrap();
+    assert_eq!(rig.reboots(), 2);
+    let old = fingerprint_of(&rig.sshd.host_key_pub());
+
+    rig.sshd.restart_with_new_host_key();
+    std::fs::write(rig.disk(), vec![FILL; DISK_LEN]).unwrap();
+    let new = fingerprint_of(&rig.sshd.host_key_pub());
+    for (policy, names) in [
+        (&pinned, format!("pinned at {}:2", known_hosts.display())),
+        (&memory, "accepted earlier in this run".to_string()),
+    ] {
+        let (r, _) = run(&rig.target(rig.password(), policy.clone()), &spec).await;
+        let e = r.unwrap_err();
+        assert!(
+            matches!(e, InstallError::Ssh(SshError::HostKeyChanged { .. })),
+            "{e}"
+        );
+        let msg = e.to_string();
+        assert!(
+            msg.contains(&old) && msg.contains(&new) && msg.contains(&names),
+            "{msg}"
+        );
+    }
+    assert!(rig.disk_is_untouched());
+    assert_eq!(rig.reboots(), 2, "no login, no reboot");
+
+    // A known_hosts file that does not know the host at all.
+    std::fs::write(&known_hosts, "[127.0.0.1]:1 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl\n").unwrap();
+    let (r, _) = run(&rig.target(rig.password(), pinned), &spec).await;
+    let msg = r.unwrap_err().to_string();
+    assert!(msg.contains("is not in") && msg.contains(&new), "{msg}");
+}
