@@ -10,6 +10,7 @@ pub mod cluster;
 pub mod docker;
 pub mod git;
 pub mod golden;
+pub mod hetzner;
 pub mod http;
 pub mod kind;
 pub mod kube_api;
