@@ -22,6 +22,7 @@ pub mod kind;
 pub mod kube;
 pub mod patch;
 pub mod process;
+pub mod progress;
 pub mod redact;
 pub mod render;
 pub mod secret;

@@ -16,11 +16,11 @@ use std::time::Duration;
 
 use zt::bootstrap::cache::StageCache;
 use zt::bootstrap::preview::{self, PreviewInputs};
-use zt::bootstrap::progress::{Progress, StageStatus, finish_line};
 use zt::bootstrap::stages::kind::KindCreate;
 use zt::bootstrap::stages::preview_patch::{PatchTarget, PreviewPatch};
 use zt::bootstrap::{Ctx, Plan, RunError, Stage, Timing, run};
 use zt::credentials::{EnvSnapshot, Mode};
+use zt::progress::{Progress, StageStatus, finish_line};
 use zt::render::argocd::PlatformSource;
 use zt::render::kind::KindSettings;
 use zt::render::{LOCAL_REPO_URL, PREVIEW_OVERLAY, PreviewRequest, Rendered, TemplateSource};
@@ -194,7 +194,7 @@ fn the_plan_lists_every_stage_and_what_it_runs() {
         "in every container labelled io.x-k8s.kind.cluster=zt-plan: ctr --namespace=k8s.io images import --all-platforms --digests -".to_string(),
         format!("apply the built-in preview patches to {} and commit the result to branch zt-preview", root.display()),
         format!("build {}/bootstrap/argocd/install/preview with `kubectl kustomize`", root.display()),
-        "server-side apply Secret/argocd/repo-credentials".to_string(),
+        "server-side apply Secret argocd/repo-credentials".to_string(),
         "apply the root Application platform-bootstrap (file:///repo at zt-preview)".to_string(),
         "wait for Application argocd/platform-bootstrap to be Synced and Healthy".to_string(),
     ] {
@@ -475,7 +475,7 @@ async fn kind_create_failures_say_what_happened() {
         .unwrap_err()
         .to_string();
     assert!(
-        e.contains("kind create cluster --name zt-fail did not finish within 0.4s"),
+        e.contains("kind create cluster --name zt-fail did not finish within 400ms"),
         "{e}"
     );
     assert!(started.elapsed() < Duration::from_secs(5));
@@ -635,7 +635,7 @@ async fn a_whole_preview_run_then_resumed_runs() {
         rec.finished(),
         names(&plan)
             .iter()
-            .map(|n| format!("✓ {n} (0.0s)"))
+            .map(|n| format!("✓ {n} (0ms)"))
             .collect::<Vec<_>>()
     );
 
@@ -690,11 +690,11 @@ async fn a_whole_preview_run_then_resumed_runs() {
         );
     }
     assert!(
-        finished.contains(&"✓ kind-create (0.0s)".to_string()),
+        finished.contains(&"✓ kind-create (0ms)".to_string()),
         "{finished:?}"
     );
     assert!(
-        finished.contains(&format!("✓ load-image/{app} (0.0s)")),
+        finished.contains(&format!("✓ load-image/{app} (0ms)")),
         "{finished:?}"
     );
     let creates = |k: &FakeKind| {
@@ -755,7 +755,7 @@ async fn a_failed_run_resumes_at_the_stage_that_failed() {
         RunError::Stage { stage, error } => {
             assert_eq!(stage, "application-synced/platform-bootstrap");
             assert!(
-                error.message.contains("timed out after 0.3s waiting for Application argocd/platform-bootstrap; last seen: health unknown, sync unknown"),
+                error.message.contains("timed out after 300ms waiting for Application argocd/platform-bootstrap; last seen: health unknown, sync unknown"),
                 "{error}"
             );
         }

@@ -10,9 +10,10 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use zt::deploy::run::Silent;
-use zt::deploy::{self, DeployError, DryRun, Options, Plan, Progress, Request};
+use zt::deploy::{self, DeployError, DryRun, Options, Plan, Request};
 use zt::kube::{ClusterAccess, KubeError};
+use zt::progress::Progress;
+use zt::progress::Silent;
 use zt_test_support::kube_api::{TestApi, objects};
 
 const NS: &str = "team-a";
@@ -80,10 +81,10 @@ fn access(api: &TestApi, dir: &Path) -> ClusterAccess {
 #[derive(Default)]
 struct Recorder(Mutex<Vec<String>>);
 impl Progress for Recorder {
-    fn stage(&self, m: &str) {
+    fn start(&self, _step: &str, m: &str) {
         self.0.lock().unwrap().push(format!("stage: {m}"));
     }
-    fn done(&self, m: &str) {
+    fn done(&self, _step: &str, m: &str) {
         self.0.lock().unwrap().push(format!("done: {m}"));
     }
 }

@@ -287,7 +287,7 @@ async fn apply_manifests_validates_each_wave_before_changing_anything() {
     .await
     .unwrap_err();
     assert!(
-        err.to_string().starts_with("WebService/argocd/root: "),
+        err.to_string().starts_with("WebService argocd/root: "),
         "{err}"
     );
     assert_eq!(
@@ -316,9 +316,9 @@ async fn apply_manifests_validates_each_wave_before_changing_anything() {
     assert_eq!(
         applied,
         [
-            "Namespace/argocd",
-            "ConfigMap/argocd/a",
-            "WebService/argocd/root"
+            "Namespace argocd",
+            "ConfigMap argocd/a",
+            "WebService argocd/root"
         ]
     );
     let patches: Vec<String> = api

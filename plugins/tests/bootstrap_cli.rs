@@ -93,7 +93,7 @@ fn dry_run_prints_the_plan_and_touches_nothing() {
         "payload: talos/cp01-main.yaml",
         "holds keys, not shown",
         "  4. etcd-bootstrap",
-        "server-side apply Secret/argocd/repo-credentials",
+        "server-side apply Secret argocd/repo-credentials",
         " 17. application-synced/platform-bootstrap",
         "dry run: nothing was sent, nothing was written",
     ] {

@@ -5,9 +5,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::progress::Progress;
 use super::stage::StageError;
 use crate::kube::{Cluster, ClusterAccess};
+use crate::progress::Progress;
 
 /// Time limits, and the rhythm of the waits that cannot watch (the Talos API, a kind the
 /// Kubernetes API does not serve yet). Kubernetes objects are watched up to their limit; nothing

@@ -1,7 +1,7 @@
 //! Bootstrap: the whole platform bring-up as a list of resumable stages.
 //!
 //! - [`stage`]: what a stage is; [`runner`]: plans, running them, the `--dry-run` text;
-//!   [`cache`]: which stages finished; [`progress`]: one line per stage; [`poll`]: waits by
+//!   [`cache`]: which stages finished; [`poll`]: waits by
 //!   probing with backoff; [`context`]: what stages share.
 //! - [`stages`]: the actions (Talos, Kubernetes, Argo CD, kind, images, preview patches);
 //!   [`production`] and [`preview`] assemble them into plans.
@@ -12,7 +12,6 @@ pub mod platform;
 pub mod poll;
 pub mod preview;
 pub mod production;
-pub mod progress;
 pub mod runner;
 pub mod stage;
 pub mod stages;

@@ -15,11 +15,13 @@ use crate::kube::wait::{Backoff, Check};
 pub fn timed_out(what: &str, limit: Duration, last: &str) -> StageError {
     StageError::new(format!(
         "timed out after {} waiting for {what}; last seen: {last}",
-        super::progress::format_elapsed(limit)
+        crate::progress::format_duration(limit)
     ))
 }
 
-/// Probes until ready. `what` names the thing waited for in messages.
+/// Probes until ready. `what` names the thing waited for in messages. A probe that knows why
+/// it failed for good (and what to suggest) returns that [`StageError`] itself; a
+/// [`Check::Failed`] becomes `what: why`.
 pub async fn until<T, F, Fut>(
     ctx: &Ctx,
     what: &str,
@@ -28,14 +30,14 @@ pub async fn until<T, F, Fut>(
 ) -> Result<T, StageError>
 where
     F: FnMut() -> Fut,
-    Fut: Future<Output = Check<T>>,
+    Fut: Future<Output = Result<Check<T>, StageError>>,
 {
     let start = Instant::now();
     let deadline = start + limit;
     let mut backoff = Backoff::new(ctx.timing.poll_initial, ctx.timing.poll_max);
     let mut last = String::new();
     loop {
-        match probe().await {
+        match probe().await? {
             Check::Ready(v) => return Ok(v),
             Check::Failed(why) => return Err(StageError::new(format!("{what}: {why}"))),
             Check::Pending(why) => {

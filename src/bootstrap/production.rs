@@ -22,6 +22,7 @@ use crate::secret::SecretBytes;
 use crate::talos::api::{ClientOptions, TalosEndpoint};
 use crate::talos::config::TalosConfig;
 use crate::tenant::EnvValues;
+use crate::tenant::model::{Machine, Role};
 
 pub use super::stages::talos::MaintenanceTrust;
 
@@ -44,96 +45,16 @@ pub struct ProductionInputs<'a> {
     pub client_options: ClientOptions,
 }
 
+/// The production plan: render, each node's Talos stages (the control plane first), Argo CD and
+/// the platform, then the tenants.
 pub fn plan(inputs: ProductionInputs<'_>) -> Result<Plan, StageError> {
     let v = inputs.values;
-    let tree = &inputs.rendered.tree;
-    let talosconfig_text = tree
-        .get(Path::new("talos/talosconfig"))
-        .ok_or_else(|| StageError::new("the render produced no talos/talosconfig"))?;
-    let talosconfig: TalosConfig =
-        crate::yaml::from_str(&String::from_utf8_lossy(&talosconfig_text.bytes))
-            .map_err(|e| StageError::new(format!("rendered talosconfig: {e}")))?;
-    let access = Arc::new(TalosAccess {
-        talosconfig,
-        maintenance: inputs.maintenance.clone(),
-        options: inputs.client_options,
-    });
-    let node = |m: &crate::tenant::model::Machine| -> Result<Node, StageError> {
-        let endpoint = match inputs.endpoints.get(&m.name) {
-            Some(e) => e.clone(),
-            None => TalosEndpoint::new(m.ip.to_string(), 50000)
-                .map_err(|e| StageError::new(e.to_string()))?,
-        };
-        Ok(Node {
-            name: m.name.clone(),
-            endpoint,
-            controlplane: m.role == crate::tenant::model::Role::ControlPlane,
-        })
-    };
-    let config_of = |name: &str| -> Result<(SecretBytes, String), StageError> {
-        let rel = format!("talos/{name}.yaml");
-        tree.get(Path::new(&rel))
-            .map(|f| (SecretBytes::new(f.bytes.clone()), rel.clone()))
-            .ok_or_else(|| StageError::new(format!("the render produced no {rel}")))
-    };
-
-    let mut stages: Vec<Box<dyn Stage>> = Vec::new();
-    let secret_docs = inputs.rendered.objects_of(ObjectRole::Secret);
-    let tenants_count = inputs
-        .rendered
-        .objects_of(ObjectRole::TenantApplication)
-        .len();
-    stages.push(Box::new(RenderedStage {
-        summary: format!(
-            "render environment {} in memory: {} Talos configs, root Application, {} tenant Applications, {} Secrets",
-            v.env,
-            v.workers.len() + 1,
-            tenants_count,
-            secret_docs.len()
-        ),
-    }));
-
-    let cp = node(&v.controlplane)?;
-    let (config, source) = config_of(&cp.name)?;
-    stages.push(Box::new(ApplyConfig {
-        node: cp.clone(),
-        config,
-        source,
-        access: access.clone(),
-    }));
-    stages.push(Box::new(WaitConfigured {
-        node: cp.clone(),
-        access: access.clone(),
-    }));
-    stages.push(Box::new(BootstrapEtcd {
-        node: cp.clone(),
-        access: access.clone(),
-    }));
-    stages.push(Box::new(FetchKubeconfig {
-        node: cp.clone(),
-        access: access.clone(),
-    }));
-    stages.push(Box::new(WaitNodeReady {
-        node: cp.name.clone(),
-    }));
+    let nodes = NodeStages::new(&inputs)?;
+    let mut stages: Vec<Box<dyn Stage>> = vec![render_stage(v, inputs.rendered)];
+    stages.extend(nodes.controlplane(&v.controlplane)?);
     for w in &v.workers {
-        let n = node(w)?;
-        let (config, source) = config_of(&n.name)?;
-        stages.push(Box::new(ApplyConfig {
-            node: n.clone(),
-            config,
-            source,
-            access: access.clone(),
-        }));
-        stages.push(Box::new(WaitConfigured {
-            node: n.clone(),
-            access: access.clone(),
-        }));
-        stages.push(Box::new(WaitNodeReady {
-            node: n.name.clone(),
-        }));
+        stages.extend(nodes.worker(w)?);
     }
-
     let install = install_source(
         inputs.argocd_install.as_ref(),
         inputs.platform_repo,
@@ -146,24 +67,133 @@ pub fn plan(inputs: ProductionInputs<'_>) -> Result<Plan, StageError> {
         "install Argo CD (server-side apply)",
         format!("apply the root Application {ROOT_APP}"),
     )?;
-    let (mut tenant_docs, mut tenant_from) = inputs.rendered.docs_of(ObjectRole::Repository);
-    let (apps, apps_from) = inputs.rendered.docs_of(ObjectRole::TenantApplication);
-    tenant_docs.extend(apps);
-    tenant_from.extend(apps_from);
-    if !tenant_docs.is_empty() {
-        stages.push(Box::new(ApplyManifests {
-            name: "tenants".into(),
-            summary: format!(
-                "apply the tenants' repository credentials and Applications ({} objects) once the platform runs",
-                tenant_docs.len()
-            ),
-            source: ManifestSource::Rendered { docs: tenant_docs, from: tenant_from },
-            force: false,
-        }));
-    }
+    stages.extend(tenants_stage(inputs.rendered));
     Ok(Plan {
         mode: "production".into(),
         target: format!("environment {} (cluster {})", v.env, v.cluster.name),
         stages,
     })
+}
+
+/// The first stage: what the in-memory render produced.
+fn render_stage(v: &EnvValues, rendered: &Rendered) -> Box<dyn Stage> {
+    Box::new(RenderedStage {
+        summary: format!(
+            "render environment {} in memory: {} Talos configs, root Application, {} tenant Applications, {} Secrets",
+            v.env,
+            v.workers.len() + 1,
+            rendered.objects_of(ObjectRole::TenantApplication).len(),
+            rendered.objects_of(ObjectRole::Secret).len()
+        ),
+    })
+}
+
+/// Builds each node's Talos stages from the render: its config, how it is reached, and the
+/// talosconfig every configured call authenticates with.
+struct NodeStages<'a> {
+    tree: &'a crate::render::OutputTree,
+    endpoints: &'a BTreeMap<String, TalosEndpoint>,
+    access: Arc<TalosAccess>,
+}
+
+impl<'a> NodeStages<'a> {
+    fn new(inputs: &'a ProductionInputs<'a>) -> Result<Self, StageError> {
+        let tree = &inputs.rendered.tree;
+        let talosconfig_text = tree
+            .get(Path::new("talos/talosconfig"))
+            .ok_or_else(|| StageError::new("the render produced no talos/talosconfig"))?;
+        let talosconfig: TalosConfig =
+            crate::yaml::from_str(&String::from_utf8_lossy(&talosconfig_text.bytes))
+                .map_err(|e| StageError::new(format!("rendered talosconfig: {e}")))?;
+        Ok(NodeStages {
+            tree,
+            endpoints: &inputs.endpoints,
+            access: Arc::new(TalosAccess {
+                talosconfig,
+                maintenance: inputs.maintenance.clone(),
+                options: inputs.client_options,
+            }),
+        })
+    }
+
+    /// The node's Talos API: `--endpoint NODE=HOST:PORT`, else `<ip>:50000`.
+    fn node(&self, m: &Machine) -> Result<Node, StageError> {
+        let endpoint = match self.endpoints.get(&m.name) {
+            Some(e) => e.clone(),
+            None => TalosEndpoint::new(m.ip.to_string(), 50000)
+                .map_err(|e| StageError::new(e.to_string()))?,
+        };
+        Ok(Node {
+            name: m.name.clone(),
+            endpoint,
+            controlplane: m.role == Role::ControlPlane,
+        })
+    }
+
+    /// apply config → configured API answers, for any node.
+    fn configure(&self, n: &Node) -> Result<Vec<Box<dyn Stage>>, StageError> {
+        let source = format!("talos/{}.yaml", n.name);
+        let config = self
+            .tree
+            .get(Path::new(&source))
+            .map(|f| SecretBytes::new(f.bytes.clone()))
+            .ok_or_else(|| StageError::new(format!("the render produced no {source}")))?;
+        Ok(vec![
+            Box::new(ApplyConfig {
+                node: n.clone(),
+                config,
+                source,
+                access: self.access.clone(),
+            }),
+            Box::new(WaitConfigured {
+                node: n.clone(),
+                access: self.access.clone(),
+            }),
+        ])
+    }
+
+    /// The control plane: configure → bootstrap etcd → kubeconfig → node Ready.
+    fn controlplane(&self, m: &Machine) -> Result<Vec<Box<dyn Stage>>, StageError> {
+        let n = self.node(m)?;
+        let mut stages = self.configure(&n)?;
+        stages.push(Box::new(BootstrapEtcd {
+            node: n.clone(),
+            access: self.access.clone(),
+        }));
+        stages.push(Box::new(FetchKubeconfig {
+            node: n.clone(),
+            access: self.access.clone(),
+        }));
+        stages.push(Box::new(WaitNodeReady { node: n.name }));
+        Ok(stages)
+    }
+
+    /// A worker: configure → node Ready.
+    fn worker(&self, m: &Machine) -> Result<Vec<Box<dyn Stage>>, StageError> {
+        let n = self.node(m)?;
+        let mut stages = self.configure(&n)?;
+        stages.push(Box::new(WaitNodeReady { node: n.name }));
+        Ok(stages)
+    }
+}
+
+/// The tenants' repository credentials and Applications, applied once the platform runs (none
+/// when the environment has no tenants).
+fn tenants_stage(rendered: &Rendered) -> Option<Box<dyn Stage>> {
+    let (mut docs, mut from) = rendered.docs_of(ObjectRole::Repository);
+    let (apps, apps_from) = rendered.docs_of(ObjectRole::TenantApplication);
+    docs.extend(apps);
+    from.extend(apps_from);
+    if docs.is_empty() {
+        return None;
+    }
+    Some(Box::new(ApplyManifests {
+        name: "tenants".into(),
+        summary: format!(
+            "apply the tenants' repository credentials and Applications ({} objects) once the platform runs",
+            docs.len()
+        ),
+        source: ManifestSource::Rendered { docs, from },
+        force: false,
+    }))
 }

@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 
 use super::cache::{CacheError, StageCache, fingerprint};
 use super::context::Ctx;
-use super::progress::StageStatus;
 use super::stage::{Stage, StageError};
+use crate::progress::StageStatus;
 
 /// What a bootstrap will do, in order.
 pub struct Plan {

@@ -22,7 +22,7 @@ pub mod run;
 use std::path::PathBuf;
 
 pub use plan::{Plan, Request, prepare};
-pub use run::{DryRun, Options, Progress, Report, execute};
+pub use run::{DryRun, Options, Report, execute};
 
 use crate::kube::KubeError;
 
@@ -40,7 +40,7 @@ pub enum DeployError {
         applied: Vec<String>,
     },
 
-    #[error("timed out after {} waiting for the service to become ready:\n{}", format_duration(*after), diagnosis.join("\n"))]
+    #[error("timed out after {} waiting for the service to become ready:\n{}", crate::progress::format_duration(*after), diagnosis.join("\n"))]
     Timeout {
         after: std::time::Duration,
         /// One line per object still not ready: what, which condition, its last message.
@@ -55,20 +55,6 @@ pub enum DeployError {
         path: PathBuf,
         source: std::io::Error,
     },
-}
-
-/// `1m30s`, `45s`, `250ms`: how long waits are shown.
-pub fn format_duration(d: std::time::Duration) -> String {
-    let ms = d.as_millis();
-    if ms < 1000 {
-        return format!("{ms}ms");
-    }
-    let s = d.as_secs();
-    match (s / 60, s % 60) {
-        (0, s) => format!("{s}s"),
-        (m, 0) => format!("{m}m"),
-        (m, s) => format!("{m}m{s}s"),
-    }
 }
 
 /// The objects a client dry run shows: every object in apply order as one YAML stream, Secret
@@ -109,18 +95,4 @@ fn file_mode(path: &std::path::Path) -> u32 {
 #[cfg(not(unix))]
 fn file_mode(_path: &std::path::Path) -> u32 {
     crate::fsio::PUBLIC_MODE
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::time::Duration;
-
-    #[test]
-    fn durations_read_naturally() {
-        assert_eq!(format_duration(Duration::from_millis(250)), "250ms");
-        assert_eq!(format_duration(Duration::from_secs(45)), "45s");
-        assert_eq!(format_duration(Duration::from_secs(300)), "5m");
-        assert_eq!(format_duration(Duration::from_secs(90)), "1m30s");
-    }
 }

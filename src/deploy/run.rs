@@ -25,11 +25,13 @@ use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Pod, Secret};
 use serde_json::Value;
 
+use super::DeployError;
 use super::plan::{DATABASE_API_VERSION, Plan, PlannedObject, Wave};
-use super::{DeployError, format_duration};
 use crate::kube::apply::{self as kapply, ApplyOptions};
+use crate::kube::manifests::apply_wave;
 use crate::kube::wait::{self as kwait, Check};
 use crate::kube::{self, Cluster, ClusterAccess, KubeError, Resolved};
+use crate::progress::{Progress, format_duration};
 use crate::redact::Scrubber;
 
 /// `--dry-run`.
@@ -68,22 +70,9 @@ impl Options {
     }
 }
 
-/// Where progress goes. The library says what happens; the caller decides how it looks (a
-/// spinner on a terminal, plain lines in CI).
-pub trait Progress {
-    /// A stage begins.
-    fn stage(&self, _msg: &str) {}
-    /// What is being waited for right now (replaces the previous status).
-    fn status(&self, _msg: &str) {}
-    /// A step finished.
-    fn done(&self, _msg: &str) {}
-    /// Something the user should know that does not stop the deploy.
-    fn warn(&self, _msg: &str) {}
-}
-
-/// Progress that goes nowhere.
-pub struct Silent;
-impl Progress for Silent {}
+/// The steps a deploy reports its progress under.
+pub const APPLY: &str = "apply";
+pub const WAIT: &str = "wait";
 
 /// What a run did.
 #[derive(Debug, Clone, Default)]
@@ -159,10 +148,10 @@ pub async fn execute(
     let waits_for_db =
         opts.wait && opts.dry_run == DryRun::None && plan.service.dependencies.has_postgres();
 
-    progress.stage(&format!(
-        "checking the cluster at {} serves every kind",
-        cluster.url
-    ));
+    progress.start(
+        APPLY,
+        &format!("checking the cluster at {} serves every kind", cluster.url),
+    );
     let mut kinds: Vec<(String, String, String)> = plan
         .objects
         .iter()
@@ -186,15 +175,12 @@ pub async fn execute(
     let resolved = kube::resolve(&cluster, &kinds)
         .await
         .map_err(|e| scrub_err(e, &scrubber))?;
-    let res_of = |o: &PlannedObject| {
-        resolved
-            .get(&(o.api_version.clone(), o.kind.clone()))
-            .cloned()
-    };
 
     let dry = opts.dry_run == DryRun::Server;
     let (namespaces, rest): (Vec<&PlannedObject>, Vec<&PlannedObject>) =
         plan.objects.iter().partition(|o| o.wave == Wave::Namespace);
+    let namespaces: Vec<&Value> = namespaces.iter().map(|o| &o.value).collect();
+    let rest: Vec<&Value> = rest.iter().map(|o| &o.value).collect();
     let apply_opts = ApplyOptions {
         force: opts.force_conflicts,
         dry_run: dry,
@@ -215,44 +201,46 @@ pub async fn execute(
             .map_err(|e| scrub_err(kube::api_error(&cluster, "Namespace", e), &scrubber))?
             .is_some();
     }
-    progress.stage(&format!(
-        "{} {} objects with server-side apply (field manager {})",
-        if dry { "validating" } else { "applying" },
-        plan.objects.len(),
-        kube::FIELD_MANAGER
-    ));
-    for o in &namespaces {
-        apply_one(&cluster, o, res_of(o), apply_opts, &scrubber)
-            .await
-            .map_err(|e| partly(e, &applied))?;
-        applied.push(o.describe());
-        progress.done(&format!("{} {}", verb(dry), o.describe()));
-    }
+    progress.start(
+        APPLY,
+        &format!(
+            "{} {} objects with server-side apply (field manager {})",
+            if dry { "validating" } else { "applying" },
+            plan.objects.len(),
+            kube::FIELD_MANAGER
+        ),
+    );
+    let on_applied = |what: &str| progress.done(APPLY, &format!("{} {what}", verb(dry)));
+    let failed = |e: KubeError, applied: &[String]| partly(scrub_err(e, &scrubber), applied);
+    apply_wave(
+        &cluster,
+        &resolved,
+        &namespaces,
+        apply_opts,
+        &mut applied,
+        &on_applied,
+    )
+    .await
+    .map_err(|e| failed(e, &applied))?;
     if dry && !namespace_exists {
-        progress.warn(&format!(
-            "namespace {} does not exist yet, so the server cannot validate the objects in it; they were checked offline only",
-            plan.service.namespace
-        ));
+        progress.warn(
+            APPLY,
+            &format!(
+                "namespace {} does not exist yet, so the server cannot validate the objects in it; they were checked offline only",
+                plan.service.namespace
+            ),
+        );
     } else {
-        if !dry {
-            // Validate everything first, so a conflict or schema error changes nothing else.
-            let check = ApplyOptions {
-                dry_run: true,
-                ..apply_opts
-            };
-            for o in &rest {
-                apply_one(&cluster, o, res_of(o), check, &scrubber)
-                    .await
-                    .map_err(|e| partly(e, &applied))?;
-            }
-        }
-        for o in &rest {
-            apply_one(&cluster, o, res_of(o), apply_opts, &scrubber)
-                .await
-                .map_err(|e| partly(e, &applied))?;
-            applied.push(o.describe());
-            progress.done(&format!("{} {}", verb(dry), o.describe()));
-        }
+        apply_wave(
+            &cluster,
+            &resolved,
+            &rest,
+            apply_opts,
+            &mut applied,
+            &on_applied,
+        )
+        .await
+        .map_err(|e| failed(e, &applied))?;
     }
     report.applied = applied;
 
@@ -283,32 +271,6 @@ fn partly(e: KubeError, applied: &[String]) -> DeployError {
             applied: applied.to_vec(),
         }
     }
-}
-
-async fn apply_one(
-    cluster: &Cluster,
-    o: &PlannedObject,
-    res: Option<Resolved>,
-    opts: ApplyOptions,
-    scrubber: &Scrubber,
-) -> Result<Value, KubeError> {
-    let Some(res) = res else {
-        // resolve() succeeded for every kind of the plan, so this cannot happen; report it
-        // rather than panic.
-        return Err(KubeError::MissingKinds {
-            kinds: vec![format!("{} {}", o.api_version, o.kind)],
-        });
-    };
-    kapply::apply(
-        &cluster.client,
-        &res,
-        o.namespace.as_deref(),
-        &o.name,
-        &o.value,
-        opts,
-    )
-    .await
-    .map_err(|e| scrub_err(kube::api_error(cluster, &o.describe(), e), scrubber))
 }
 
 /// One thing to wait for.
@@ -413,14 +375,17 @@ impl Waiter<'_> {
             return Ok(Vec::new());
         }
         let deadline = self.started + self.opts.timeout;
-        self.progress.stage(&format!(
-            "waiting for {title}: {}",
-            targets
-                .iter()
-                .map(Target::what)
-                .collect::<Vec<_>>()
-                .join(", ")
-        ));
+        self.progress.start(
+            WAIT,
+            &format!(
+                "waiting for {title}: {}",
+                targets
+                    .iter()
+                    .map(Target::what)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        );
         // The last reason each target gave, for the timeout's diagnosis.
         let reasons: Vec<Mutex<String>> = targets.iter().map(|_| Mutex::default()).collect();
         let mut done = vec![false; targets.len()];
@@ -436,10 +401,13 @@ impl Waiter<'_> {
                 let what = targets[i].what();
                 match outcome {
                     Ok(()) => {
-                        self.progress.done(&format!(
-                            "{what} is ready ({})",
-                            format_duration(self.started.elapsed())
-                        ));
+                        self.progress.done(
+                            WAIT,
+                            &format!(
+                                "{what} is ready ({})",
+                                format_duration(self.started.elapsed())
+                            ),
+                        );
                         done[i] = true;
                         ready.push(what);
                     }
@@ -473,7 +441,8 @@ impl Waiter<'_> {
         let what = t.what();
         let pending = |why: &str| {
             let why = self.scrubber.scrub(why);
-            self.progress.status(&format!("waiting for {what}: {why}"));
+            self.progress
+                .status(WAIT, &format!("waiting for {what}: {why}"));
             if let Ok(mut r) = reason.lock() {
                 *r = why;
             }

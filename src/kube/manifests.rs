@@ -1,9 +1,10 @@
-//! Applying a set of arbitrary manifests (an Argo CD install, Secrets, Applications) in the
-//! order a cluster can accept them: CustomResourceDefinitions first, waited for until the API
-//! serves them; then Namespaces; then everything else, resolved through discovery so a kind the
-//! cluster does not serve is reported (all at once) before anything of that group is sent.
-//! Each of these waves is first sent as a server-side dry run, as deploy does, so an object the
-//! server refuses (a schema error, a conflict) leaves the rest of its wave unchanged.
+//! Applying objects in waves, the one way both `deploy` and `bootstrap` change a cluster.
+//!
+//! [`apply_wave`] sends one wave with server-side apply, as a dry run of the whole wave first;
+//! [`resolve_kinds`] checks beforehand that the cluster serves every kind. [`apply_manifests`]
+//! orders arbitrary manifests (an Argo CD install, Secrets, Applications) the way a cluster can
+//! accept them: CustomResourceDefinitions first, waited for until the API serves them; then
+//! Namespaces; then everything else. `deploy` orders its own waves (namespace, config, claims).
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -33,13 +34,14 @@ fn s<'a>(v: &'a Value, p: &str) -> &'a str {
     v.pointer(p).and_then(Value::as_str).unwrap_or("")
 }
 
-/// `Kind/namespace/name` for messages.
+/// `Kind namespace/name` (or `Kind name` for a cluster-scoped object), for messages: the one
+/// way every applied object is named.
 pub fn describe(doc: &Value) -> String {
     let ns = s(doc, "/metadata/namespace");
     if ns.is_empty() {
-        format!("{}/{}", s(doc, "/kind"), s(doc, "/metadata/name"))
+        format!("{} {}", s(doc, "/kind"), s(doc, "/metadata/name"))
     } else {
-        format!("{}/{ns}/{}", s(doc, "/kind"), s(doc, "/metadata/name"))
+        format!("{} {ns}/{}", s(doc, "/kind"), s(doc, "/metadata/name"))
     }
 }
 
@@ -52,15 +54,11 @@ fn is_namespace(doc: &Value) -> bool {
     s(doc, "/kind") == "Namespace" && s(doc, "/apiVersion") == "v1"
 }
 
-async fn apply_group(
-    cluster: &Cluster,
-    docs: &[&Value],
-    opts: ApplyOptions,
-    on_applied: &(dyn Fn(&str) + Sync),
-) -> Result<Vec<String>, KubeError> {
-    if docs.is_empty() {
-        return Ok(Vec::new());
-    }
+/// The kinds of a set of objects, resolved through discovery: `(apiVersion, kind)` → resource.
+pub type Kinds = BTreeMap<(String, String), Resolved>;
+
+/// Resolves the kinds of `docs`; every kind the cluster does not serve is reported at once.
+pub async fn resolve_kinds(cluster: &Cluster, docs: &[&Value]) -> Result<Kinds, KubeError> {
     let kinds: Vec<(String, String, String)> = docs
         .iter()
         .map(|d| {
@@ -71,19 +69,31 @@ async fn apply_group(
             )
         })
         .collect();
-    let resolved: BTreeMap<(String, String), Resolved> = resolve(cluster, &kinds).await?;
-    // A dry run of the whole wave first (unless this is one): nothing changes when the server
-    // refuses any of it.
+    resolve(cluster, &kinds).await
+}
+
+/// Sends one wave: every object as a server-side dry run first, then for real (a run that is
+/// itself a dry run sends one pass), so an object the server refuses (a schema error, a
+/// conflict) leaves the rest of the wave unchanged. Each object applied is pushed to `applied`
+/// and told to `on_applied`, so a caller can say what went in before a failure.
+pub async fn apply_wave(
+    cluster: &Cluster,
+    kinds: &Kinds,
+    docs: &[&Value],
+    opts: ApplyOptions,
+    applied: &mut Vec<String>,
+    on_applied: &(dyn Fn(&str) + Sync),
+) -> Result<(), KubeError> {
     let passes: &[bool] = if opts.dry_run {
         &[true]
     } else {
         &[true, false]
     };
-    let mut applied = Vec::new();
     for &dry_run in passes {
         for d in docs {
             let key = (s(d, "/apiVersion").to_string(), s(d, "/kind").to_string());
-            let Some(r) = resolved.get(&key) else {
+            let Some(r) = kinds.get(&key) else {
+                // The caller resolved every kind of the wave; report rather than panic.
                 return Err(KubeError::MissingKinds {
                     kinds: vec![format!("{} {}", key.0, key.1)],
                 });
@@ -107,7 +117,7 @@ async fn apply_group(
             }
         }
     }
-    Ok(applied)
+    Ok(())
 }
 
 /// Applies `docs` server-side. Documents without `kind` or `metadata.name` are refused before
@@ -137,12 +147,20 @@ pub async fn apply_manifests(
         .filter(|d| !is_crd(d) && !is_namespace(d))
         .collect();
 
-    let mut applied = apply_group(cluster, &crds, opts, on_applied).await?;
-    if !crds.is_empty() && !opts.dry_run {
-        wait_established(cluster, &crds, timing).await?;
+    let mut applied = Vec::new();
+    if !crds.is_empty() {
+        let kinds = resolve_kinds(cluster, &crds).await?;
+        apply_wave(cluster, &kinds, &crds, opts, &mut applied, on_applied).await?;
+        if !opts.dry_run {
+            wait_established(cluster, &crds, timing).await?;
+        }
     }
-    applied.extend(apply_group(cluster, &namespaces, opts, on_applied).await?);
-    applied.extend(apply_group(cluster, &rest, opts, on_applied).await?);
+    // With the CRDs served, every other kind resolves; one missing is reported before any of
+    // them is sent.
+    let others: Vec<&Value> = namespaces.iter().chain(&rest).copied().collect();
+    let kinds = resolve_kinds(cluster, &others).await?;
+    apply_wave(cluster, &kinds, &namespaces, opts, &mut applied, on_applied).await?;
+    apply_wave(cluster, &kinds, &rest, opts, &mut applied, on_applied).await?;
     Ok(applied)
 }
 

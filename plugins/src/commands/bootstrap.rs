@@ -7,10 +7,10 @@ use anyhow::{Context, anyhow};
 use zt::bootstrap::cache::StageCache;
 use zt::bootstrap::preview::{self, PreviewInputs};
 use zt::bootstrap::production::{self, MaintenanceTrust, ProductionInputs};
-use zt::bootstrap::progress::LineProgress;
 use zt::bootstrap::stages::preview_patch::PatchTarget;
 use zt::bootstrap::{Ctx, Plan, RunError, Timing, run};
 use zt::credentials::EnvSnapshot;
+use zt::progress::LineProgress;
 use zt::render::TemplateSource;
 use zt::talos::api::{ClientOptions, Fingerprint};
 
@@ -248,7 +248,7 @@ fn execute(
                 "bootstrap complete: {} stages done, {} skipped as done earlier, in {}",
                 summary.done.len(),
                 summary.cached.len(),
-                zt::bootstrap::progress::format_elapsed(summary.elapsed)
+                zt::progress::format_duration(summary.elapsed)
             );
             Ok(Outcome::Success)
         }

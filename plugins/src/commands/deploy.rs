@@ -1,7 +1,7 @@
 //! `kubectl zt deploy`
 
-use std::cell::RefCell;
 use std::io::IsTerminal;
+use std::sync::Mutex;
 use std::time::Duration;
 
 use anyhow::{Context, anyhow};
@@ -9,9 +9,10 @@ use indicatif::{ProgressBar, ProgressStyle};
 use zt::bootstrap::stages::images::load_error;
 use zt::deploy::config::Overrides;
 use zt::deploy::image::ImageArg;
-use zt::deploy::{self, DryRun, Options, Plan, Progress, Request};
+use zt::deploy::{self, DryRun, Options, Plan, Request};
 use zt::docker::ImageLoader;
 use zt::kube::ClusterAccess;
+use zt::progress::{Progress, format_duration};
 
 use crate::CommandError;
 use crate::args::{DeployArgs, DryRunMode};
@@ -98,20 +99,23 @@ pub fn run(args: &DeployArgs, p: Printer) -> Result<Outcome, CommandError> {
     if let Some((cluster, images)) = &kind_load {
         if dry_run == DryRun::Server {
             // A server dry run stores nothing; loading an image would change the nodes.
-            reporter.warn(&format!(
-                "server dry run: not loading {} into Kind cluster {cluster}",
-                images.join(", ")
-            ));
+            reporter.warn(
+                LOAD,
+                &format!(
+                    "server dry run: not loading {} into Kind cluster {cluster}",
+                    images.join(", ")
+                ),
+            );
         } else {
             let loaded = runtime.block_on(load_into_kind(images, cluster, &reporter));
             if let Err(e) = loaded {
-                reporter.finish();
+                reporter.close();
                 return Err(e);
             }
         }
     }
     let result = runtime.block_on(deploy::execute(&plan, &access, &opts, &reporter));
-    reporter.finish();
+    reporter.close();
     let report = result.map_err(|e| CommandError::Other(e.into()))?;
     summarize(&plan, &report, &opts);
     Ok(Outcome::Success)
@@ -140,6 +144,9 @@ fn kind_images(plan: &Plan) -> Result<Vec<String>, CommandError> {
     Ok(images)
 }
 
+/// The step `--load-into-kind` reports under.
+const LOAD: &str = "load-image";
+
 /// Loads `images` into every node of Kind cluster `cluster`, before anything is applied.
 async fn load_into_kind(
     images: &[String],
@@ -151,17 +158,20 @@ async fn load_into_kind(
     })?;
     let loader = ImageLoader::new(docker);
     for image in images {
-        reporter.stage(&format!("load {image} into Kind cluster {cluster}"));
+        reporter.start(LOAD, &format!("load {image} into Kind cluster {cluster}"));
         let report = loader
             .load(image, cluster)
             .await
             .map_err(|e| anyhow!("--load-into-kind: {}", load_error(&e)))?;
         let nodes: Vec<&str> = report.nodes.iter().map(|n| n.node.as_str()).collect();
-        reporter.done(&format!(
-            "loaded {image} ({} bytes) into {}",
-            report.archive_bytes,
-            nodes.join(", ")
-        ));
+        reporter.done(
+            LOAD,
+            &format!(
+                "loaded {image} ({} bytes) into {}",
+                report.archive_bytes,
+                nodes.join(", ")
+            ),
+        );
     }
     Ok(())
 }
@@ -188,7 +198,7 @@ fn summarize(plan: &Plan, report: &deploy::Report, opts: &Options) {
             svc.name,
             svc.namespace,
             images.join(", "),
-            deploy::format_duration(report.elapsed),
+            format_duration(report.elapsed),
             report.applied.len()
         ),
     }
@@ -200,7 +210,7 @@ struct Reporter {
     bar: Option<ProgressBar>,
     quiet: bool,
     /// The last status line printed in plain mode, so a status that says nothing new is silent.
-    last_status: RefCell<String>,
+    last_status: Mutex<String>,
 }
 
 impl Reporter {
@@ -216,7 +226,7 @@ impl Reporter {
         Reporter {
             bar,
             quiet: p.quiet,
-            last_status: RefCell::new(String::new()),
+            last_status: Mutex::new(String::new()),
         }
     }
 
@@ -228,7 +238,7 @@ impl Reporter {
         }
     }
 
-    fn finish(&self) {
+    fn close(&self) {
         if let Some(bar) = &self.bar {
             bar.finish_and_clear();
         }
@@ -236,15 +246,15 @@ impl Reporter {
 }
 
 impl Progress for Reporter {
-    fn stage(&self, msg: &str) {
+    fn start(&self, _step: &str, msg: &str) {
         self.line(&format!("==> {msg}"));
     }
 
-    fn status(&self, msg: &str) {
+    fn status(&self, _step: &str, msg: &str) {
         match &self.bar {
             Some(bar) => bar.set_message(msg.to_string()),
             None => {
-                let mut last = self.last_status.borrow_mut();
+                let mut last = self.last_status.lock().unwrap_or_else(|e| e.into_inner());
                 if *last != msg {
                     msg.clone_into(&mut last);
                     if !self.quiet {
@@ -255,11 +265,11 @@ impl Progress for Reporter {
         }
     }
 
-    fn done(&self, msg: &str) {
+    fn done(&self, _step: &str, msg: &str) {
         self.line(&format!("  ✓ {msg}"));
     }
 
-    fn warn(&self, msg: &str) {
+    fn warn(&self, _step: &str, msg: &str) {
         match &self.bar {
             Some(bar) => bar.println(format!("warning: {msg}")),
             None => eprintln!("warning: {msg}"),

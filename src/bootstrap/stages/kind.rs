@@ -12,9 +12,9 @@ use std::time::Duration;
 use bollard::Docker;
 
 use super::super::context::Ctx;
-use super::super::progress::format_elapsed;
 use super::super::stage::{Stage, StageError, StageFuture};
 use crate::process::{ProcessError, Run};
+use crate::progress::format_duration;
 
 /// Where to get kind when it is missing.
 pub const INSTALL_URL: &str = "https://kind.sigs.k8s.io/docs/user/quick-start/#installation";
@@ -75,7 +75,7 @@ async fn run_kind(
         .hint(format!("install kind: {INSTALL_URL}"))),
         Err(ProcessError::TimedOut { .. }) => Err(StageError::new(format!(
             "{what} did not finish within {}",
-            format_elapsed(limit)
+            format_duration(limit)
         ))
         .hint("raise --node-timeout, or look at `docker ps -a` and kind's log (-v)")),
         Err(ProcessError::Failed {

@@ -288,7 +288,7 @@ async fn served_application(
         what.to_string(),
     )];
     poll::until(ctx, what, limit, || async {
-        match resolve(cluster, &kinds).await {
+        Ok(match resolve(cluster, &kinds).await {
             Ok(r) => match r.into_values().next() {
                 Some(r) => Check::Ready(r.resource),
                 None => Check::Pending("the API does not serve Application yet".into()),
@@ -300,7 +300,7 @@ async fn served_application(
                 Check::Pending("the API does not serve Application yet".into())
             }
             Err(e) => Check::Failed(e.to_string()),
-        }
+        })
     })
     .await
 }

@@ -102,19 +102,58 @@ where
     F: Fn(TalosClient) -> Fut,
     Fut: std::future::Future<Output = Result<T, TalosError>>,
 {
-    poll::until(ctx, what, ctx.timing.talos, || async {
+    // A failure retried until the deadline (an untrusted certificate while the node may still
+    // be rebooting) ends in a timeout; the hint of the last one seen still applies.
+    let last_hint: std::sync::Mutex<Option<&'static str>> = std::sync::Mutex::new(None);
+    let pending = |e: TalosError| {
+        *last_hint.lock().unwrap_or_else(|p| p.into_inner()) = hint_for(&e);
+        Ok(Check::Pending(e.to_string()))
+    };
+    let waited = poll::until(ctx, what, ctx.timing.talos, || async {
         let client = match configured(access, node).await {
             Ok(c) => c,
-            Err(e) if retry_while_rebooting(&e) => return Check::Pending(e.to_string()),
-            Err(e) => return Check::Failed(e.to_string()),
+            Err(e) if retry_while_rebooting(&e) => return pending(e),
+            Err(e) => return Err(talos_failure(what, &e)),
         };
         match call(client).await {
-            Ok(v) => Check::Ready(v),
-            Err(e) if transient(&e) => Check::Pending(e.to_string()),
-            Err(e) => Check::Failed(e.to_string()),
+            Ok(v) => Ok(Check::Ready(v)),
+            Err(e) if transient(&e) => pending(e),
+            Err(e) => Err(talos_failure(what, &e)),
         }
     })
-    .await
+    .await;
+    let last_hint = *last_hint.lock().unwrap_or_else(|p| p.into_inner());
+    waited.map_err(|e| match (e.hint.is_none(), last_hint) {
+        (true, Some(h)) => e.hint(h),
+        _ => e,
+    })
+}
+
+/// What to suggest for a kind of Talos API failure.
+fn hint_for(e: &TalosError) -> Option<&'static str> {
+    match e {
+        TalosError::Tls {
+            failure: TlsFailure::ServerNotTrusted | TlsFailure::ClientCertificateRefused { .. },
+            ..
+        } => Some(
+            "the node presents a certificate the talosconfig's CA did not sign, or refuses our \
+             client certificate: was it configured from another secrets bundle?",
+        ),
+        TalosError::Tls {
+            failure: TlsFailure::ServerCertificateTime { .. },
+            ..
+        } => Some("check this machine's clock and the node's (Talos syncs time over NTP)"),
+        _ => None,
+    }
+}
+
+/// A Talos API failure that ends a stage, with the hint its kind of failure calls for.
+fn talos_failure(what: &str, e: &TalosError) -> StageError {
+    let err = StageError::new(format!("{what}: {e}"));
+    match hint_for(e) {
+        Some(h) => err.hint(h),
+        None => err,
+    }
 }
 
 /// `ApplyConfiguration` (mode AUTO) over the maintenance API. A node that already answers the
@@ -178,29 +217,32 @@ impl Stage for ApplyConfig {
                 .await
                 {
                     Ok(c) => c,
-                    Err(e) if e.is_transient() => return Check::Pending(e.to_string()),
-                    Err(e) => return Check::Failed(e.to_string()),
+                    Err(e) if e.is_transient() => return Ok(Check::Pending(e.to_string())),
+                    Err(e) => return Err(talos_failure(&what, &e)),
                 };
                 let presented = client
                     .peer_fingerprint()
                     .map_or_else(|| "(unreadable)".to_string(), |f| f.to_string());
                 if *trust == MaintenanceTrust::Refuse {
-                    return Check::Failed(format!(
+                    return Err(StageError::new(format!(
                         "not sending {} to {}: it holds the cluster's CA keys and the node's \
                          certificate is not verified. The node presented SPKI fingerprint \
-                         {presented}; if the node's console shows the same, rerun with \
-                         --cert-fingerprint {presented} (or --insecure-skip-verify to send it \
-                         unverified)",
+                         {presented}",
                         self.source, self.node.endpoint
-                    ));
+                    ))
+                    .hint(format!(
+                        "if the node's console shows the same fingerprint, rerun with \
+                         --cert-fingerprint {presented} (or --insecure-skip-verify to send it \
+                         unverified)"
+                    )));
                 }
                 match client
                     .apply_configuration(self.config.expose(), ApplyMode::Auto, false)
                     .await
                 {
-                    Ok(r) => Check::Ready((r, presented)),
-                    Err(e) if e.is_transient() => Check::Pending(e.to_string()),
-                    Err(e) => Check::Failed(e.to_string()),
+                    Ok(r) => Ok(Check::Ready((r, presented))),
+                    Err(e) if e.is_transient() => Ok(Check::Pending(e.to_string())),
+                    Err(e) => Err(talos_failure(&what, &e)),
                 }
             })
             .await?;
@@ -268,18 +310,7 @@ impl Stage for WaitConfigured {
                 retry_while_rebooting,
                 |c| async move { c.version().await },
             )
-            .await
-            .map_err(|e| {
-                if e.message.contains("certificate") {
-                    e.hint(
-                        "the node presents a certificate the talosconfig's CA did not sign, or \
-                         refuses our client certificate: was it configured from another secrets \
-                         bundle?",
-                    )
-                } else {
-                    e
-                }
-            })?;
+            .await?;
             ctx.detail(&format!("Talos {} ({}/{})", v.tag, v.os, v.arch));
             Ok(())
         })

@@ -5,7 +5,7 @@
 use std::sync::Mutex;
 use std::time::Duration;
 
-use zt::bootstrap::progress::{Progress, StageStatus, finish_line};
+use zt::progress::{Progress, StageStatus, finish_line};
 
 #[derive(Default)]
 pub struct Recorder(Mutex<Vec<String>>);
