@@ -3,128 +3,15 @@
 //! file, and the image served by a test HTTP server. A stand-in `reboot` on the PATH prefix
 //! records that it ran.
 
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::time::Duration;
+use std::path::Path;
 
 use zt::install::{
     HostKeyMemory, HostKeyPolicy, ImageSource, InstallError, InstallSpec, SshAuth, SshError,
     SshTarget, install,
 };
 use zt::secret::SecretString;
-use zt_test_support::http::{HttpServer, Response};
-use zt_test_support::sshd::{self, Sshd};
-
-const PASSWORD: &str = "rescue-pw-7f3a";
-const DISK_LEN: usize = 5 << 20;
-const FILL: u8 = 0xAA;
-
-struct Rig {
-    dir: tempfile::TempDir,
-    sshd: Sshd,
-    image: Vec<u8>,
-    xz: Vec<u8>,
-    client_key: PathBuf,
-}
-
-impl Rig {
-    fn start() -> Rig {
-        let dir = tempfile::tempdir().unwrap();
-        let client_key = dir.path().join("id_ed25519");
-        let client_pub = sshd::keygen(&client_key);
-        let sshd = Sshd::start(&dir.path().join("sshd"), PASSWORD, &client_pub);
-        // A stand-in reboot, and a disk file.
-        let bin = dir.path().join("bin");
-        std::fs::create_dir_all(&bin).unwrap();
-        write_script(
-            &bin.join("reboot"),
-            &format!(
-                "echo reboot >> {}\n",
-                dir.path().join("reboot.log").display()
-            ),
-        );
-        std::fs::write(dir.path().join("disk.img"), vec![FILL; DISK_LEN]).unwrap();
-        // An image of 3 MiB plus a bit: not a multiple of dd's block size, partly random.
-        let mut image = Vec::new();
-        let mut x: u32 = 12345;
-        for i in 0..(3 << 20) + 4321 {
-            x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
-            image.push(if i % 3 == 0 {
-                (x >> 16) as u8
-            } else {
-                (i % 251) as u8
-            });
-        }
-        let raw = dir.path().join("talos.raw");
-        std::fs::write(&raw, &image).unwrap();
-        let st = std::process::Command::new("xz")
-            .args(["-z", "-k", "-T1"])
-            .arg(&raw)
-            .status()
-            .unwrap();
-        assert!(st.success());
-        let xz = std::fs::read(dir.path().join("talos.raw.xz")).unwrap();
-        Rig {
-            dir,
-            sshd,
-            image,
-            xz,
-            client_key,
-        }
-    }
-
-    fn disk(&self) -> PathBuf {
-        self.dir.path().join("disk.img")
-    }
-
-    fn reboots(&self) -> usize {
-        std::fs::read_to_string(self.dir.path().join("reboot.log"))
-            .map(|s| s.lines().count())
-            .unwrap_or(0)
-    }
-
-    fn target(&self, auth: SshAuth, policy: HostKeyPolicy) -> SshTarget {
-        SshTarget {
-            addr: self.sshd.addr(),
-            user: "root".into(),
-            auth,
-            policy,
-            connect_timeout: Duration::from_secs(20),
-        }
-    }
-
-    fn password(&self) -> SshAuth {
-        SshAuth::Password(SecretString::new(PASSWORD))
-    }
-
-    fn spec(&self, disk: &str, image: ImageSource) -> InstallSpec {
-        InstallSpec {
-            disk: disk.into(),
-            image,
-            path_prefix: Some(self.dir.path().join("bin").display().to_string()),
-        }
-    }
-
-    /// Serves the image at /talos.raw.xz, a truncated copy at /truncated.raw.xz, 404 else.
-    fn serve(&self) -> HttpServer {
-        let xz = self.xz.clone();
-        HttpServer::start(Arc::new(move |req| match req.target.as_str() {
-            "/talos.raw.xz" => Response::bytes(xz.clone()),
-            "/truncated.raw.xz" => Response::bytes(xz[..xz.len() / 2].to_vec()),
-            _ => Response::not_found(),
-        }))
-    }
-
-    fn disk_is_untouched(&self) -> bool {
-        std::fs::read(self.disk()).unwrap() == vec![FILL; DISK_LEN]
-    }
-}
-
-fn write_script(path: &Path, body: &str) {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::write(path, format!("#!/bin/sh\n{body}")).unwrap();
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
-}
+use zt_test_support::rescue::{DISK_LEN, FILL, PASSWORD, Rig, write_script};
+use zt_test_support::sshd;
 
 async fn run(target: &SshTarget, spec: &InstallSpec) -> (Result<(), InstallError>, Vec<String>) {
     let mut events = Vec::new();

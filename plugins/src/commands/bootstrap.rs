@@ -137,6 +137,7 @@ fn production_plan(args: &BootstrapArgs, p: Printer) -> Result<Plan, CommandErro
         },
         endpoints,
         client_options: ClientOptions::default(),
+        bare_metal: None,
     })
     .map_err(|e| anyhow!(e).into())
 }

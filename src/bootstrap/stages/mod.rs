@@ -1,6 +1,7 @@
 //! The actions a bootstrap plan is made of.
 
 pub mod images;
+pub mod install;
 pub mod kind;
 pub mod kubernetes;
 pub mod kustomize;

@@ -17,6 +17,7 @@ pub mod kube_api;
 pub mod oracles;
 pub mod preview;
 pub mod progress;
+pub mod rescue;
 pub mod sshd;
 pub mod talos_api;
 pub mod talos_lines;
