@@ -46,5 +46,10 @@ pub trait Stage: Send + Sync {
     fn cacheable(&self) -> bool {
         true
     }
+    /// What the stage destroys, for the confirmation a run asks before it starts
+    /// (`/dev/sda on cp01-main (203.0.113.10)`); `None` for the stages that destroy nothing.
+    fn overwrites(&self) -> Option<String> {
+        None
+    }
     fn run<'a>(&'a self, ctx: &'a mut Ctx) -> StageFuture<'a>;
 }

@@ -132,7 +132,7 @@ pub fn progress_bytes(chunk: &[u8]) -> Option<u64> {
     text.split(['\r', '\n'])
         .filter_map(|l| l.trim().split_once(" bytes"))
         .filter_map(|(n, _)| n.parse().ok())
-        .last()
+        .next_back()
 }
 
 #[cfg(test)]

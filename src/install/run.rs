@@ -104,13 +104,12 @@ fn last_line(stderr: &[u8]) -> String {
     let line = text
         .split(['\r', '\n'])
         .map(str::trim)
-        .filter(|l| {
+        .rfind(|l| {
             !l.is_empty()
                 && !l.contains(" bytes (")
                 && !l.ends_with("records in")
                 && !l.ends_with("records out")
         })
-        .next_back()
         .unwrap_or("no message");
     redact::url_credentials(line)
 }
@@ -119,8 +118,7 @@ fn last_line(stderr: &[u8]) -> String {
 fn line_of(stderr: &[u8], program: &str) -> Option<String> {
     let text = String::from_utf8_lossy(stderr);
     text.split(['\r', '\n'])
-        .filter(|l| l.starts_with(&format!("{program}:")))
-        .next_back()
+        .rfind(|l| l.starts_with(&format!("{program}:")))
         .map(redact::url_credentials)
 }
 

@@ -267,6 +267,13 @@ impl Stage for TalosInstall {
         ]
     }
 
+    fn overwrites(&self) -> Option<String> {
+        Some(format!(
+            "{} on {} ({})",
+            self.machine.disk, self.machine.node.name, self.machine.ip
+        ))
+    }
+
     fn run<'a>(&'a self, ctx: &'a mut Ctx) -> StageFuture<'a> {
         Box::pin(async move {
             let m = &self.machine;
