@@ -66,37 +66,33 @@ impl RepoFiles {
 
     /// Names of the entries directly under `rel` that contain `child` (a relative path), sorted.
     pub fn subdirs_with(&self, rel: &Path, child: &Path) -> Vec<String> {
-        let mut names: Vec<String> = match &self.source {
-            Source::Dir(root) => std::fs::read_dir(root.join(rel))
-                .into_iter()
-                .flatten()
-                .flatten()
-                .filter(|e| e.path().join(child).exists())
-                .filter_map(|e| e.file_name().into_string().ok())
-                .collect(),
-            Source::Embedded { files, .. } => files
-                .iter()
-                .filter_map(|(p, _)| {
-                    let rest = Path::new(p).strip_prefix(rel).ok()?;
-                    let mut comps = rest.components();
-                    let first = comps.next()?.as_os_str().to_str()?.to_string();
-                    (comps.as_path() == child).then_some(first)
-                })
-                .collect(),
-        };
-        names.sort();
-        names.dedup();
-        names
+        self.names_under(
+            rel,
+            |entry| entry.join(child).exists(),
+            |rest| rest == child,
+        )
     }
 
     /// Names of the regular files directly under `rel`, sorted.
     pub fn list_files(&self, rel: &Path) -> Vec<String> {
+        self.names_under(rel, Path::is_file, |rest| rest.as_os_str().is_empty())
+    }
+
+    /// Names of the entries directly under `rel`, sorted and without repeats: on disk those
+    /// whose path passes `keep_entry`; embedded, those whose path below the entry passes
+    /// `keep_rest` (empty for the entry itself).
+    fn names_under(
+        &self,
+        rel: &Path,
+        keep_entry: impl Fn(&Path) -> bool,
+        keep_rest: impl Fn(&Path) -> bool,
+    ) -> Vec<String> {
         let mut names: Vec<String> = match &self.source {
             Source::Dir(root) => std::fs::read_dir(root.join(rel))
                 .into_iter()
                 .flatten()
                 .flatten()
-                .filter(|e| e.path().is_file())
+                .filter(|e| keep_entry(&e.path()))
                 .filter_map(|e| e.file_name().into_string().ok())
                 .collect(),
             Source::Embedded { files, .. } => files
@@ -105,7 +101,7 @@ impl RepoFiles {
                     let rest = Path::new(p).strip_prefix(rel).ok()?;
                     let mut comps = rest.components();
                     let first = comps.next()?.as_os_str().to_str()?.to_string();
-                    comps.next().is_none().then_some(first)
+                    keep_rest(comps.as_path()).then_some(first)
                 })
                 .collect(),
         };

@@ -27,39 +27,16 @@ use std::time::{Duration, Instant};
 use kube::Client;
 use kube::api::{Api, ApiResource, DynamicObject};
 use serde_json::{Value, json};
-use zt::credentials::Mode;
 use zt::kube::wait::{Check, READY, application_synced_healthy};
 use zt::render::argocd::PlatformSource;
-use zt::render::{self, ObjectRole, ProductionRequest, Rendered, TemplateSource};
-use zt::source::RepoFiles;
-use zt::tenant::TenantRepo;
+use zt::render::{self, ObjectRole, TemplateSource};
 use zt_test_support::cluster::{ARGOCD_NAMESPACE, apply_object, workload_cluster_or_skip};
+use zt_test_support::example::example_production_dev;
 use zt_test_support::git::{checkout_of, git};
 use zt_test_support::workspace_root;
 
 /// How long Argo CD may take to bring an Application where the test expects it.
 const SETTLE: Duration = Duration::from_secs(60);
-
-fn rendered(platform_url: &str) -> Rendered {
-    let tenant = TenantRepo::open(&workspace_root().join("examples/tenant-repo")).unwrap();
-    let platform = RepoFiles::dir(&workspace_root().join("examples/platform-repo"));
-    let bundle = zt::examples::bundle().unwrap();
-    let creds = zt::examples::env().credentials(Mode::Production).unwrap();
-    render::render_production(&ProductionRequest {
-        tenant: &tenant,
-        env: "dev",
-        bundle: Some(&bundle),
-        platform_repo: Some(&platform),
-        platform: PlatformSource {
-            url: platform_url.into(),
-            revision: "main".into(),
-            overlay: render::DEFAULT_OVERLAY.replace("{env}", "dev"),
-        },
-        credentials: Some(&creds),
-        templates: &TemplateSource::default(),
-    })
-    .unwrap()
-}
 
 fn file_url(dir: &Path) -> String {
     format!("file://{}", dir.display())
@@ -180,7 +157,7 @@ async fn real_argo_cd_syncs_the_rendered_root_and_tenant_applications() {
     let platform_head = git(platform.path(), &["rev-parse", "HEAD"])
         .trim()
         .to_string();
-    let r = rendered(&platform_url);
+    let r = example_production_dev(&zt::examples::bundle().unwrap(), &platform_url);
 
     // One local repository per tenant repository URL we render, holding each tenant's workload
     // at the Application's path and revision. The product accepts only https/ssh remotes for

@@ -18,40 +18,15 @@ use serde_json::json;
 use zt::bootstrap::cache::StageCache;
 use zt::bootstrap::production::{self, MaintenanceTrust, ProductionInputs};
 use zt::bootstrap::{Ctx, Timing, run};
-use zt::credentials::Mode;
-use zt::render::argocd::PlatformSource;
-use zt::render::{self, ProductionRequest, Rendered, TemplateSource};
-use zt::source::RepoFiles;
 use zt::talos::api::{ClientOptions, TalosEndpoint};
-use zt::talos::bundle::SecretsBundle;
-use zt::tenant::TenantRepo;
 use zt_test_support::cluster::{TestCluster, install_crds, workload_cluster_or_skip};
+use zt_test_support::example::{PLATFORM_URL, example_production_dev};
 use zt_test_support::oracles::oracle_or_skip;
 use zt_test_support::progress::{EXAMPLE_PRODUCTION_STAGES, Recorder, all_done};
 use zt_test_support::talos_api::TalosTestServer;
 use zt_test_support::workspace_root;
 
 const NODES: [&str; 3] = ["cp01-main", "worker01", "worker02"];
-
-fn rendered(bundle: &SecretsBundle) -> Rendered {
-    let tenant = TenantRepo::open(&workspace_root().join("examples/tenant-repo")).unwrap();
-    let platform = RepoFiles::dir(&workspace_root().join("examples/platform-repo"));
-    let creds = zt::examples::env().credentials(Mode::Production).unwrap();
-    render::render_production(&ProductionRequest {
-        tenant: &tenant,
-        env: "dev",
-        bundle: Some(bundle),
-        platform_repo: Some(&platform),
-        platform: PlatformSource {
-            url: "https://github.com/zerotouch-example/zerotouch-platform.git".into(),
-            revision: "main".into(),
-            overlay: "bootstrap/argocd/overlays/main/dev".into(),
-        },
-        credentials: Some(&creds),
-        templates: &TemplateSource::default(),
-    })
-    .unwrap()
-}
 
 /// Argo CD's install.yaml from its module, put into namespace argocd by the real
 /// `kubectl kustomize` (as `kubectl apply -n argocd -f install.yaml` would): the pre-built
@@ -191,7 +166,7 @@ async fn production_bootstrap_installs_argo_cd_and_the_platform_on_a_real_cluste
     let install = argocd_install(&kubectl, &argocd_module, dir.path());
     let values =
         zt::tenant::load_env(&workspace_root().join("examples/tenant-repo"), "dev").unwrap();
-    let r = rendered(&bundle);
+    let r = example_production_dev(&bundle, PLATFORM_URL);
     let plan = || {
         production::plan(ProductionInputs {
             values: &values,

@@ -13,13 +13,10 @@ use serde_json::json;
 use zt::bootstrap::cache::StageCache;
 use zt::bootstrap::production::{self, MaintenanceTrust, ProductionInputs};
 use zt::bootstrap::{Ctx, RunError, Timing, run};
-use zt::credentials::Mode;
-use zt::render::argocd::PlatformSource;
-use zt::render::{self, ProductionRequest, Rendered, TemplateSource};
-use zt::source::RepoFiles;
 use zt::talos::api::{ClientOptions, TalosEndpoint};
 use zt::talos::bundle::SecretsBundle;
-use zt::tenant::{EnvValues, TenantRepo};
+use zt::tenant::EnvValues;
+use zt_test_support::example::{PLATFORM_URL, example_production_dev, production_dev};
 use zt_test_support::kube_api::TestApi;
 use zt_test_support::preview::{cluster_api, platform_syncs};
 use zt_test_support::progress::{EXAMPLE_PRODUCTION_STAGES, Recorder, all_done};
@@ -32,31 +29,6 @@ fn example_bundle() -> SecretsBundle {
 
 fn values_in(repo: &Path) -> EnvValues {
     zt::tenant::load_env(repo, "dev").unwrap()
-}
-
-fn rendered(bundle: &SecretsBundle) -> Rendered {
-    rendered_in(&workspace_root().join("examples/tenant-repo"), bundle)
-}
-
-/// The dev environment of the tenant repository at `repo`, rendered.
-fn rendered_in(repo: &Path, bundle: &SecretsBundle) -> Rendered {
-    let tenant = TenantRepo::open(repo).unwrap();
-    let platform = RepoFiles::dir(&workspace_root().join("examples/platform-repo"));
-    let creds = zt::examples::env().credentials(Mode::Production).unwrap();
-    render::render_production(&ProductionRequest {
-        tenant: &tenant,
-        env: "dev",
-        bundle: Some(bundle),
-        platform_repo: Some(&platform),
-        platform: PlatformSource {
-            url: "https://github.com/zerotouch-example/zerotouch-platform.git".into(),
-            revision: "main".into(),
-            overlay: "bootstrap/argocd/overlays/main/dev".into(),
-        },
-        credentials: Some(&creds),
-        templates: &TemplateSource::default(),
-    })
-    .unwrap()
 }
 
 /// The cluster side: the three nodes, the controllers, and (when asked) Argo CD reporting the
@@ -137,7 +109,7 @@ fn plan_in(
     repo: &Path,
 ) -> (zt::bootstrap::Plan, PathBuf) {
     let values = values_in(repo);
-    let rendered = rendered_in(repo, bundle);
+    let rendered = production_dev(repo, bundle, PLATFORM_URL);
     let endpoints = c
         .nodes
         .iter()
@@ -198,7 +170,7 @@ async fn multi_document_configs_of_later_talos_lines_are_applied_unchanged() {
         run(&plan, &mut ctx, &mut cache, std::future::pending())
             .await
             .unwrap_or_else(|e| panic!("{}: {e}\n{}", line.name, rec.all()));
-        let r = rendered_in(repo.path(), &bundle);
+        let r = production_dev(repo.path(), &bundle, PLATFORM_URL);
         for (name, n) in &c.nodes {
             let st = n.state();
             assert_eq!(st.applied.len(), 1, "{} {name} applied once", line.name);
@@ -235,7 +207,7 @@ async fn bootstraps_three_nodes_to_a_syncing_platform() {
     assert_eq!(rec.finished(), all_done(EXAMPLE_PRODUCTION_STAGES));
 
     // Each node got exactly its rendered config, once, over the maintenance API in AUTO mode.
-    let r = rendered(&bundle);
+    let r = example_production_dev(&bundle, PLATFORM_URL);
     for (name, n) in &c.nodes {
         let st = n.state();
         assert_eq!(st.applied.len(), 1, "{name} applied once");

@@ -6,6 +6,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 use std::time::Duration;
 
+use zt_test_support::cli::{self, text};
 use zt_test_support::preview::{cluster_api, platform_syncs};
 use zt_test_support::talos_api::TalosTestServer;
 use zt_test_support::workspace_root;
@@ -18,36 +19,14 @@ const CREDENTIALS: &[(&str, &str)] = &[
     ("AWS_SECRET_ACCESS_KEY", "bootstrap-aws-secret"),
 ];
 
-fn bin_dir() -> std::path::PathBuf {
-    Path::new(env!("CARGO_BIN_EXE_kubectl-zt"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
-
-fn command(program: impl AsRef<std::ffi::OsStr>, home: &Path) -> Command {
-    let mut c = Command::new(program);
-    c.current_dir(workspace_root())
-        .env("HOME", home)
-        .env_remove("KUBECONFIG")
-        .env_remove("CI")
-        .env_remove("GITHUB_ACTIONS")
-        .env(
-            "PATH",
-            format!(
-                "{}:{}",
-                bin_dir().display(),
-                std::env::var("PATH").unwrap_or_default()
-            ),
-        );
-    for (k, v) in CREDENTIALS {
-        c.env(k, v);
-    }
+/// `kubectl zt` (or the plugin itself without kubectl) from the workspace, with its own
+/// `HOME`, no kubeconfig and the fake credentials.
+fn zt(home: &Path) -> Command {
+    let bin = Path::new(env!("CARGO_BIN_EXE_kubectl-zt"));
+    let path = std::env::var("PATH").unwrap_or_default();
+    let mut c = cli::plugin(bin, &workspace_root(), CREDENTIALS, &path);
+    c.env("HOME", home).env_remove("KUBECONFIG");
     c
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
 }
 
 const BASE: &[&str] = &[
@@ -67,23 +46,7 @@ fn dry_run_prints_the_plan_and_touches_nothing() {
     let cache = home.path().join("cache.json");
     let mut args: Vec<&str> = BASE.to_vec();
     args.extend(["--dry-run", "--cache", cache.to_str().unwrap()]);
-    let kubectl = Command::new("kubectl")
-        .arg("version")
-        .arg("--client")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    let o: Output = if kubectl {
-        command("kubectl", home.path())
-            .arg("zt")
-            .args(&args)
-            .output()
-            .unwrap()
-    } else {
-        command(env!("CARGO_BIN_EXE_kubectl-zt"), home.path())
-            .args(&args)
-            .output()
-            .unwrap()
-    };
+    let o: Output = zt(home.path()).args(&args).output().unwrap();
     assert!(o.status.success(), "{}", text(&o.stderr));
     let plan = text(&o.stdout);
     for want in [
@@ -120,10 +83,7 @@ fn bad_flags_and_missing_inputs_are_clear() {
     let run = |extra: &[&str]| {
         let mut args: Vec<&str> = BASE.to_vec();
         args.extend(extra);
-        command(env!("CARGO_BIN_EXE_kubectl-zt"), home.path())
-            .args(&args)
-            .output()
-            .unwrap()
+        zt(home.path()).args(&args).output().unwrap()
     };
     let o = run(&["--dry-run", "--talos-endpoint", "nosuch=127.0.0.1:1"]);
     assert_eq!(o.status.code(), Some(1));
@@ -139,7 +99,7 @@ fn bad_flags_and_missing_inputs_are_clear() {
         "{}",
         text(&o.stderr)
     );
-    let o = command(env!("CARGO_BIN_EXE_kubectl-zt"), home.path())
+    let o = zt(home.path())
         .args([
             "bootstrap",
             "dev",
@@ -199,12 +159,7 @@ async fn a_production_bootstrap_through_the_plugin() {
     // The plugin runs in another process while this runtime serves the Talos nodes.
     let run = |args: Vec<String>| {
         let home_path = home.path().to_path_buf();
-        tokio::task::spawn_blocking(move || {
-            command(env!("CARGO_BIN_EXE_kubectl-zt"), &home_path)
-                .args(&args)
-                .output()
-                .unwrap()
-        })
+        tokio::task::spawn_blocking(move || zt(&home_path).args(&args).output().unwrap())
     };
 
     // Neither pins nor --insecure-skip-verify: the machine configs hold the cluster's CA keys,

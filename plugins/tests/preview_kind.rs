@@ -5,9 +5,10 @@
 //! skip without it unless ZT_REQUIRE_DOCKER is set, as in CI.
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
+use zt_test_support::cli::{self, text};
 use zt_test_support::docker::{Scratch, docker_or_skip, unique_name};
 use zt_test_support::git::{checkout_of, git};
 use zt_test_support::kind::{FakeKind, tools_only};
@@ -24,58 +25,12 @@ const CREDENTIALS: &[(&str, &str)] = &[
     ("AWS_SESSION_TOKEN", "cli-preview-session"),
 ];
 
-const SECRET_VARS: &[&str] = &[
-    "BOT_GITHUB_USERNAME",
-    "BOT_GITHUB_TOKEN",
-    "TENANTS_REPO_NAME",
-    "AWS_ACCESS_KEY_ID",
-    "AWS_SECRET_ACCESS_KEY",
-    "AWS_SESSION_TOKEN",
-    "OPENAI_API_KEY",
-    "ANTHROPIC_API_KEY",
-];
-
-fn bin_dir() -> PathBuf {
-    Path::new(env!("CARGO_BIN_EXE_kubectl-zt"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-fn kubectl_available() -> bool {
-    Command::new("kubectl")
-        .args(["version", "--client"])
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
-
 /// `kubectl zt <args>` in `dir` with exactly `path` as PATH (after the plugins), the
 /// credentials set, no CI markers, and `KUBECONFIG`; through kubectl when it is installed.
 fn zt(dir: &Path, args: &[&str], path: &str, kubeconfig: &Path) -> Command {
-    let path = format!("{}:{path}", bin_dir().display());
-    let mut cmd = if kubectl_available() {
-        let mut c = Command::new("kubectl");
-        c.arg("zt");
-        c
-    } else {
-        Command::new(env!("CARGO_BIN_EXE_kubectl-zt"))
-    };
-    cmd.args(args)
-        .current_dir(dir)
-        .env("PATH", path)
-        .env("KUBECONFIG", kubeconfig)
-        .env_remove("CI")
-        .env_remove("GITHUB_ACTIONS");
-    for k in SECRET_VARS {
-        cmd.env_remove(k);
-    }
-    for (k, v) in CREDENTIALS {
-        cmd.env(k, v);
-    }
+    let bin = Path::new(env!("CARGO_BIN_EXE_kubectl-zt"));
+    let mut cmd = cli::plugin(bin, dir, CREDENTIALS, path);
+    cmd.args(args).env("KUBECONFIG", kubeconfig);
     cmd
 }
 

@@ -252,6 +252,22 @@ impl Run<'_> {
         self.doc_diag_at(o, f, pos, message, None);
     }
 
+    /// Reports document `i` of `f` when it did not load (a duplicate key) and returns true: a
+    /// patch must not read or change a document whose meaning is ambiguous. `uses` says what
+    /// the patch does with it (`targets`, `checks`).
+    fn refuse_invalid(&mut self, o: &Overlay, f: &RepoFile, i: usize, uses: &str) -> bool {
+        let Some(d) = f.duplicates.iter().find(|d| d.doc == i) else {
+            return false;
+        };
+        let pos = d.error.pos.unwrap_or(f.docs[i].node.pos);
+        let message = format!(
+            "{}; the document this patch {uses} must be valid",
+            d.error.message
+        );
+        self.doc_diag(o, f, pos, message);
+        true
+    }
+
     /// A problem in a target document; `origin` is where in the overlay the failing part is.
     fn doc_diag_at(
         &mut self,
@@ -440,17 +456,7 @@ impl Run<'_> {
         i: usize,
         ready: &ReadyOverlay<'_>,
     ) -> Option<DocOutcome> {
-        if let Some(d) = f.duplicates.iter().find(|d| d.doc == i) {
-            let (pos, msg) = (
-                d.error.pos.unwrap_or(f.docs[i].node.pos),
-                d.error.message.clone(),
-            );
-            self.doc_diag(
-                o,
-                f,
-                pos,
-                format!("{msg}; the document this patch targets must be valid"),
-            );
+        if self.refuse_invalid(o, f, i, "targets") {
             return None;
         }
         let doc_pos = f.docs[i].node.pos;
@@ -548,17 +554,7 @@ impl Run<'_> {
                 if !identity_matches(&f.docs[i], sel) {
                     continue;
                 }
-                if let Some(d) = f.duplicates.iter().find(|d| d.doc == i) {
-                    let (pos, msg) = (
-                        d.error.pos.unwrap_or(f.docs[i].node.pos),
-                        d.error.message.clone(),
-                    );
-                    self.doc_diag(
-                        o,
-                        f,
-                        pos,
-                        format!("{msg}; the document this patch checks must be valid"),
-                    );
+                if self.refuse_invalid(o, f, i, "checks") {
                     return None;
                 }
                 let pos = f.docs[i].node.pos;

@@ -83,26 +83,19 @@ pub fn render(
     warnings: &mut Vec<String>,
 ) -> Result<(), RenderError> {
     let v = inputs.values;
-    let inline = match (v.cluster.cni, inputs.platform_repo) {
-        (Cni::Cilium, Some(repo)) => vec![cilium_manifest(repo)?],
-        (Cni::Cilium, None) => {
-            warnings.push(format!(
-                "cluster.cni is cilium but no --platform-repo was given: the control plane gets no Cilium manifest ({CILIUM_MANIFEST}) and nodes stay NotReady until a CNI is installed"
-            ));
-            Vec::new()
-        }
-        _ => Vec::new(),
+    let shared = SharedCtx {
+        cluster: cluster_ctx(v),
+        talos: TalosCtx {
+            version: v.talos.version.to_string(),
+            installer_image: v.talos.installer_image.clone(),
+            multidoc: v.talos.line.shape == ConfigShape::MultiDocument,
+        },
+        kubernetes: VersionCtx {
+            version: v.kubernetes.version.to_string(),
+        },
+        worker_secrets: inputs.secrets.for_worker(),
+        inline: inline_manifests(v, inputs.platform_repo, warnings)?,
     };
-    let cluster = cluster_ctx(v);
-    let talos = TalosCtx {
-        version: v.talos.version.to_string(),
-        installer_image: v.talos.installer_image.clone(),
-        multidoc: v.talos.line.shape == ConfigShape::MultiDocument,
-    };
-    let kubernetes = VersionCtx {
-        version: v.kubernetes.version.to_string(),
-    };
-    let worker_secrets = inputs.secrets.for_worker();
     let machine_tmpl = env
         .get_template(MACHINE_TEMPLATE)
         .map_err(|e| template_error(MACHINE_TEMPLATE, &e))?;
@@ -112,62 +105,114 @@ pub fn render(
     // a patch that changes no node at all is dead and refused.
     let mut effective: HashSet<&str> = HashSet::new();
     for m in v.machines() {
-        let ctx = MachineCtx {
-            cluster: &cluster,
-            talos: &talos,
-            kubernetes: &kubernetes,
-            node: node_ctx(m),
-            secrets: match m.role {
-                Role::ControlPlane => inputs.secrets.clone(),
-                Role::Worker => worker_secrets.clone(),
-            },
-            inline_manifests: if m.role == Role::ControlPlane {
-                &inline
-            } else {
-                &[]
-            },
-        };
-        let text = machine_tmpl
-            .render(Serde(&ctx))
-            .map_err(|e| template_error(MACHINE_TEMPLATE, &e))?;
-        let out_path = PathBuf::from("talos").join(format!("{}.yaml", m.name));
-        let docs = MachineConfigDocuments::from_yaml(&text).map_err(|e| RenderError::Output {
-            template: MACHINE_TEMPLATE.into(),
-            output: out_path.clone(),
-            pos: e.pos,
-            message: e.message,
-        })?;
-        check_machine(&docs, &v.talos.line, m.role, &m.name).map_err(|message| {
-            RenderError::Invariant {
-                output: out_path.clone(),
-                message,
-            }
-        })?;
-        let patches: Vec<&ConfigPatch> = v.patches_for(m).collect();
-        let docs = if patches.is_empty() {
-            docs
-        } else {
-            let (docs, changed) = apply_patches(docs, &patches, v, m)?;
-            for (p, c) in patches.iter().zip(changed) {
-                if c {
-                    effective.insert(p.field.as_str());
-                }
-            }
-            docs
-        };
-        let bytes = docs.to_yaml().map_err(|e| RenderError::Output {
-            template: MACHINE_TEMPLATE.into(),
-            output: out_path.clone(),
-            pos: None,
-            message: e.message,
-        })?;
+        let (out_path, bytes) = render_machine(&machine_tmpl, &shared, inputs, m, &mut effective)?;
         tree.insert(out_path, bytes.into_bytes(), true)?;
     }
-
     no_op_patches(v, &effective)?;
 
+    let bytes = render_talosconfig(env, inputs, &shared.cluster)?;
+    tree.insert(PathBuf::from(TALOSCONFIG_OUTPUT), bytes.into_bytes(), true)?;
+    Ok(())
+}
+
+const TALOSCONFIG_OUTPUT: &str = "talos/talosconfig";
+
+/// What every node's template context shares.
+struct SharedCtx {
+    cluster: super::context::ClusterCtx,
+    talos: TalosCtx,
+    kubernetes: VersionCtx,
+    /// The bundle without the CA keys only a control plane holds.
+    worker_secrets: TalosSecrets,
+    /// The control plane's inline manifests (Cilium when it is the CNI).
+    inline: Vec<InlineManifest>,
+}
+
+/// The control plane's inline manifests: Cilium's, read from the platform repo, when it is the
+/// CNI. Without a platform repo the nodes would wait for a CNI: said as a warning.
+fn inline_manifests(
+    v: &EnvValues,
+    platform_repo: Option<&RepoFiles>,
+    warnings: &mut Vec<String>,
+) -> Result<Vec<InlineManifest>, RenderError> {
+    Ok(match (v.cluster.cni, platform_repo) {
+        (Cni::Cilium, Some(repo)) => vec![cilium_manifest(repo)?],
+        (Cni::Cilium, None) => {
+            warnings.push(format!(
+                "cluster.cni is cilium but no --platform-repo was given: the control plane gets no Cilium manifest ({CILIUM_MANIFEST}) and nodes stay NotReady until a CNI is installed"
+            ));
+            Vec::new()
+        }
+        _ => Vec::new(),
+    })
+}
+
+/// One node's config: template → typed documents → invariants → the node's patches → YAML.
+/// Marks in `effective` the patches that changed it.
+fn render_machine<'v>(
+    machine_tmpl: &minijinja::Template<'_, '_>,
+    shared: &SharedCtx,
+    inputs: &TalosInputs<'v>,
+    m: &'v Machine,
+    effective: &mut HashSet<&'v str>,
+) -> Result<(PathBuf, String), RenderError> {
+    let v = inputs.values;
+    let controlplane = m.role == Role::ControlPlane;
+    let ctx = MachineCtx {
+        cluster: &shared.cluster,
+        talos: &shared.talos,
+        kubernetes: &shared.kubernetes,
+        node: node_ctx(m),
+        secrets: if controlplane {
+            inputs.secrets.clone()
+        } else {
+            shared.worker_secrets.clone()
+        },
+        inline_manifests: if controlplane { &shared.inline } else { &[] },
+    };
+    let text = machine_tmpl
+        .render(Serde(&ctx))
+        .map_err(|e| template_error(MACHINE_TEMPLATE, &e))?;
+    let out_path = PathBuf::from("talos").join(format!("{}.yaml", m.name));
+    let output_error = |pos, message| RenderError::Output {
+        template: MACHINE_TEMPLATE.into(),
+        output: out_path.clone(),
+        pos,
+        message,
+    };
+    let docs =
+        MachineConfigDocuments::from_yaml(&text).map_err(|e| output_error(e.pos, e.message))?;
+    check_machine(&docs, &v.talos.line, m.role, &m.name).map_err(|message| {
+        RenderError::Invariant {
+            output: out_path.clone(),
+            message,
+        }
+    })?;
+    let patches: Vec<&ConfigPatch> = v.patches_for(m).collect();
+    let docs = if patches.is_empty() {
+        docs
+    } else {
+        let (docs, changed) = apply_patches(docs, &patches, v, m)?;
+        for (p, c) in patches.iter().zip(changed) {
+            if c {
+                effective.insert(p.field.as_str());
+            }
+        }
+        docs
+    };
+    let bytes = docs.to_yaml().map_err(|e| output_error(None, e.message))?;
+    Ok((out_path, bytes))
+}
+
+/// The talosconfig: the control plane as endpoint and node, the admin client certificate.
+fn render_talosconfig(
+    env: &Environment<'_>,
+    inputs: &TalosInputs<'_>,
+    cluster: &super::context::ClusterCtx,
+) -> Result<String, RenderError> {
+    let v = inputs.values;
     let tc_ctx = minijinja::context! {
-        cluster => Serde(&cluster),
+        cluster => Serde(cluster),
         secrets => Serde(inputs.secrets),
         talosconfig => Serde(TalosconfigCtx {
             endpoints: vec![v.controlplane.ip.to_string()],
@@ -180,27 +225,20 @@ pub fn render(
         .get_template(TALOSCONFIG_TEMPLATE)
         .and_then(|t| t.render(tc_ctx))
         .map_err(|e| template_error(TALOSCONFIG_TEMPLATE, &e))?;
-    let out_path = PathBuf::from("talos/talosconfig");
-    let tc: TalosConfig = yaml::from_str(&text).map_err(|e| RenderError::Output {
+    let output_error = |pos, message| RenderError::Output {
         template: TALOSCONFIG_TEMPLATE.into(),
-        output: out_path.clone(),
-        pos: e.pos,
-        message: e.message,
-    })?;
+        output: PathBuf::from(TALOSCONFIG_OUTPUT),
+        pos,
+        message,
+    };
+    let tc: TalosConfig = yaml::from_str(&text).map_err(|e| output_error(e.pos, e.message))?;
     if !tc.contexts.contains_key(&tc.context) {
         return Err(RenderError::Invariant {
-            output: out_path,
+            output: PathBuf::from(TALOSCONFIG_OUTPUT),
             message: format!("context `{}` is not defined under contexts", tc.context),
         });
     }
-    let bytes = yaml::to_string(&tc).map_err(|e| RenderError::Output {
-        template: TALOSCONFIG_TEMPLATE.into(),
-        output: out_path.clone(),
-        pos: None,
-        message: e.message,
-    })?;
-    tree.insert(out_path, bytes.into_bytes(), true)?;
-    Ok(())
+    yaml::to_string(&tc).map_err(|e| output_error(None, e.message))
 }
 
 /// Checks what no template may get wrong, embedded or overridden: the config has the shape

@@ -193,8 +193,9 @@ pub fn ed25519_pkcs8_v1(seed: &[u8; ED25519_SEED_LEN]) -> Vec<u8> {
     ])
 }
 
-/// Reads the AlgorithmIdentifier of a PKCS#8 structure.
-fn pkcs8_algorithm(der_bytes: &[u8]) -> Result<KeyAlgorithm, KeyError> {
+/// Opens a PKCS#8 structure (v1 or v2): the reader after its AlgorithmIdentifier, the
+/// algorithm's OID (as a whole TLV) and the rest of the AlgorithmIdentifier (its parameters).
+fn pkcs8_open(der_bytes: &[u8]) -> Result<(Reader<'_>, Vec<u8>, Reader<'_>), KeyError> {
     let mut r = der::single(der_bytes, der::TAG_SEQUENCE)?;
     let version = r.small_uint()?;
     if version > 1 {
@@ -202,7 +203,12 @@ fn pkcs8_algorithm(der_bytes: &[u8]) -> Result<KeyAlgorithm, KeyError> {
     }
     let mut alg = Reader::new(r.expect(der::TAG_SEQUENCE)?);
     let (tag, oid) = alg.any()?;
-    let oid = der::tlv(tag, oid);
+    Ok((r, der::tlv(tag, oid), alg))
+}
+
+/// Reads the AlgorithmIdentifier of a PKCS#8 structure.
+fn pkcs8_algorithm(der_bytes: &[u8]) -> Result<KeyAlgorithm, KeyError> {
+    let (_, oid, _) = pkcs8_open(der_bytes)?;
     if oid == OID_ED25519 {
         Ok(KeyAlgorithm::Ed25519)
     } else if oid == OID_EC_PUBLIC_KEY {
@@ -214,15 +220,9 @@ fn pkcs8_algorithm(der_bytes: &[u8]) -> Result<KeyAlgorithm, KeyError> {
 
 /// The 32-byte seed inside an Ed25519 PKCS#8 key, v1 or v2.
 pub fn ed25519_seed_from_pkcs8(der_bytes: &[u8]) -> Result<[u8; ED25519_SEED_LEN], KeyError> {
-    let mut r = der::single(der_bytes, der::TAG_SEQUENCE)?;
-    let version = r.small_uint()?;
-    if version > 1 {
-        return Err(KeyError::Version(version));
-    }
-    let mut alg = Reader::new(r.expect(der::TAG_SEQUENCE)?);
-    let (tag, oid) = alg.any()?;
+    let (mut r, oid, alg) = pkcs8_open(der_bytes)?;
     // RFC 8410: the parameters are absent for Ed25519.
-    if der::tlv(tag, oid) != OID_ED25519 || !alg.is_empty() {
+    if oid != OID_ED25519 || !alg.is_empty() {
         return Err(KeyError::UnknownAlgorithm);
     }
     let wrapped = r.expect(der::TAG_OCTET_STRING)?;

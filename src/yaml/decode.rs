@@ -126,12 +126,7 @@ impl Decoder {
     /// the nearest known key as a suggestion.
     pub fn fields<'n>(&mut self, node: &'n Node, path: &str, known: &[&str]) -> Option<Fields<'n>> {
         let NodeKind::Map(entries) = &node.kind else {
-            self.error(
-                Some(node.pos),
-                path,
-                format!("expected a mapping, found {}", node.describe()),
-            );
-            return None;
+            return self.expected(node, path, "a mapping");
         };
         for e in entries {
             let Some(k) = e.key.as_scalar() else {
@@ -221,6 +216,16 @@ impl Decoder {
         v
     }
 
+    /// Reports that `node` is not the `what` expected at `path`; `None` for the caller to return.
+    fn expected<T>(&mut self, node: &Node, path: &str, what: &str) -> Option<T> {
+        self.error(
+            Some(node.pos),
+            path,
+            format!("expected {what}, found {}", node.describe()),
+        );
+        None
+    }
+
     /// A string scalar. Unquoted values that YAML 1.1 reads as something else (`true`, `yes`,
     /// `0755`, `1.0`) are errors: Kubernetes would read them as that other type, and the fix is
     /// to quote them. The value itself is never echoed: it may be a secret.
@@ -241,14 +246,7 @@ impl Decoder {
                     None
                 }
             },
-            _ => {
-                self.error(
-                    Some(node.pos),
-                    path,
-                    format!("expected a string, found {}", node.describe()),
-                );
-                None
-            }
+            _ => self.expected(node, path, "a string"),
         }
     }
 
@@ -264,14 +262,7 @@ impl Decoder {
     pub fn bool(&mut self, node: &Node, path: &str) -> Option<bool> {
         match node.as_scalar().map(|s| s.resolve()) {
             Some(Resolved::Bool(b)) => Some(b),
-            _ => {
-                self.error(
-                    Some(node.pos),
-                    path,
-                    format!("expected true or false, found {}", node.describe()),
-                );
-                None
-            }
+            _ => self.expected(node, path, "true or false"),
         }
     }
 
@@ -312,26 +303,14 @@ impl Decoder {
     pub fn seq<'n>(&mut self, node: &'n Node, path: &str) -> Option<&'n [Node]> {
         match &node.kind {
             NodeKind::Seq(items) => Some(items),
-            _ => {
-                self.error(
-                    Some(node.pos),
-                    path,
-                    format!("expected a list, found {}", node.describe()),
-                );
-                None
-            }
+            _ => self.expected(node, path, "a list"),
         }
     }
 
     /// A mapping of string keys to string values (labels, annotations), in source order.
     pub fn string_map(&mut self, node: &Node, path: &str) -> Option<Vec<(String, String, Pos)>> {
         let NodeKind::Map(entries) = &node.kind else {
-            self.error(
-                Some(node.pos),
-                path,
-                format!("expected a mapping, found {}", node.describe()),
-            );
-            return None;
+            return self.expected(node, path, "a mapping");
         };
         let mut out = Vec::with_capacity(entries.len());
         let mut ok = true;

@@ -424,6 +424,28 @@ impl TalosClient {
             })
     }
 
+    /// One unary call within the call timeout, its status turned into a [`TalosError`].
+    async fn unary<R>(
+        &self,
+        call: Call,
+        send: impl Future<Output = Result<tonic::Response<R>, tonic::Status>>,
+    ) -> Result<R, TalosError> {
+        self.timed(call, async {
+            send.await
+                .map(tonic::Response::into_inner)
+                .map_err(|s| self.status_error(call, &s))
+        })
+        .await
+    }
+
+    /// The one message a reply from a single node carries.
+    fn first<M>(&self, call: Call, messages: Vec<M>) -> Result<M, TalosError> {
+        messages.into_iter().next().ok_or(TalosError::EmptyReply {
+            endpoint: self.label.clone(),
+            call,
+        })
+    }
+
     fn status_error(&self, call: Call, status: &tonic::Status) -> TalosError {
         TalosError::from_status(&self.label, call, status)
     }
@@ -474,22 +496,8 @@ impl TalosClient {
             },
         });
         let mut rpc = self.rpc.clone();
-        let reply = self
-            .timed(call, async {
-                rpc.apply_configuration(request)
-                    .await
-                    .map_err(|s| self.status_error(call, &s))
-            })
-            .await?
-            .into_inner();
-        let message = reply
-            .messages
-            .into_iter()
-            .next()
-            .ok_or(TalosError::EmptyReply {
-                endpoint: self.label.clone(),
-                call,
-            })?;
+        let reply = self.unary(call, rpc.apply_configuration(request)).await?;
+        let message = self.first(call, reply.messages)?;
         let hostname = self.check_metadata(call, message.metadata.as_ref())?;
         Ok(ApplyReport {
             hostname,
@@ -540,22 +548,8 @@ impl TalosClient {
         let call = Call::Version;
         let request = self.request(());
         let mut rpc = self.rpc.clone();
-        let reply = self
-            .timed(call, async {
-                rpc.version(request)
-                    .await
-                    .map_err(|s| self.status_error(call, &s))
-            })
-            .await?
-            .into_inner();
-        let message = reply
-            .messages
-            .into_iter()
-            .next()
-            .ok_or(TalosError::EmptyReply {
-                endpoint: self.label.clone(),
-                call,
-            })?;
+        let reply = self.unary(call, rpc.version(request)).await?;
+        let message = self.first(call, reply.messages)?;
         let hostname = self.check_metadata(call, message.metadata.as_ref())?;
         let info = message.version.unwrap_or_default();
         Ok(VersionReport {

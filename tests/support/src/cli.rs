@@ -37,3 +37,27 @@ pub fn command(program: impl AsRef<OsStr>, dir: &Path, credentials: &[(&str, &st
 pub fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
+
+/// Whether a `kubectl` is on PATH (the plugin tests then run `kubectl zt ...` as users do).
+pub fn kubectl_on_path() -> bool {
+    Command::new("kubectl")
+        .args(["version", "--client"])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// `kubectl zt` through kubectl when one is on PATH, else the plugin binary `bin` itself, in
+/// `dir` with the environment of [`command`]. `PATH` is `bin`'s directory followed by `path`,
+/// so kubectl finds the plugin under test first.
+pub fn plugin(bin: &Path, dir: &Path, credentials: &[(&str, &str)], path: &str) -> Command {
+    let bin_dir = bin.parent().unwrap_or(Path::new("."));
+    let mut c = if kubectl_on_path() {
+        let mut c = command("kubectl", dir, credentials);
+        c.arg("zt");
+        c
+    } else {
+        command(bin, dir, credentials)
+    };
+    c.env("PATH", format!("{}:{path}", bin_dir.display()));
+    c
+}

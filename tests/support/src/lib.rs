@@ -8,6 +8,7 @@ pub mod claim_crds;
 pub mod cli;
 pub mod cluster;
 pub mod docker;
+pub mod example;
 pub mod git;
 pub mod golden;
 pub mod hetzner;
