@@ -14,16 +14,14 @@ use zt::bootstrap::production::{self, MaintenanceTrust, ProductionInputs};
 use zt::bootstrap::stages::install::{BareMetal, Machine, Rescue, TalosInstall};
 use zt::bootstrap::stages::talos::{Node, TalosAccess};
 use zt::bootstrap::{Ctx, Plan, Stage, Timing, run};
-use zt::credentials::Mode;
 use zt::install::hetzner::Hetzner;
 use zt::install::rescue::ActionTiming;
 use zt::install::{HostKeyMemory, ImageSource};
-use zt::render::argocd::PlatformSource;
-use zt::render::{self, ProductionRequest, Rendered, TemplateSource};
+use zt::render::Rendered;
 use zt::secret::SecretString;
-use zt::source::RepoFiles;
 use zt::talos::api::{ClientOptions, TalosEndpoint};
-use zt::tenant::{EnvValues, TenantRepo};
+use zt::tenant::EnvValues;
+use zt_test_support::example::{PLATFORM_URL, example_production_dev};
 use zt_test_support::hetzner::{FakeServer, HetznerDouble, ROOT_PASSWORD};
 use zt_test_support::progress::Recorder;
 use zt_test_support::rescue::{PASSWORD, Rig};
@@ -38,24 +36,7 @@ fn values() -> EnvValues {
 }
 
 fn rendered() -> Rendered {
-    let repo = workspace_root().join("examples/tenant-repo");
-    let tenant = TenantRepo::open(&repo).unwrap();
-    let platform = RepoFiles::dir(&workspace_root().join("examples/platform-repo"));
-    let creds = zt::examples::env().credentials(Mode::Production).unwrap();
-    render::render_production(&ProductionRequest {
-        tenant: &tenant,
-        env: "dev",
-        bundle: Some(&zt::examples::bundle().unwrap()),
-        platform_repo: Some(&platform),
-        platform: PlatformSource {
-            url: "https://github.com/zerotouch-example/zerotouch-platform.git".into(),
-            revision: "main".into(),
-            overlay: "bootstrap/argocd/overlays/main/dev".into(),
-        },
-        credentials: Some(&creds),
-        templates: &TemplateSource::default(),
-    })
-    .unwrap()
+    example_production_dev(&zt::examples::bundle().unwrap(), PLATFORM_URL)
 }
 
 fn access() -> Arc<TalosAccess> {

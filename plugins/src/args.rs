@@ -345,8 +345,9 @@ pub struct BootstrapArgs {
     #[arg(long = "load-image", value_name = "IMAGE")]
     pub load_images: Vec<String>,
 
+    /// Boxed: the bare-metal flags would make every other command's arguments as large.
     #[command(flatten)]
-    pub bare_metal: BareMetalArgs,
+    pub bare_metal: Box<BareMetalArgs>,
 }
 
 /// Production from bare metal: Talos written to each node's disk from its rescue system.

@@ -5,6 +5,7 @@
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
+use zt_test_support::cli::{self, text};
 use zt_test_support::rescue::{PASSWORD, Rig};
 use zt_test_support::{sshd, workspace_root};
 
@@ -36,23 +37,23 @@ fn zt(home: &Path, extra: &[&str]) -> Output {
 }
 
 fn zt_raw(home: &Path, args: &[&str]) -> Output {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_kubectl-zt"));
-    c.current_dir(workspace_root())
-        .env("HOME", home)
-        .env_remove("KUBECONFIG")
-        .env_remove("CI")
-        .env_remove("GITHUB_ACTIONS")
+    plugin(home)
         .env_remove("HETZNER_API_TOKEN")
         .stdin(Stdio::null())
-        .args(args);
-    for (k, v) in CREDENTIALS {
-        c.env(k, v);
-    }
-    c.output().unwrap()
+        .args(args)
+        .output()
+        .unwrap()
 }
 
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
+/// The plugin binary in the workspace, with only the example's credentials.
+fn plugin(home: &Path) -> Command {
+    let mut c = cli::command(
+        env!("CARGO_BIN_EXE_kubectl-zt"),
+        &workspace_root(),
+        CREDENTIALS,
+    );
+    c.env("HOME", home);
+    c
 }
 
 /// A 127.0.0.1 port nothing listens on.
@@ -69,9 +70,7 @@ fn dry_run_shows_rescue_and_install_per_node_and_no_secret() {
     let home = tempfile::tempdir().unwrap();
     let key = home.path().join("id_ed25519");
     sshd::keygen(&key);
-    let mut c = Command::new(env!("CARGO_BIN_EXE_kubectl-zt"));
-    c.current_dir(workspace_root())
-        .env("HOME", home.path())
+    let o = plugin(home.path())
         .env("HETZNER_API_TOKEN", HETZNER_TOKEN)
         .args(BASE)
         .args([
@@ -83,11 +82,9 @@ fn dry_run_shows_rescue_and_install_per_node_and_no_secret() {
         .arg("--ssh-key")
         .arg(&key)
         .arg("--cache")
-        .arg(home.path().join("cache.json"));
-    for (k, v) in CREDENTIALS {
-        c.env(k, v);
-    }
-    let o = c.output().unwrap();
+        .arg(home.path().join("cache.json"))
+        .output()
+        .unwrap();
     let (out, err) = (text(&o.stdout), text(&o.stderr));
     assert!(o.status.success(), "{err}");
     let values =
