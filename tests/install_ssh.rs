@@ -305,3 +305,36 @@ async fn a_host_key_that_changes_mid_run_is_refused() {
     let msg = r.unwrap_err().to_string();
     assert!(msg.contains("is not in") && msg.contains(&new), "{msg}");
 }
+
+#[tokio::test]
+async fn a_reboot_that_never_answers_counts_as_rebooting_after_the_grace_time() {
+    if !sshd::available_or_skip(
+        "a_reboot_that_never_answers_counts_as_rebooting_after_the_grace_time",
+    ) {
+        return;
+    }
+    let rig = Rig::start();
+    // A reboot that keeps the session open and silent, as a server whose network went down
+    // without closing the connection.
+    write_script(
+        &rig.dir.path().join("bin/reboot"),
+        &format!(
+            "echo reboot >> {}; exec sleep 20 </dev/null >/dev/null 2>&1\n",
+            rig.dir.path().join("reboot.log").display()
+        ),
+    );
+    let mut spec = rig.spec(
+        &rig.disk().display().to_string(),
+        ImageSource::File(rig.dir.path().join("talos.raw.xz")),
+    );
+    spec.reboot_grace = std::time::Duration::from_secs(1);
+    let started = std::time::Instant::now();
+    let (r, _) = run(&rig.target(rig.password(), tofu()), &spec).await;
+    r.unwrap();
+    assert_eq!(rig.reboots(), 1);
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(15),
+        "{:?}",
+        started.elapsed()
+    );
+}

@@ -115,7 +115,7 @@ impl Hetzner {
     /// machine, for test doubles).
     pub fn new(endpoint: &str, token: SecretString) -> Result<Hetzner, HetznerError> {
         let bad = |message: &str| HetznerError::Endpoint {
-            endpoint: endpoint.to_string(),
+            endpoint: crate::redact::url_credentials(endpoint),
             message: message.to_string(),
         };
         let uri: hyper::Uri = endpoint

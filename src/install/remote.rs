@@ -82,7 +82,8 @@ pub enum Fetch {
 pub fn write_image(disk: &str, fetch: &Fetch, path_prefix: Option<&str>) -> String {
     let source = match fetch {
         Fetch::Url(url) => format!(
-            "curl -fsSL --retry 3 --connect-timeout 30 -- {}",
+            // A download that stalls (under 1 KiB/s for a minute) fails instead of hanging.
+            "curl -fsSL --retry 3 --connect-timeout 30 --speed-limit 1024 --speed-time 60 -- {}",
             quote(url)
         ),
         Fetch::Stdin => "cat".to_string(),

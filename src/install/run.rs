@@ -17,6 +17,9 @@ pub struct InstallSpec {
     /// Directories put in front of the server's PATH for the remote commands: for rescue
     /// systems that keep tools elsewhere, and for tests (a stand-in `reboot`).
     pub path_prefix: Option<String>,
+    /// How long `reboot` may keep the session open before the server counts as rebooting: a
+    /// rebooting server may drop the connection without closing it.
+    pub reboot_grace: std::time::Duration,
 }
 
 /// What happened, for the progress lines.
@@ -286,14 +289,16 @@ pub async fn install(
     });
 
     on_event(Event::Rebooting);
-    match session
-        .run(&remote::reboot(prefix), None, &mut |_| {})
-        .await
-    {
+    // Silence for `reboot_grace` counts as rebooting (see InstallSpec).
+    let command = remote::reboot(prefix);
+    let mut quiet = |_: &[u8]| {};
+    let reboot = session.run(&command, None, &mut quiet);
+    match tokio::time::timeout(spec.reboot_grace, reboot).await {
+        Err(_) => {}
         // The server went away while rebooting, before or after saying so.
-        Ok(o) if o.status.is_none_or(|s| s == 0) => {}
-        Err(SshError::Session { .. }) => {}
-        Ok(o) => {
+        Ok(Ok(o)) if o.status.is_none_or(|s| s == 0) => {}
+        Ok(Err(SshError::Session { .. })) => {}
+        Ok(Ok(o)) => {
             return Err(InstallError::Remote {
                 step: "rebooting",
                 host,
@@ -301,7 +306,7 @@ pub async fn install(
                 stderr: last_line(&o.stderr),
             });
         }
-        Err(e) => return Err(e.into()),
+        Ok(Err(e)) => return Err(e.into()),
     }
     session.close().await;
     Ok(())

@@ -293,6 +293,7 @@ impl Stage for TalosInstall {
                 disk: m.disk.clone(),
                 image: self.bare_metal.image.clone(),
                 path_prefix: self.bare_metal.path_prefix.clone(),
+                reboot_grace: Duration::from_secs(30),
             };
             let addr = self.bare_metal.ssh_addr(&m.node.name, m.ip);
             let ctx = &*ctx;

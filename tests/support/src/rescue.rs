@@ -104,6 +104,7 @@ impl Rig {
             disk: disk.into(),
             image,
             path_prefix: Some(self.dir.path().join("bin").display().to_string()),
+            reboot_grace: Duration::from_secs(30),
         }
     }
 
