@@ -341,6 +341,11 @@ pub struct BootstrapArgs {
     #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = parse_duration)]
     pub node_timeout: Duration,
 
+    /// How many worker nodes come up at once (their installs, config applies and waits); the
+    /// control plane always comes first
+    #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub parallel: u16,
+
     /// Preview: load a locally built image into the Kind nodes (repeatable)
     #[arg(long = "load-image", value_name = "IMAGE")]
     pub load_images: Vec<String>,

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use super::platform::{ROOT_APP, RenderedStage, argocd_stages, install_source};
 use super::runner::Plan;
-use super::stage::{Stage, StageError};
+use super::stage::{InLane, Stage, StageError};
 use super::stages::install::{self, BareMetal, Rescue, TalosInstall};
 use super::stages::kubernetes::{ApplyManifests, ManifestSource, WaitNodeReady};
 use super::stages::talos::{
@@ -58,9 +58,11 @@ pub fn plan(inputs: ProductionInputs<'_>) -> Result<Plan, StageError> {
     let bare_metal = inputs.bare_metal.as_ref();
     stages.extend(nodes.bare_metal(bare_metal, &v.controlplane)?);
     stages.extend(nodes.controlplane(&v.controlplane)?);
+    // Each worker's stages form a lane: the workers come up concurrently (`--parallel`).
     for w in &v.workers {
-        stages.extend(nodes.bare_metal(bare_metal, w)?);
-        stages.extend(nodes.worker(w)?);
+        let lane = nodes.bare_metal(bare_metal, w)?.into_iter();
+        let lane = lane.chain(nodes.worker(w)?);
+        stages.extend(lane.map(|s| InLane::boxed(&w.name, s)));
     }
     let install = install_source(
         inputs.argocd_install.as_ref(),

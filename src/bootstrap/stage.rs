@@ -51,5 +51,50 @@ pub trait Stage: Send + Sync {
     fn overwrites(&self) -> Option<String> {
         None
     }
+    /// The lane the stage runs in: consecutive stages with lanes form a block in which each
+    /// lane's stages run in order and different lanes run concurrently (one lane per worker
+    /// node). `None`: the stage runs alone, after everything before it.
+    fn lane(&self) -> Option<&str> {
+        None
+    }
     fn run<'a>(&'a self, ctx: &'a mut Ctx) -> StageFuture<'a>;
+}
+
+/// `stage`, placed in `lane` (see [`Stage::lane`]); everything else is the stage's own.
+pub struct InLane {
+    pub lane: String,
+    pub stage: Box<dyn Stage>,
+}
+
+impl InLane {
+    pub fn boxed(lane: &str, stage: Box<dyn Stage>) -> Box<dyn Stage> {
+        Box::new(InLane {
+            lane: lane.to_string(),
+            stage,
+        })
+    }
+}
+
+impl Stage for InLane {
+    fn name(&self) -> String {
+        self.stage.name()
+    }
+    fn summary(&self) -> String {
+        self.stage.summary()
+    }
+    fn details(&self) -> Vec<String> {
+        self.stage.details()
+    }
+    fn cacheable(&self) -> bool {
+        self.stage.cacheable()
+    }
+    fn overwrites(&self) -> Option<String> {
+        self.stage.overwrites()
+    }
+    fn lane(&self) -> Option<&str> {
+        Some(&self.lane)
+    }
+    fn run<'a>(&'a self, ctx: &'a mut Ctx) -> StageFuture<'a> {
+        self.stage.run(ctx)
+    }
 }

@@ -277,6 +277,7 @@ fn execute(
         kubeconfig_path(args.kubeconfig.as_ref())?,
         context,
     );
+    ctx.parallel = usize::from(args.parallel);
     p.info(&format!(
         "bootstrap {} {}: {} stages (cache {})",
         plan.mode,
