@@ -103,10 +103,14 @@ fn dry_run_shows_rescue_and_install_per_node_and_no_secret() {
         }
     }
     assert!(
-        out.contains(&format!("login by key {}", key.display())),
+        out.contains(&format!("logins tried: key {}, then", key.display())),
         "{out}"
     );
     assert!(out.contains("/v1.11.5/metal-amd64.raw.xz"), "{out}");
+    assert!(
+        out.contains("== stages 9-18 run together: worker01, worker02 (2 lanes)"),
+        "{out}"
+    );
     let private = std::fs::read_to_string(&key).unwrap();
     let private_body = private.lines().nth(1).unwrap();
     for secret in [

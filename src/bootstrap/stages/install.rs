@@ -253,7 +253,7 @@ impl Stage for TalosInstall {
         let bm = &self.bare_metal;
         vec![
             format!(
-                "SSH root@{}: login by {}; {}",
+                "SSH root@{}: logins tried: {}; {}",
                 bm.ssh_addr(&self.machine.node.name, self.machine.ip),
                 self.login_sources(),
                 bm.describe_host_keys()
