@@ -29,6 +29,7 @@ pub mod secret;
 pub mod source;
 pub mod talos;
 pub mod tenant;
+pub mod testjob;
 pub mod yaml;
 
 #[cfg(test)]

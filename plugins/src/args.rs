@@ -57,6 +57,10 @@ pub enum Command {
     /// Point a service's claims at a CI-built image, apply them and wait until it is ready
     #[command(long_about = DEPLOY_ABOUT)]
     Deploy(DeployArgs),
+    /// Run the service's migrations and in-cluster tests as Kubernetes Jobs, with their logs
+    #[command(long_about = TEST_ABOUT)]
+    Test(TestArgs),
+
     /// Adapt a platform repo checkout for a Kind preview cluster (JSON-patch overlays)
     #[command(long_about = PREVIEW_PATCH_ABOUT)]
     PreviewPatch(PreviewPatchArgs),
@@ -642,6 +646,84 @@ pub struct DeployArgs {
     /// does [default CLUSTER: zerotouch-preview]
     #[arg(long, value_name = "CLUSTER", num_args = 0..=1, default_missing_value = "zerotouch-preview")]
     pub load_into_kind: Option<String>,
+}
+
+const TEST_ABOUT: &str = "\
+Run the service's in-cluster tests as a Kubernetes Job in its namespace, after its migrations
+(when ci/config.yaml has a migrations section) as a Job of their own. Run it in the service
+repository after `kubectl zt deploy`.
+
+Each Job runs one pod of the service's image (the one its Deployment runs now, or --image),
+never retried, and Kubernetes ends it at the timeout (test.timeout, default 600 seconds;
+migrations.timeout, default 300). The command is test.command (or --command; default: the
+image's entrypoint) with test.path (or --path) as its last argument. Every variable of env goes
+into a Secret the pod reads; values never reach the Job, the terminal or the log shown.
+
+The pod's log is printed on stdout as it comes. Exit 0 when every Job succeeded; 1 when one
+failed or timed out, with its container's exit code, the last lines of its log and the events
+of its pod and Job. Jobs are deleted afterwards unless --keep.
+
+Reads from ci/config.yaml:
+  test:        {timeout: 600, command: [pytest, -x], path: tests/integration}
+  migrations:  {command: [alembic, upgrade, head], timeout: 300}
+  env:         {JWT_SECRET: test-only}
+
+Examples:
+  kubectl zt test                                   # after kubectl zt deploy --image sha-abc123
+  kubectl zt test --image ghcr.io/org/my-svc:sha-abc123 --path tests/smoke
+  kubectl zt test --dry-run                         # print the Jobs (Secret values redacted)
+  kubectl zt test --keep                            # leave the Jobs for kubectl logs / describe";
+
+#[derive(Debug, Args)]
+pub struct TestArgs {
+    /// The service repository, holding ci/config.yaml
+    #[arg(long, value_name = "DIR", default_value = ".", value_hint = clap::ValueHint::DirPath)]
+    pub root: PathBuf,
+
+    /// The service name [default: service.name in ci/config.yaml]
+    #[arg(long, value_name = "NAME")]
+    pub service: Option<String>,
+
+    /// The namespace the Jobs run in [default: service.namespace in ci/config.yaml]
+    #[arg(short = 'n', long, value_name = "NAMESPACE")]
+    pub namespace: Option<String>,
+
+    /// The image the Jobs run [default: the image of the service's Deployment in the cluster]
+    #[arg(long, value_name = "IMAGE")]
+    pub image: Option<String>,
+
+    /// The test command, one word per flag (--command pytest --command -x)
+    /// [default: test.command in ci/config.yaml, else the image's entrypoint]
+    #[arg(long = "command", value_name = "WORD", allow_hyphen_values = true)]
+    pub command: Vec<String>,
+
+    /// The tests to run, given to the command as its last argument [default: test.path]
+    #[arg(long, value_name = "PATH")]
+    pub path: Option<String>,
+
+    /// How long the tests may take: seconds, or with a unit (90s, 10m) [default: test.timeout]
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub timeout: Option<Duration>,
+
+    /// Do not run the migrations Job
+    #[arg(long)]
+    pub no_migrations: bool,
+
+    /// Leave the Jobs and their Secrets in the cluster (for kubectl logs / describe)
+    #[arg(long)]
+    pub keep: bool,
+
+    /// Print the Jobs that would run (Secret values redacted) and contact no cluster
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// The kubeconfig file [default: KUBECONFIG, then ~/.kube/config, then in-cluster]
+    #[arg(long, value_name = "FILE", value_hint = clap::ValueHint::FilePath)]
+    pub kubeconfig: Option<PathBuf>,
+
+    /// The kubeconfig context to use [default: its current-context]
+    #[arg(long, value_name = "NAME")]
+    pub context: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

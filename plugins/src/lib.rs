@@ -99,6 +99,7 @@ const COMMANDS: &[(&str, &str)] = &[
     ("preview_patch", "preview-patch"),
     ("deploy", "deploy"),
     ("bootstrap", "bootstrap"),
+    ("test", "test"),
 ];
 
 impl Plugin {
@@ -140,6 +141,7 @@ pub fn run(plugin: Plugin, argv: impl IntoIterator<Item = OsString>) -> ExitCode
         Command::Validate(a) => commands::validate::run(a, printer),
         Command::Secrets(c) => commands::secrets::run(c, printer),
         Command::Deploy(a) => commands::deploy::run(a, printer),
+        Command::Test(a) => commands::test::run(a, printer),
         Command::PreviewPatch(a) => commands::preview_patch::run(a, printer),
         Command::Bootstrap(a) => commands::bootstrap::run_command(a, printer),
         Command::Completion(a) => commands::completion::run(a),

@@ -1,7 +1,8 @@
 //! The service CI contract, `ci/config.yaml`: a typed model read with every problem reported at
 //! once (`file:line:col: field: message`). `deploy` uses `service.name`, `service.namespace`,
-//! `deployment.wait_timeout` and `dependencies.internal`; the other documented keys are accepted
-//! and checked so that one file serves every CI step. Flags override the file.
+//! `deployment.wait_timeout` and `dependencies.internal`; `kubectl zt test` uses `test`,
+//! `migrations` and `env`; the other documented keys are accepted and checked so that one file
+//! serves every CI step. Flags override the file.
 //!
 //! `env` values are held as [`SecretString`]: services put test credentials there, and the
 //! upstream scripts logged every one of them.
@@ -34,10 +35,12 @@ const TOP_KEYS: &[&str] = &[
     "env",
     "diagnostics",
     "platform",
+    "migrations",
 ];
 const SERVICE_KEYS: &[&str] = &["name", "namespace"];
 const BUILD_KEYS: &[&str] = &["dockerfile", "context", "tag", "image"];
-const TEST_KEYS: &[&str] = &["timeout", "parallel"];
+const TEST_KEYS: &[&str] = &["timeout", "parallel", "command", "path"];
+const MIGRATIONS_KEYS: &[&str] = &["command", "timeout"];
 const DEPLOYMENT_KEYS: &[&str] = &["wait_timeout", "health_endpoint", "liveness_endpoint"];
 const DEPENDENCY_KEYS: &[&str] = &["platform", "external", "internal"];
 const DIAGNOSTICS_KEYS: &[&str] = &["pre_deploy", "post_deploy"];
@@ -59,8 +62,9 @@ pub struct ServiceConfig {
     pub wait_timeout: Duration,
     pub dependencies: Dependencies,
     pub build: Build,
-    pub test_timeout: u64,
-    pub test_parallel: bool,
+    pub test: TestConfig,
+    /// `migrations:`, when the service has them.
+    pub migrations: Option<MigrationsConfig>,
     pub health_endpoint: String,
     pub liveness_endpoint: String,
     pub platform_branch: String,
@@ -69,6 +73,40 @@ pub struct ServiceConfig {
     /// `diagnostics.<phase>.<check>` switches that are on.
     pub diagnostics: Vec<String>,
 }
+
+/// `test:` — how `kubectl zt test` runs the service's in-cluster tests.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TestConfig {
+    /// The whole test Job must finish within this.
+    pub timeout: Duration,
+    /// Accepted for the contract; the Job runs one pod either way.
+    pub parallel: bool,
+    /// The command the test container runs; empty: the image's own entrypoint.
+    pub command: Vec<String>,
+    /// A test path given to the command as its last argument.
+    pub path: Option<String>,
+}
+
+impl Default for TestConfig {
+    fn default() -> Self {
+        TestConfig {
+            timeout: Duration::from_secs(DEFAULT_TEST_TIMEOUT),
+            parallel: true,
+            command: Vec::new(),
+            path: None,
+        }
+    }
+}
+
+/// `migrations:` — a Job from the service's image that runs before the tests.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MigrationsConfig {
+    pub command: Vec<String>,
+    pub timeout: Duration,
+}
+
+/// `migrations.timeout` default.
+pub const DEFAULT_MIGRATIONS_TIMEOUT: Duration = Duration::from_secs(300);
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Dependencies {
@@ -149,8 +187,8 @@ fn from_flags_only(o: &Overrides) -> Result<ServiceConfig, Diagnostics> {
         wait_timeout: o.timeout.unwrap_or(DEFAULT_WAIT_TIMEOUT),
         dependencies: Dependencies::default(),
         build: Build::default(),
-        test_timeout: DEFAULT_TEST_TIMEOUT,
-        test_parallel: true,
+        test: TestConfig::default(),
+        migrations: None,
         health_endpoint: "/ready".into(),
         liveness_endpoint: "/health".into(),
         platform_branch: "main".into(),
@@ -203,113 +241,15 @@ pub fn parse(src: &str, file: &Path, o: &Overrides) -> Result<ServiceConfig, Dia
         o.namespace.as_deref(),
     );
 
-    let mut build = Build::default();
-    if let Some(f) = top
-        .get("build")
-        .and_then(|n| d.fields(n, "build", BUILD_KEYS))
-    {
-        if let Some(v) = d.opt_string(&f, "dockerfile") {
-            build.dockerfile = v;
-        }
-        if let Some(v) = d.opt_string(&f, "context") {
-            build.context = v;
-        }
-        if let Some(v) = d.opt_string(&f, "tag") {
-            build.tag = v;
-        }
-        build.image = d.opt_string(&f, "image");
-    }
-
-    let mut test_timeout = DEFAULT_TEST_TIMEOUT;
-    let mut test_parallel = true;
-    if let Some(f) = top.get("test").and_then(|n| d.fields(n, "test", TEST_KEYS)) {
-        if let Some(n) = f.get("timeout")
-            && let Some(v) = d.uint(n, &f.child("timeout"), 1..=MAX_TIMEOUT_SECS)
-        {
-            test_timeout = v;
-        }
-        if let Some(v) = d.opt_bool(&f, "parallel") {
-            test_parallel = v;
-        }
-    }
-
-    let mut wait_timeout = DEFAULT_WAIT_TIMEOUT;
-    let mut health_endpoint = "/ready".to_string();
-    let mut liveness_endpoint = "/health".to_string();
-    if let Some(f) = top
-        .get("deployment")
-        .and_then(|n| d.fields(n, "deployment", DEPLOYMENT_KEYS))
-    {
-        if let Some(n) = f.get("wait_timeout")
-            && let Some(v) = d.uint(n, &f.child("wait_timeout"), 1..=MAX_TIMEOUT_SECS)
-        {
-            wait_timeout = Duration::from_secs(v);
-        }
-        if let Some(v) = path_field(&mut d, &f, "health_endpoint") {
-            health_endpoint = v;
-        }
-        if let Some(v) = path_field(&mut d, &f, "liveness_endpoint") {
-            liveness_endpoint = v;
-        }
-    }
-
-    let mut dependencies = Dependencies::default();
-    if let Some(f) = top
-        .get("dependencies")
-        .and_then(|n| d.fields(n, "dependencies", DEPENDENCY_KEYS))
-    {
-        dependencies.platform = string_list(&mut d, &f, "platform");
-        dependencies.external = string_list(&mut d, &f, "external");
-        dependencies.internal = string_list(&mut d, &f, "internal");
-    }
-
-    let env = match top.get("env") {
-        Some(n) => d
-            .string_map(n, "env")
-            .map(|m| {
-                m.into_iter()
-                    .map(|(k, v, _)| (k, SecretString::new(v)))
-                    .collect()
-            })
-            .unwrap_or_default(),
-        None => Vec::new(),
-    };
-
-    let mut diagnostics = Vec::new();
-    if let Some(f) = top
-        .get("diagnostics")
-        .and_then(|n| d.fields(n, "diagnostics", DIAGNOSTICS_KEYS))
-    {
-        for (phase, known) in [
-            ("pre_deploy", PRE_DEPLOY_KEYS),
-            ("post_deploy", POST_DEPLOY_KEYS),
-        ] {
-            let Some(pf) = f
-                .get(phase)
-                .and_then(|n| d.fields(n, &f.child(phase), known))
-            else {
-                continue;
-            };
-            for check in known {
-                if d.opt_bool(&pf, check) == Some(true) {
-                    diagnostics.push(format!("{phase}.{check}"));
-                }
-            }
-        }
-    }
-
-    let mut platform_branch = "main".to_string();
-    if let Some(f) = top
-        .get("platform")
-        .and_then(|n| d.fields(n, "platform", PLATFORM_KEYS))
-        && let Some(b) = d.opt_string(&f, "branch")
-    {
-        platform_branch = b;
-    }
-
-    if let Some(t) = o.timeout {
-        wait_timeout = t;
-    }
+    let build = build_section(&mut d, &top);
+    let test = test_section(&mut d, &top);
+    let migrations = migrations_section(&mut d, &top);
+    let deployment = deployment_section(&mut d, &top);
+    let dependencies = dependencies_section(&mut d, &top);
+    let env = env_section(&mut d, &top);
+    let diagnostics = diagnostics_section(&mut d, &top);
+    let platform_branch = platform_branch(&mut d, &top);
+    let wait_timeout = o.timeout.unwrap_or(deployment.wait_timeout);
     match (name, namespace) {
         (Some(name), Some(namespace)) if !d.has_errors() => Ok(ServiceConfig {
             file: Some(file.to_path_buf()),
@@ -318,16 +258,178 @@ pub fn parse(src: &str, file: &Path, o: &Overrides) -> Result<ServiceConfig, Dia
             wait_timeout,
             dependencies,
             build,
-            test_timeout,
-            test_parallel,
-            health_endpoint,
-            liveness_endpoint,
+            test,
+            migrations,
+            health_endpoint: deployment.health_endpoint,
+            liveness_endpoint: deployment.liveness_endpoint,
             platform_branch,
             env,
             diagnostics,
         }),
         _ => Err(d.finish().sorted()),
     }
+}
+
+/// `build:`; each key keeps its default when absent.
+fn build_section(d: &mut Decoder, top: &Fields<'_>) -> Build {
+    let mut build = Build::default();
+    let Some(f) = top
+        .get("build")
+        .and_then(|n| d.fields(n, "build", BUILD_KEYS))
+    else {
+        return build;
+    };
+    if let Some(v) = d.opt_string(&f, "dockerfile") {
+        build.dockerfile = v;
+    }
+    if let Some(v) = d.opt_string(&f, "context") {
+        build.context = v;
+    }
+    if let Some(v) = d.opt_string(&f, "tag") {
+        build.tag = v;
+    }
+    build.image = d.opt_string(&f, "image");
+    build
+}
+
+fn test_section(d: &mut Decoder, top: &Fields<'_>) -> TestConfig {
+    let mut test = TestConfig::default();
+    let Some(f) = top.get("test").and_then(|n| d.fields(n, "test", TEST_KEYS)) else {
+        return test;
+    };
+    if let Some(t) = timeout_field(d, &f, "timeout") {
+        test.timeout = t;
+    }
+    if let Some(v) = d.opt_bool(&f, "parallel") {
+        test.parallel = v;
+    }
+    test.command = string_list(d, &f, "command");
+    test.path = d.opt_string(&f, "path");
+    test
+}
+
+fn migrations_section(d: &mut Decoder, top: &Fields<'_>) -> Option<MigrationsConfig> {
+    let n = top.get("migrations")?;
+    let f = d.fields(n, "migrations", MIGRATIONS_KEYS)?;
+    let command = string_list(d, &f, "command");
+    match f.get("command") {
+        None => d.error(
+            Some(n.pos),
+            "migrations",
+            "required key `command` is missing; expected the migration command as a list, like [alembic, upgrade, head]",
+        ),
+        Some(c) if matches!(&c.kind, yaml::NodeKind::Seq(items) if items.is_empty()) => d.error(
+            Some(c.pos),
+            &f.child("command"),
+            "expected at least one word: the migration command",
+        ),
+        Some(_) => {}
+    }
+    Some(MigrationsConfig {
+        command,
+        timeout: timeout_field(d, &f, "timeout").unwrap_or(DEFAULT_MIGRATIONS_TIMEOUT),
+    })
+}
+
+/// A timeout in whole seconds, 1 to a day.
+fn timeout_field(d: &mut Decoder, f: &Fields<'_>, key: &str) -> Option<Duration> {
+    let n = f.get(key)?;
+    d.uint(n, &f.child(key), 1..=MAX_TIMEOUT_SECS)
+        .map(Duration::from_secs)
+}
+
+/// `deployment:` as read.
+struct DeploymentSection {
+    wait_timeout: Duration,
+    health_endpoint: String,
+    liveness_endpoint: String,
+}
+
+fn deployment_section(d: &mut Decoder, top: &Fields<'_>) -> DeploymentSection {
+    let mut dep = DeploymentSection {
+        wait_timeout: DEFAULT_WAIT_TIMEOUT,
+        health_endpoint: "/ready".to_string(),
+        liveness_endpoint: "/health".to_string(),
+    };
+    let Some(f) = top
+        .get("deployment")
+        .and_then(|n| d.fields(n, "deployment", DEPLOYMENT_KEYS))
+    else {
+        return dep;
+    };
+    if let Some(t) = timeout_field(d, &f, "wait_timeout") {
+        dep.wait_timeout = t;
+    }
+    if let Some(v) = path_field(d, &f, "health_endpoint") {
+        dep.health_endpoint = v;
+    }
+    if let Some(v) = path_field(d, &f, "liveness_endpoint") {
+        dep.liveness_endpoint = v;
+    }
+    dep
+}
+
+fn dependencies_section(d: &mut Decoder, top: &Fields<'_>) -> Dependencies {
+    let mut dependencies = Dependencies::default();
+    if let Some(f) = top
+        .get("dependencies")
+        .and_then(|n| d.fields(n, "dependencies", DEPENDENCY_KEYS))
+    {
+        dependencies.platform = string_list(d, &f, "platform");
+        dependencies.external = string_list(d, &f, "external");
+        dependencies.internal = string_list(d, &f, "internal");
+    }
+    dependencies
+}
+
+/// `env:` — every value is kept as a secret: nothing tells which of them are.
+fn env_section(d: &mut Decoder, top: &Fields<'_>) -> Vec<(String, SecretString)> {
+    let Some(n) = top.get("env") else {
+        return Vec::new();
+    };
+    d.string_map(n, "env")
+        .map(|m| {
+            m.into_iter()
+                .map(|(k, v, _)| (k, SecretString::new(v)))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// `diagnostics:` — the checks turned on, as `phase.check`.
+fn diagnostics_section(d: &mut Decoder, top: &Fields<'_>) -> Vec<String> {
+    let mut diagnostics = Vec::new();
+    let Some(f) = top
+        .get("diagnostics")
+        .and_then(|n| d.fields(n, "diagnostics", DIAGNOSTICS_KEYS))
+    else {
+        return diagnostics;
+    };
+    for (phase, known) in [
+        ("pre_deploy", PRE_DEPLOY_KEYS),
+        ("post_deploy", POST_DEPLOY_KEYS),
+    ] {
+        let Some(pf) = f
+            .get(phase)
+            .and_then(|n| d.fields(n, &f.child(phase), known))
+        else {
+            continue;
+        };
+        for check in known {
+            if d.opt_bool(&pf, check) == Some(true) {
+                diagnostics.push(format!("{phase}.{check}"));
+            }
+        }
+    }
+    diagnostics
+}
+
+/// `platform.branch`, `main` by default.
+fn platform_branch(d: &mut Decoder, top: &Fields<'_>) -> String {
+    top.get("platform")
+        .and_then(|n| d.fields(n, "platform", PLATFORM_KEYS))
+        .and_then(|f| d.opt_string(&f, "branch"))
+        .unwrap_or_else(|| "main".to_string())
 }
 
 /// `service.name` / `service.namespace`: a DNS-1123 label, from the flag when given.
@@ -459,7 +561,7 @@ platform:
         assert_eq!(c.dependencies.platform, ["nats", "keda"]);
         assert!(c.dependencies.has_postgres());
         assert_eq!(c.build.tag, "ci-test");
-        assert_eq!(c.test_timeout, 600);
+        assert_eq!(c.test.timeout, Duration::from_secs(600));
         assert_eq!(
             c.diagnostics,
             [
@@ -561,5 +663,53 @@ platform:
             err.to_string().starts_with("--service: must be a DNS-1123"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn the_test_and_migration_jobs_are_read() {
+        let c = parse_ok(
+            "service: {name: svc, namespace: team-a}\n\
+             test: {timeout: 90, command: [pytest, -x], path: tests/integration}\n\
+             migrations: {command: [alembic, upgrade, head], timeout: 45}\n",
+        );
+        assert_eq!(c.test.timeout, Duration::from_secs(90));
+        assert_eq!(c.test.command, ["pytest", "-x"]);
+        assert_eq!(c.test.path.as_deref(), Some("tests/integration"));
+        let m = c.migrations.unwrap();
+        assert_eq!(m.command, ["alembic", "upgrade", "head"]);
+        assert_eq!(m.timeout, Duration::from_secs(45));
+
+        let c = parse_ok("service: {name: svc, namespace: team-a}\n");
+        assert_eq!(c.test, TestConfig::default());
+        assert!(c.migrations.is_none());
+    }
+
+    #[test]
+    fn a_migration_job_needs_a_command() {
+        let base = "service: {name: svc, namespace: team-a}\n";
+        for (tail, want) in [
+            (
+                "migrations: {timeout: 30}\n",
+                "ci/config.yaml:2:13: migrations: required key `command` is missing",
+            ),
+            (
+                "migrations: {command: []}\n",
+                "ci/config.yaml:2:23: migrations.command: expected at least one word",
+            ),
+            (
+                "migrations: {command: alembic}\n",
+                "ci/config.yaml:2:23: migrations.command: expected a list",
+            ),
+            (
+                "test: {command: [pytest], shell: bash}\n",
+                "ci/config.yaml:2:27: test.shell",
+            ),
+        ] {
+            let p = problems(&format!("{base}{tail}"), &Overrides::default());
+            assert!(
+                p.iter().any(|m| m.starts_with(want)),
+                "{tail}: want {want}, got {p:?}"
+            );
+        }
     }
 }

@@ -197,7 +197,6 @@ pub fn prepare(req: &Request<'_>) -> Result<Plan, Diagnostics> {
         return Err(problems.sorted());
     };
 
-    let mut objects = Vec::with_capacity(loaded.documents.len() + 1);
     check_objects(&service, &loaded.documents, &mut problems);
     let changes = select_and_rewrite(
         &service,
@@ -207,59 +206,26 @@ pub fn prepare(req: &Request<'_>) -> Result<Plan, Diagnostics> {
         req.claim_names,
         &mut problems,
     );
-
-    let has_namespace = loaded
-        .documents
-        .iter()
-        .any(|d| d.api_version == "v1" && d.kind == "Namespace" && d.name == service.namespace);
-    if !has_namespace {
-        objects.push(PlannedObject {
-            wave: Wave::Namespace,
-            api_version: "v1".into(),
-            kind: "Namespace".into(),
-            name: service.namespace.clone(),
-            namespace: None,
-            value: json!({
-                "apiVersion": "v1",
-                "kind": "Namespace",
-                "metadata": {"name": service.namespace},
-            }),
-            origin: None,
-        });
-    }
     let edits = if req.write {
         file_edits(&loaded.files, &changes, &mut problems)
     } else {
         Vec::new()
     };
+    let mut objects = Vec::with_capacity(loaded.documents.len() + 1);
+    let has_namespace = loaded
+        .documents
+        .iter()
+        .any(|d| d.api_version == "v1" && d.kind == "Namespace" && d.name == service.namespace);
+    if !has_namespace {
+        objects.push(namespace_object(&service.namespace));
+    }
     let new_images: HashMap<usize, &str> = changes
         .iter()
         .map(|c| (c.document, c.to.as_str()))
         .collect();
     for (i, doc) in loaded.documents.into_iter().enumerate() {
-        let cluster_scoped = CLUSTER_SCOPED.contains(&doc.kind.as_str());
-        let namespace = (!cluster_scoped).then(|| service.namespace.clone());
-        let origin = Some(doc.location());
-        let mut value = doc.value;
-        if let (Some(ns), Some(meta)) = (&namespace, value.get_mut("metadata"))
-            && let Some(meta) = meta.as_object_mut()
-        {
-            meta.insert("namespace".into(), Value::String(ns.clone()));
-        }
-        if let Some(to) = new_images.get(&i)
-            && let Some(spec) = value.get_mut("spec").and_then(Value::as_object_mut)
-        {
-            spec.insert("image".into(), Value::String((*to).to_string()));
-        }
-        objects.push(PlannedObject {
-            wave: Wave::of(&doc.api_version, &doc.kind),
-            api_version: doc.api_version,
-            kind: doc.kind,
-            name: doc.name,
-            namespace,
-            value,
-            origin,
-        });
+        let image = new_images.get(&i).copied();
+        objects.push(planned_object(doc, &service.namespace, image));
     }
     // A stable sort keeps file order within a wave.
     objects.sort_by_key(|o| o.wave);
@@ -274,6 +240,51 @@ pub fn prepare(req: &Request<'_>) -> Result<Plan, Diagnostics> {
         edits,
         skipped: loaded.skipped,
     })
+}
+
+/// The service's Namespace, for claims directories that do not define it.
+fn namespace_object(namespace: &str) -> PlannedObject {
+    PlannedObject {
+        wave: Wave::Namespace,
+        api_version: "v1".into(),
+        kind: "Namespace".into(),
+        name: namespace.to_string(),
+        namespace: None,
+        value: json!({
+            "apiVersion": "v1",
+            "kind": "Namespace",
+            "metadata": {"name": namespace},
+        }),
+        origin: None,
+    }
+}
+
+/// A document as it will be sent: in the service's namespace unless its kind is
+/// cluster-scoped, with the new image when it is a claim that gets one.
+fn planned_object(doc: Document, namespace: &str, image: Option<&str>) -> PlannedObject {
+    let cluster_scoped = CLUSTER_SCOPED.contains(&doc.kind.as_str());
+    let namespace = (!cluster_scoped).then(|| namespace.to_string());
+    let origin = Some(doc.location());
+    let mut value = doc.value;
+    if let (Some(ns), Some(meta)) = (&namespace, value.get_mut("metadata"))
+        && let Some(meta) = meta.as_object_mut()
+    {
+        meta.insert("namespace".into(), Value::String(ns.clone()));
+    }
+    if let Some(to) = image
+        && let Some(spec) = value.get_mut("spec").and_then(Value::as_object_mut)
+    {
+        spec.insert("image".into(), Value::String(to.to_string()));
+    }
+    PlannedObject {
+        wave: Wave::of(&doc.api_version, &doc.kind),
+        api_version: doc.api_version,
+        kind: doc.kind,
+        name: doc.name,
+        namespace,
+        value,
+        origin,
+    }
 }
 
 /// Namespaces must match the service's, and no object may be defined twice.

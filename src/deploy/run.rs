@@ -28,7 +28,7 @@ use serde_json::Value;
 use super::DeployError;
 use super::plan::{DATABASE_API_VERSION, Plan, PlannedObject, Wave};
 use crate::kube::apply::{self as kapply, ApplyOptions};
-use crate::kube::manifests::apply_wave;
+use crate::kube::manifests::{Kinds, apply_wave};
 use crate::kube::wait::{self as kwait, Check};
 use crate::kube::{self, Cluster, ClusterAccess, KubeError, Resolved};
 use crate::progress::{Progress, format_duration};
@@ -152,6 +152,32 @@ pub async fn execute(
         APPLY,
         &format!("checking the cluster at {} serves every kind", cluster.url),
     );
+    let resolved = resolve_kinds(&cluster, plan, waits_for_db)
+        .await
+        .map_err(|e| scrub_err(e, &scrubber))?;
+    report.applied = apply(&cluster, plan, &resolved, opts, progress, &scrubber).await?;
+
+    if opts.wait && opts.dry_run == DryRun::None {
+        let waiter = Waiter {
+            cluster: &cluster,
+            opts,
+            progress,
+            scrubber: &scrubber,
+            started: Instant::now(),
+        };
+        report.ready = waiter.run(plan, &resolved, waits_for_db).await?;
+    }
+    report.elapsed = started.elapsed();
+    Ok(report)
+}
+
+/// Every kind the plan applies, and the database claim's kind when it is waited for, resolved
+/// through discovery; a kind the cluster lacks is reported with the file that uses it.
+async fn resolve_kinds(
+    cluster: &Cluster,
+    plan: &Plan,
+    waits_for_db: bool,
+) -> Result<Kinds, KubeError> {
     let mut kinds: Vec<(String, String, String)> = plan
         .objects
         .iter()
@@ -172,10 +198,19 @@ pub async fn execute(
             "waited for because dependencies.internal lists postgres".into(),
         ));
     }
-    let resolved = kube::resolve(&cluster, &kinds)
-        .await
-        .map_err(|e| scrub_err(e, &scrubber))?;
+    kube::resolve(cluster, &kinds).await
+}
 
+/// Applies (or on a server dry run, validates) the plan: the namespace, then everything else
+/// as one wave, dry-run first. Returns what was applied, in order.
+async fn apply(
+    cluster: &Cluster,
+    plan: &Plan,
+    resolved: &Kinds,
+    opts: &Options,
+    progress: &dyn Progress,
+    scrubber: &Scrubber,
+) -> Result<Vec<String>, DeployError> {
     let dry = opts.dry_run == DryRun::Server;
     let (namespaces, rest): (Vec<&PlannedObject>, Vec<&PlannedObject>) =
         plan.objects.iter().partition(|o| o.wave == Wave::Namespace);
@@ -185,22 +220,12 @@ pub async fn execute(
         force: opts.force_conflicts,
         dry_run: dry,
     };
-    let mut applied: Vec<String> = Vec::new();
-
     // The service namespace must exist before anything can go in it, even for a server dry run
     // (the server rejects a dry run into a missing namespace).
-    let mut namespace_exists = true;
-    if dry {
-        let ns_res = resource("", "v1", "Namespace", "namespaces");
-        let ns_res = Resolved {
-            namespaced: false,
-            ..ns_res
-        };
-        namespace_exists = kapply::get(&cluster.client, &ns_res, None, &plan.service.namespace)
+    let namespace_exists = !dry
+        || namespace_exists(cluster, &plan.service.namespace)
             .await
-            .map_err(|e| scrub_err(kube::api_error(&cluster, "Namespace", e), &scrubber))?
-            .is_some();
-    }
+            .map_err(|e| scrub_err(e, scrubber))?;
     progress.start(
         APPLY,
         &format!(
@@ -210,11 +235,12 @@ pub async fn execute(
             kube::FIELD_MANAGER
         ),
     );
+    let mut applied: Vec<String> = Vec::new();
     let on_applied = |what: &str| progress.done(APPLY, &format!("{} {what}", verb(dry)));
-    let failed = |e: KubeError, applied: &[String]| partly(scrub_err(e, &scrubber), applied);
+    let failed = |e: KubeError, applied: &[String]| partly(scrub_err(e, scrubber), applied);
     apply_wave(
-        &cluster,
-        &resolved,
+        cluster,
+        resolved,
         &namespaces,
         apply_opts,
         &mut applied,
@@ -222,7 +248,7 @@ pub async fn execute(
     )
     .await
     .map_err(|e| failed(e, &applied))?;
-    if dry && !namespace_exists {
+    if !namespace_exists {
         progress.warn(
             APPLY,
             &format!(
@@ -230,32 +256,30 @@ pub async fn execute(
                 plan.service.namespace
             ),
         );
-    } else {
-        apply_wave(
-            &cluster,
-            &resolved,
-            &rest,
-            apply_opts,
-            &mut applied,
-            &on_applied,
-        )
-        .await
-        .map_err(|e| failed(e, &applied))?;
+        return Ok(applied);
     }
-    report.applied = applied;
+    apply_wave(
+        cluster,
+        resolved,
+        &rest,
+        apply_opts,
+        &mut applied,
+        &on_applied,
+    )
+    .await
+    .map_err(|e| failed(e, &applied))?;
+    Ok(applied)
+}
 
-    if opts.wait && !dry {
-        let waiter = Waiter {
-            cluster: &cluster,
-            opts,
-            progress,
-            scrubber: &scrubber,
-            started: Instant::now(),
-        };
-        report.ready = waiter.run(plan, &resolved, waits_for_db).await?;
-    }
-    report.elapsed = started.elapsed();
-    Ok(report)
+async fn namespace_exists(cluster: &Cluster, namespace: &str) -> Result<bool, KubeError> {
+    let res = Resolved {
+        namespaced: false,
+        ..resource("", "v1", "Namespace", "namespaces")
+    };
+    kapply::get(&cluster.client, &res, None, namespace)
+        .await
+        .map(|found| found.is_some())
+        .map_err(|e| kube::api_error(cluster, "Namespace", e))
 }
 
 fn verb(dry: bool) -> &'static str {

@@ -7,4 +7,5 @@ pub mod deploy;
 pub mod preview_patch;
 pub mod render;
 pub mod secrets;
+pub mod test;
 pub mod validate;
