@@ -171,6 +171,10 @@ mod tests {
         std::fs::create_dir(dir.path().join("migrations")).unwrap();
         let p = plan(&c, dir.path(), "img:1", &TestOverrides::default(), "01");
         assert_eq!(p.jobs.len(), 1);
-        assert!(p.warnings[0].contains("no migration Job runs"), "{:?}", p.warnings);
+        assert!(
+            p.warnings[0].contains("no migration Job runs"),
+            "{:?}",
+            p.warnings
+        );
     }
 }
