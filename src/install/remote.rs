@@ -104,6 +104,8 @@ echo "written=${{written:-0}}"
 echo "sha256=$(cut -d' ' -f1 "$tmp/sum")"
 if [ "$codes" = "0 0 0 0" ] && [ -n "$written" ]; then
   sync
+  # Drop the device's buffered pages, so the read-back comes from the disk, not the cache.
+  if [ -b "$disk" ]; then blockdev --flushbufs "$disk" || true; fi
   echo "readback=$(head -c "$written" -- "$disk" | sha256sum | cut -d' ' -f1)"
 fi
 "#,
