@@ -194,3 +194,47 @@ fn the_plan_says_what_runs_together() {
         "{text}"
     );
 }
+
+#[tokio::test]
+async fn ctrl_c_during_a_block_names_every_running_stage_and_records_only_finished_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache.json");
+    let seen = Arc::new(Mutex::new(Seen::default()));
+    let p = plan(&seen, None);
+    let rec = Arc::new(Recorder::default());
+    let mut ctx = Ctx::new(
+        Timing::default(),
+        rec.clone(),
+        dir.path().join("kube"),
+        None,
+    );
+    ctx.parallel = 2;
+    let mut c = StageCache::open(&cache, &p.fingerprint(), false).unwrap();
+    // Ctrl-C as soon as two lanes are inside their first stage.
+    let interrupt = {
+        let seen = seen.clone();
+        async move {
+            while seen.lock().unwrap().now < 2 {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+        }
+    };
+    match run(&p, &mut ctx, &mut c, interrupt).await {
+        Err(RunError::Interrupted { stage, done, .. }) => {
+            assert_eq!(stage, "install/w1, install/w2");
+            assert_eq!(done, 1, "only `first` finished");
+        }
+        other => panic!("{other:?}"),
+    }
+    let recorded = std::fs::read_to_string(&cache).unwrap();
+    assert!(
+        recorded.contains("\"first\"") && !recorded.contains("w1"),
+        "{recorded}"
+    );
+    assert!(
+        rec.finished()
+            .contains(&"✗ install/w1: interrupted".to_string()),
+        "{}",
+        rec.all()
+    );
+}
