@@ -390,7 +390,7 @@ async fn diagnose(
                 out.push(format!("last lines of pod {name}'s log:"));
                 out.extend(text.lines().map(|l| format!("  | {}", scrubber.scrub(l))));
             }
-            Err(e) => out.push(format!("pod {name}: its log cannot be read: {e}")),
+            Err(e) => out.push(format!("pod {name}: its log cannot be read: {}", said(&e))),
         }
         out.extend(events(cluster, &objects.namespace, "Pod", name).await);
     }
@@ -475,6 +475,14 @@ async fn clean_up(cluster: &Cluster, objects: &JobObjects, progress: &dyn Progre
         }
     }
     progress.detail(step, &format!("deleted Job {}", objects.name));
+}
+
+/// What the API server said (its message and code), without the client's debug dump.
+fn said(e: &kube::Error) -> String {
+    match e {
+        kube::Error::Api(status) => format!("{} ({})", status.message, status.code),
+        other => other.to_string(),
+    }
 }
 
 fn scrub_kube(e: KubeError, s: &Scrubber) -> KubeError {

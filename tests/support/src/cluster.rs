@@ -125,6 +125,22 @@ impl TestCluster {
         &self.url
     }
 
+    /// Sets what every container in `namespace` (one of [`LOGGED_NAMESPACES`]) has logged:
+    /// each line of `text` on stdout, written in the container runtime's log format (a time,
+    /// the stream, `F` for a full line), which kwok reads as a kubelet does.
+    pub fn set_pod_log(&self, namespace: &str, text: &str) {
+        assert!(
+            LOGGED_NAMESPACES.contains(&namespace),
+            "{namespace} is not one of LOGGED_NAMESPACES"
+        );
+        let file = self.dir.join("pod-logs").join(format!("{namespace}.log"));
+        let cri: String = text
+            .lines()
+            .map(|l| format!("2026-12-07T00:00:00.000000000Z stdout F {l}\n"))
+            .collect();
+        fs::write(&file, cri).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+    }
+
     /// Creates fake nodes named `names` (kwok makes them Ready; [`workload_cluster_or_skip`]
     /// must have started it) and waits until each is Ready.
     pub fn add_nodes(&self, names: &[&str]) {
@@ -549,9 +565,17 @@ async fn wait_ready(kubeconfig: &Path, dir: &Path, mut servers: [Child; 2]) -> R
     ))
 }
 
+/// A test Job whose pod runs this image fails (exit code 1, after printing its log).
+pub const FAILING_TEST_IMAGE: &str = "registry.test/zt/failing-tests:1";
+/// A test Job whose pod runs this image never ends by itself (only its deadline ends it).
+pub const HANGING_TEST_IMAGE: &str = "registry.test/zt/hanging-tests:1";
+/// Namespaces whose pods have a log: kwok serves `<cluster dir>/pod-logs/<namespace>.log` as
+/// the log of every container there ([`TestCluster::set_pod_log`]).
+pub const LOGGED_NAMESPACES: &[&str] = &["zt-logs-1", "zt-logs-2", "zt-logs-3", "zt-logs-4"];
+
 /// kwok's stage files, read from its module in the Go module cache (not copied into the repo):
-/// nodes become Ready and keep a heartbeat; pods become Running and Ready, complete, and go away
-/// when deleted.
+/// nodes become Ready and keep a heartbeat; pods become Running and Ready, and go away when
+/// deleted. Pods of Jobs end by our own stages ([`job_pod_stages`]).
 fn kwok_stages(module_dir: &Path) -> Result<String, String> {
     let root = module_dir.join("kustomize/stage");
     let mut out = String::new();
@@ -559,7 +583,6 @@ fn kwok_stages(module_dir: &Path) -> Result<String, String> {
         "node/fast/node-initialize.yaml",
         "node/heartbeat/node-heartbeat.yaml",
         "pod/fast/pod-ready.yaml",
-        "pod/fast/pod-complete.yaml",
         "pod/fast/pod-delete.yaml",
     ] {
         let p = root.join(f);
@@ -568,6 +591,82 @@ fn kwok_stages(module_dir: &Path) -> Result<String, String> {
         out.push_str("---\n");
         out.push_str(&text);
         out.push('\n');
+    }
+    out.push_str(&job_pod_stages());
+    Ok(out)
+}
+
+/// How a running pod of a Job ends: it succeeds, unless it runs [`FAILING_TEST_IMAGE`] (exit
+/// code 1) or [`HANGING_TEST_IMAGE`] (it keeps running).
+fn job_pod_stages() -> String {
+    let stage = |name: &str, op: &str, images: &[&str], phase: &str, exit: u8, reason: &str| {
+        format!(
+            r#"---
+apiVersion: kwok.x-k8s.io/v1alpha1
+kind: Stage
+metadata:
+  name: {name}
+spec:
+  resourceRef: {{apiGroup: v1, kind: Pod}}
+  selector:
+    matchExpressions:
+    - {{key: '.metadata.deletionTimestamp', operator: DoesNotExist}}
+    - {{key: '.status.phase', operator: In, values: [Running]}}
+    - {{key: '.metadata.ownerReferences.[].kind', operator: In, values: [Job]}}
+    - {{key: '.spec.containers.[].image', operator: {op}, values: [{images}]}}
+  next:
+    statusTemplate: |
+      {{{{ $at := Now | Quote }}}}
+      phase: {phase}
+      containerStatuses:
+      {{{{ range .spec.containers }}}}
+      - name: {{{{ .name | Quote }}}}
+        image: {{{{ .image | Quote }}}}
+        ready: false
+        restartCount: 0
+        state:
+          terminated: {{exitCode: {exit}, reason: {reason}, startedAt: {{{{ $at }}}}, finishedAt: {{{{ $at }}}}}}
+      {{{{ end }}}}
+"#,
+            images = images
+                .iter()
+                .map(|i| format!("'{i}'"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    };
+    let mut out = stage(
+        "zt-job-pod-succeeds",
+        "NotIn",
+        &[FAILING_TEST_IMAGE, HANGING_TEST_IMAGE],
+        "Succeeded",
+        0,
+        "Completed",
+    );
+    out.push_str(&stage(
+        "zt-job-pod-fails",
+        "In",
+        &[FAILING_TEST_IMAGE],
+        "Failed",
+        1,
+        "Error",
+    ));
+    out
+}
+
+/// kwok's log configuration: every container in each of [`LOGGED_NAMESPACES`] logs the file of
+/// its namespace.
+fn kwok_pod_logs(dir: &Path) -> Result<String, String> {
+    let logs = dir.join("pod-logs");
+    fs::create_dir_all(&logs).map_err(|e| format!("{}: {e}", logs.display()))?;
+    let mut out = String::new();
+    for ns in LOGGED_NAMESPACES {
+        let file = logs.join(format!("{ns}.log"));
+        fs::write(&file, "").map_err(|e| format!("{}: {e}", file.display()))?;
+        out.push_str(&format!(
+            "---\napiVersion: kwok.x-k8s.io/v1alpha1\nkind: ClusterLogs\nmetadata:\n  name: {ns}\nspec:\n  selector:\n    matchNamespaces: [{ns}]\n  logs:\n  - logsFile: {}\n    follow: false\n",
+            file.display()
+        ));
     }
     Ok(out)
 }
@@ -608,14 +707,19 @@ fn start_workloads(
     let module_dir = fs::read_to_string(kwok_dir_file)
         .map_err(|e| format!("{}: {e}", kwok_dir_file.display()))?;
     let stages = dir.join("kwok-stages.yaml");
-    fs::write(&stages, kwok_stages(Path::new(module_dir.trim()))?)
-        .map_err(|e| format!("{}: {e}", stages.display()))?;
+    let config = kwok_stages(Path::new(module_dir.trim()))? + &kwok_pod_logs(dir)?;
+    fs::write(&stages, config).map_err(|e| format!("{}: {e}", stages.display()))?;
+    // kwok serves the nodes' kubelet API (container logs) on 127.0.0.1, where the API server
+    // reaches it for `pods/log`: the nodes say that is their address.
+    let port = free_port()?.to_string();
     let mut cmd = Command::new(kwok);
     cmd.args([
         kc.as_str(),
         "--manage-all-nodes=true",
         &format!("--config={}", stages.display()),
-        "--server-address=127.0.0.1:0",
+        &format!("--server-address=127.0.0.1:{port}"),
+        "--node-ip=127.0.0.1",
+        &format!("--node-port={port}"),
         // Node leases, as a kubelet keeps them, so the node lifecycle controller sees live
         // nodes (and lifts the not-ready taint every new Node gets).
         "--node-lease-duration-seconds=40",
