@@ -21,6 +21,13 @@ pub fn available_or_skip(test: &str) -> bool {
         ))
     } else if unsafe { libc::geteuid() } != 0 {
         Some("the OpenSSH test server needs root (it logs in as root, like a rescue system)".into())
+    } else if !Command::new("unshare")
+        .args(["--mount", "--propagation", "private", "true"])
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+    {
+        Some("cannot make a private mount namespace (unshare --mount) for the test sshd".into())
     } else {
         None
     };
