@@ -343,3 +343,35 @@ async fn a_reboot_that_never_answers_counts_as_rebooting_after_the_grace_time() 
     }
     assert_eq!(rig.reboots(), 1);
 }
+
+#[tokio::test]
+async fn a_local_image_that_cannot_be_read_is_named_and_the_remote_side_does_not_hang() {
+    if !sshd::available_or_skip(
+        "a_local_image_that_cannot_be_read_is_named_and_the_remote_side_does_not_hang",
+    ) {
+        return;
+    }
+    let rig = Rig::start();
+    // A directory opens but cannot be read: the first read fails.
+    let not_a_file = rig.dir.path().join("bin");
+    let spec = rig.spec(
+        &rig.disk().display().to_string(),
+        ImageSource::File(not_a_file.clone()),
+    );
+    let target = rig.target(rig.password(), tofu());
+    let r = tokio::time::timeout(std::time::Duration::from_secs(60), run(&target, &spec))
+        .await
+        .expect("the install ends instead of waiting for input forever");
+    let e = r.0.unwrap_err();
+    assert!(matches!(e, InstallError::LocalImage { .. }), "{e}");
+    let msg = e.to_string();
+    assert!(
+        msg.contains(&format!(
+            "cannot read the local Talos image {}",
+            not_a_file.display()
+        )) && msg.contains("0 bytes of it reached"),
+        "{msg}"
+    );
+    assert!(rig.disk_is_untouched());
+    assert_eq!(rig.reboots(), 0);
+}

@@ -230,6 +230,12 @@ pub async fn install(
         .unwrap_or_default();
     let written: u64 = f.get("written").and_then(|w| w.parse().ok()).unwrap_or(0);
     let image = spec.image.to_string();
+    if let (Some(e), ImageSource::File(p)) = (&out.stdin_error, &spec.image) {
+        return Err(InstallError::LocalImage {
+            path: p.display().to_string(),
+            message: format!("{e} ({written} bytes of it reached {})", spec.disk),
+        });
+    }
     if codes.len() != 4 || out.status != Some(0) {
         return Err(InstallError::Remote {
             step: "writing the image",

@@ -241,6 +241,8 @@ pub struct Output {
     pub stderr: Vec<u8>,
     /// `None` when the channel closed without an exit status (the server went away: a reboot).
     pub status: Option<u32>,
+    /// Why the input given to [`Session::run`] could not be read to its end.
+    pub stdin_error: Option<String>,
 }
 
 /// Keeps the last `MAX_STDERR` bytes of stderr: enough for any error message, bounded for dd's
@@ -340,11 +342,15 @@ impl Session {
         let channel = self.handle.channel_open_session().await.map_err(err)?;
         channel.exec(true, command).await.map_err(err)?;
         let (mut read, write) = channel.split();
+        // End the input whatever happens to it: a local read error must not leave the remote
+        // command waiting for more.
         let feed = async {
-            if let Some(input) = stdin {
-                write.data(input).await.map_err(err)?;
-            }
-            write.eof().await.map_err(err)
+            let sent = match stdin {
+                Some(input) => write.data(input).await,
+                None => Ok(()),
+            };
+            let ended = write.eof().await;
+            sent.and(ended)
         };
         let collect = async {
             let mut out = Output::default();
@@ -365,11 +371,14 @@ impl Session {
             }
             out
         };
-        let (fed, out) = tokio::join!(feed, collect);
-        // A command that exits before reading all its input closes the channel under the
-        // writer; its exit status says more than the write error does.
-        if out.status.is_none() {
-            fed?;
+        let (fed, mut out) = tokio::join!(feed, collect);
+        match fed {
+            // Our side could not read what it was sending (a local file).
+            Err(russh::Error::IO(e)) => out.stdin_error = Some(e.to_string()),
+            // A command that exits before reading all its input closes the channel under the
+            // writer; its exit status says more than the write error does.
+            Err(e) if out.status.is_none() => return Err(err(e)),
+            _ => {}
         }
         Ok(out)
     }
