@@ -266,6 +266,7 @@ async fn rescue_through_the_api_then_install_with_the_password_it_returned() {
             name: "worker01".into(),
             ipv4: "192.0.2.21".into(),
             ipv6_net: "2001:db8:21::/64".into(),
+            status: "running",
         }],
     );
     let hetzner = Hetzner::new(&api.endpoint(), SecretString::new(TOKEN)).unwrap();

@@ -18,6 +18,7 @@ fn servers(n: u64) -> Vec<FakeServer> {
             name: format!("srv{i}"),
             ipv4: format!("198.51.100.{i}"),
             ipv6_net: format!("2001:db8:{i:x}::/64"),
+            status: "running",
         })
         .collect()
 }
@@ -181,4 +182,33 @@ async fn ssh_probe_tells_an_ssh_server_from_silence_and_other_protocols() {
         .local_addr()
         .unwrap();
     assert!(ssh_answers(closed, t).await.is_err());
+}
+
+#[tokio::test]
+async fn a_server_that_is_off_is_powered_on_into_rescue() {
+    let mut all = servers(2);
+    all[1].status = "off";
+    let api = HetznerDouble::start(TOKEN, all);
+    let client = Hetzner::new(&api.endpoint(), SecretString::new(TOKEN)).unwrap();
+    let r = rescue(&client, "198.51.100.2".parse().unwrap(), None, TIMING)
+        .await
+        .unwrap();
+    assert_eq!(r.server.status, "off");
+    let calls = api.state.lock().unwrap().calls.clone();
+    assert!(
+        calls
+            .iter()
+            .any(|c| c == "POST /v1/servers/1002/actions/enable_rescue {\"type\":\"linux64\"}"),
+        "{calls:?}"
+    );
+    assert!(
+        calls
+            .iter()
+            .any(|c| c.starts_with("POST /v1/servers/1002/actions/poweron")),
+        "{calls:?}"
+    );
+    assert!(
+        !calls.iter().any(|c| c.contains("/actions/reset")),
+        "{calls:?}"
+    );
 }

@@ -63,6 +63,8 @@ pub enum HetznerError {
 pub struct Server {
     pub id: u64,
     pub name: String,
+    /// `running`, `off`, ... as the API reports it.
+    pub status: String,
 }
 
 /// An asynchronous action the API started.
@@ -238,6 +240,7 @@ impl Hetzner {
                     return Ok(Server {
                         id,
                         name: s["name"].as_str().unwrap_or_default().to_string(),
+                        status: s["status"].as_str().unwrap_or_default().to_string(),
                     });
                 }
             }
@@ -292,15 +295,17 @@ impl Hetzner {
         })
     }
 
-    /// A hard reset (`reset`): the server boots into rescue right away, whatever its OS does.
-    pub async fn reset(&self, server: u64) -> Result<Action, HetznerError> {
-        let v = self
-            .call(
-                Method::POST,
-                &format!("/servers/{server}/actions/reset"),
-                None,
-            )
-            .await?;
+    /// Boots the server into what is enabled: a hard `reset` of a running server (into rescue
+    /// right away, whatever its OS does; the documented "cut power and start again"), and
+    /// `poweron` of one that is off, which boots it without a power cycle it does not need.
+    pub async fn restart(&self, server: &Server) -> Result<Action, HetznerError> {
+        let action = if server.status == "off" {
+            "poweron"
+        } else {
+            "reset"
+        };
+        let path = format!("/servers/{}/actions/{action}", server.id);
+        let v = self.call(Method::POST, &path, None).await?;
         action_of(&v)
     }
 

@@ -1,5 +1,6 @@
 //! Putting a Hetzner server into its rescue system: find it by IP, enable rescue (linux64, with
-//! the project's copy of our SSH key when there is one), reset it, and wait until SSH answers.
+//! the project's copy of our SSH key when there is one), reset it (or power it on), and wait
+//! until SSH answers.
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
@@ -55,7 +56,7 @@ pub async fn rescue(
     let enabled = api.enable_rescue(server.id, &ssh_keys).await?;
     api.wait_action(&enabled.action, timing.timeout, timing.interval)
         .await?;
-    let reset = api.reset(server.id).await?;
+    let reset = api.restart(&server).await?;
     api.wait_action(&reset, timing.timeout, timing.interval)
         .await?;
     Ok(Rescued {

@@ -1,7 +1,7 @@
 //! A Hetzner Cloud API double following the documented endpoints the bare-metal stages use:
 //! `GET /v1/servers?page=&per_page=` (paginated, `meta.pagination.next_page`),
 //! `GET /v1/ssh_keys?fingerprint=`, `POST /v1/servers/{id}/actions/enable_rescue`
-//! (`{type, ssh_keys}` → `{action, root_password}`), `POST /v1/servers/{id}/actions/reset`,
+//! (`{type, ssh_keys}` → `{action, root_password}`), `POST /v1/servers/{id}/actions/reset` (`poweron` when off),
 //! `GET /v1/actions/{id}`. Wrong tokens get the API's 401 `unauthorized` error body. Actions
 //! report `running` once, then `success`.
 
@@ -17,6 +17,8 @@ pub struct FakeServer {
     pub name: String,
     pub ipv4: String,
     pub ipv6_net: String,
+    /// `running` or `off`.
+    pub status: &'static str,
 }
 
 #[derive(Debug, Default)]
@@ -102,7 +104,7 @@ fn handle(st: &mut State, req: &Request) -> Response {
                 .servers
                 .iter()
                 .map(|s| {
-                    json!({"id": s.id, "name": s.name, "status": "running",
+                    json!({"id": s.id, "name": s.name, "status": s.status,
                         "public_net": {"ipv4": {"ip": s.ipv4}, "ipv6": {"ip": s.ipv6_net}}})
                 })
                 .collect();
@@ -142,7 +144,7 @@ fn handle(st: &mut State, req: &Request) -> Response {
                 "enable_rescue" => {
                     Response::json(201, json!({"action": a, "root_password": ROOT_PASSWORD}))
                 }
-                "reset" | "reboot" => Response::json(201, json!({"action": a})),
+                "reset" | "reboot" | "poweron" => Response::json(201, json!({"action": a})),
                 _ => Response::json(
                     404,
                     json!({"error": {"code": "not_found", "message": "no such action"}}),
