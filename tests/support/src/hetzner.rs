@@ -1,8 +1,8 @@
 //! A Hetzner Cloud API double following the documented endpoints the bare-metal stages use:
 //! `GET /v1/servers?page=&per_page=` (paginated, `meta.pagination.next_page`),
 //! `GET /v1/ssh_keys?fingerprint=`, `POST /v1/servers/{id}/actions/enable_rescue`
-//! (`{type, ssh_keys}` → `{action, root_password}`), `POST /v1/servers/{id}/actions/reset` (`poweron` when off),
-//! `GET /v1/actions/{id}`. Wrong tokens get the API's 401 `unauthorized` error body. Actions
+//! (`{type, ssh_keys}` → `{action, root_password}`), `POST /v1/servers/{id}/actions/reset`
+//! and `.../poweron`, `GET /v1/actions/{id}`. Wrong tokens get the API's 401 `unauthorized` error body. Actions
 //! report `running` once, then `success`.
 
 use std::sync::{Arc, Mutex};
