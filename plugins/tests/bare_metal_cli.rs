@@ -276,6 +276,14 @@ fn installs_talos_on_the_control_plane_before_applying_its_config() {
     for t in &talos {
         args.extend(["--talos-endpoint", t]);
     }
+    // The workers are never reached (the run stops at the control plane); were they, only here.
+    let worker_ssh: Vec<String> = ["worker01", "worker02"]
+        .iter()
+        .map(|n| format!("{n}=127.0.0.1:{}", closed_port()))
+        .collect();
+    for w in &worker_ssh {
+        args.extend(["--ssh-endpoint", w]);
+    }
     let o = zt_raw(home.path(), &args);
     let err = text(&o.stderr);
     // The install happened; then talos-apply waits for a maintenance API nothing serves here.
