@@ -11,8 +11,8 @@
 PREFIX ?= $(HOME)/.local
 CARGO ?= cargo
 DEMO_OUT ?= out/example
-PLUGINS := kubectl-zt kubectl-zt-render kubectl-zt-secrets kubectl-zt-validate kubectl-zt-deploy kubectl-zt-preview_patch kubectl-zt-bootstrap kubectl-zt-test
-COMPLETERS := kubectl_complete-zt kubectl_complete-zt-render kubectl_complete-zt-secrets kubectl_complete-zt-validate kubectl_complete-zt-deploy kubectl_complete-zt-preview_patch kubectl_complete-zt-bootstrap kubectl_complete-zt-test
+PLUGINS := kubectl-zt kubectl-zt-render kubectl-zt-secrets kubectl-zt-validate kubectl-zt-deploy kubectl-zt-preview_patch kubectl-zt-bootstrap kubectl-zt-test kubectl-zt-status
+COMPLETERS := kubectl_complete-zt kubectl_complete-zt-render kubectl_complete-zt-secrets kubectl_complete-zt-validate kubectl_complete-zt-deploy kubectl_complete-zt-preview_patch kubectl_complete-zt-bootstrap kubectl_complete-zt-test kubectl_complete-zt-status
 
 .PHONY: build demo test golden bench install lint clean oracles
 

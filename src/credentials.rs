@@ -219,7 +219,7 @@ fn is_repo_segment(s: &str) -> bool {
 }
 
 /// `repo` (owned by the bot user) or `owner/repo`; a trailing `.git` is accepted.
-fn parse_repo_name(v: &str, default_owner: Option<&str>) -> Option<RepoName> {
+pub(crate) fn parse_repo_name(v: &str, default_owner: Option<&str>) -> Option<RepoName> {
     let v = v.strip_suffix(".git").unwrap_or(v);
     let (owner, name) = match v.split_once('/') {
         Some((o, n)) => (o.to_string(), n),

@@ -6,7 +6,9 @@
 //! read or written; [`diag`] is how bad input is reported. [`deploy`] points a service's claims
 //! at a new image and applies them through [`kube`]; [`patch`] adapts a platform repo checkout
 //! for a Kind preview cluster. [`talos::api`] and [`docker`] talk to the outside world during
-//! bootstrap: Talos nodes over gRPC, the local Docker engine.
+//! bootstrap: Talos nodes over gRPC, the local Docker engine. [`parameters`] pushes the
+//! platform's secrets from the environment into AWS SSM Parameter Store; [`status`] watches the
+//! gates that say the platform really runs.
 
 pub mod argocd;
 pub mod bootstrap;
@@ -20,6 +22,7 @@ pub mod git;
 pub mod install;
 pub mod kind;
 pub mod kube;
+pub mod parameters;
 pub mod patch;
 pub mod process;
 pub mod progress;
@@ -27,6 +30,7 @@ pub mod redact;
 pub mod render;
 pub mod secret;
 pub mod source;
+pub mod status;
 pub mod talos;
 pub mod tenant;
 pub mod testjob;

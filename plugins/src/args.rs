@@ -67,7 +67,11 @@ pub enum Command {
 
     /// Bring up the whole platform: Talos nodes to a syncing Argo CD (or a Kind preview)
     #[command(long_about = BOOTSTRAP_ABOUT)]
-    Bootstrap(BootstrapArgs),
+    Bootstrap(Box<BootstrapArgs>),
+
+    /// Is the platform running? Applications, External Secrets and XRDs, with diagnoses
+    #[command(long_about = STATUS_ABOUT)]
+    Status(StatusArgs),
 
     /// Print a shell completion script for kubectl-zt
     #[command(long_about = COMPLETION_ABOUT)]
@@ -132,6 +136,86 @@ Examples:
   kubectl zt preview-patch --check                    # exit 1 and list what would change
   kubectl zt preview-patch --diff --platform-repo ../zerotouch-platform
   kubectl zt preview-patch --commit                   # patched tree on branch zt-preview";
+
+const STATUS_ABOUT: &str = "\
+Check that the platform really runs, gate by gate, watching the objects (no polling):
+  applications      the root Application and every Application it creates Synced and Healthy
+                    (the expected ones read from --platform-repo's overlay; without it, every
+                    Application present)
+  secret-store      ClusterSecretStore aws-parameter-store Ready
+  external-secrets  every ExternalSecret Ready
+  xrds              every Crossplane CompositeResourceDefinition Established
+  deployments,      every Deployment and StatefulSet (NATS, the database operators, ...) ready
+  statefulsets      in the namespaces the Applications deploy to
+  daemonsets        every DaemonSet there and in kube-system (Cilium) on every node
+Each gate prints what it waits for. All gates share --timeout; on timeout the report names every
+object that is not ready with its conditions and last events. --preview lets the Applications
+a Kind cluster cannot run stay unhealthy (cilium, argocd-repo-credentials, intelligence,
+local-path-provisioner; add more with --tolerate). Exit 0 when every gate passes, else 1.
+
+Examples:
+  kubectl zt status --timeout 30s
+  kubectl zt status --platform-repo ../platform --env dev --timeout 20m
+  kubectl zt status --preview --platform-repo . -o json";
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// A platform repository checkout: the Applications its root overlay creates are the ones
+    /// expected
+    #[arg(long, value_name = "DIR", value_hint = clap::ValueHint::DirPath)]
+    pub platform_repo: Option<PathBuf>,
+
+    /// The environment whose overlay (bootstrap/argocd/overlays/main/ENV) the root syncs
+    #[arg(long, value_name = "ENV")]
+    pub env: Option<String>,
+
+    /// The root overlay in the platform repo
+    /// [default: bootstrap/argocd/overlays/main/ENV, preview: bootstrap/argocd/overlays/preview]
+    #[arg(long, value_name = "PATH")]
+    pub overlay: Option<String>,
+
+    /// A Kind preview cluster: the Applications it cannot run may stay unhealthy
+    #[arg(long)]
+    pub preview: bool,
+
+    /// Allow this Application to stay unhealthy (it must still exist); repeatable
+    #[arg(long = "tolerate", value_name = "NAME")]
+    pub tolerate: Vec<String>,
+
+    /// The root Application (app-of-apps)
+    #[arg(long, value_name = "NAME", default_value = "platform-bootstrap")]
+    pub root: String,
+
+    /// The namespace of Argo CD and its Applications
+    #[arg(long, value_name = "NAMESPACE", default_value = "argocd")]
+    pub argocd_namespace: String,
+
+    /// The ClusterSecretStore the platform's ExternalSecrets read
+    #[arg(long, value_name = "NAME", default_value = "aws-parameter-store")]
+    pub secret_store: String,
+
+    /// How long to wait for all gates together
+    #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = parse_duration)]
+    pub timeout: Duration,
+
+    /// json: the whole report on stdout, for CI
+    #[arg(short, long, value_enum, value_name = "FORMAT")]
+    pub output: Option<StatusFormat>,
+
+    /// The kubeconfig file [default: KUBECONFIG, then ~/.kube/config, then in-cluster]
+    #[arg(long, value_name = "FILE", value_hint = clap::ValueHint::FilePath)]
+    pub kubeconfig: Option<PathBuf>,
+
+    /// The kubeconfig context to use [default: its current-context]
+    #[arg(long, value_name = "NAME")]
+    pub context: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StatusFormat {
+    /// One JSON document: ready, and every gate with its objects
+    Json,
+}
 
 const COMPLETION_ABOUT: &str = "\
 Print a completion script for the kubectl-zt executable.
@@ -277,6 +361,10 @@ the Hetzner API boots it into the rescue system) and talos-install/<node> (the T
 written to install_disk over SSH, then a reboot into maintenance mode); nodes that already answer
 the Talos API are left alone.
 
+--push-parameters first pushes the platform's secrets to AWS SSM Parameter Store (as `kubectl zt
+secrets push`; an unset variable stops the run before its first stage); --gates ends with the
+gates of `kubectl zt status`, so the run succeeds only when the platform really runs.
+
 Finished stages are recorded in the stage cache; a rerun skips them (--fresh ignores the cache).
 Every wait watches the Kubernetes objects it waits for (the Talos API, which has no watch, is
 probed with backoff) up to its timeout. --dry-run prints the plan, with what each stage would
@@ -353,6 +441,29 @@ pub struct BootstrapArgs {
     /// Preview: load a locally built image into the Kind nodes (repeatable)
     #[arg(long = "load-image", value_name = "IMAGE")]
     pub load_images: Vec<String>,
+
+    /// First push the platform's secrets from the environment to AWS SSM Parameter Store, as
+    /// `kubectl zt secrets push` does (mapping: the tenant repo's parameters.yaml, else the
+    /// built-in one; region: AWS_REGION, else ap-south-1; every unset variable is reported
+    /// before the first stage)
+    #[arg(long)]
+    pub push_parameters: bool,
+
+    /// With --push-parameters: the path every parameter goes below
+    /// [default: the mapping's prefix, else /zerotouch/prod]
+    #[arg(long, value_name = "PREFIX", requires = "push_parameters")]
+    pub parameters_prefix: Option<String>,
+
+    /// With --push-parameters: send the Parameter Store requests to URL instead of AWS
+    /// (AWS_ENDPOINT_URL does the same)
+    #[arg(long, value_name = "URL", requires = "push_parameters")]
+    pub ssm_endpoint_url: Option<String>,
+
+    /// End with the gates of `kubectl zt status`: every Application the root overlay creates
+    /// Synced and Healthy (preview: what Kind cannot run may stay unhealthy), the
+    /// ClusterSecretStore and every ExternalSecret Ready, every XRD Established
+    #[arg(long)]
+    pub gates: bool,
 
     /// Boxed: the bare-metal flags would make every other command's arguments as large.
     #[command(flatten)]
@@ -520,6 +631,64 @@ pub enum SecretsCommand {
 
     /// Check a secrets bundle: structure, encodings, certificates and keys
     Check(SecretsCheckArgs),
+
+    /// Push the platform's secrets from environment variables to AWS SSM Parameter Store
+    #[command(long_about = SECRETS_PUSH_ABOUT)]
+    Push(SecretsPushArgs),
+}
+
+const SECRETS_PUSH_ABOUT: &str = "\
+Push the platform's secrets from environment variables to AWS SSM Parameter Store, where the
+platform's ExternalSecrets (ClusterSecretStore aws-parameter-store) read them.
+
+Which variable goes to which parameter is data: the tenant repository's parameters.yaml (or
+--mapping FILE), else the built-in mapping under /zerotouch/prod:
+  github/{username,token}, ghcr/{username,password}     BOT_GITHUB_USERNAME, BOT_GITHUB_TOKEN
+  argocd/repos/<repo>/{url,username,password}          TENANTS_REPO_NAME (+ the bot's credentials;
+                                                       url: TENANTS_REPO_URL or the GitHub URL)
+  openai_api_key, anthropic_api_key (optional)         OPENAI_API_KEY, ANTHROPIC_API_KEY
+Every parameter is a SecureString. Current values are read first and only what differs is
+written; each path is reported as created, updated or unchanged (never a value). Every unset
+variable is reported at once, by name, before anything is sent. Nothing is written to disk.
+
+AWS: credentials from the standard chain (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY/
+AWS_SESSION_TOKEN, AWS_PROFILE, SSO, OIDC web identity in CI, instance roles); region from
+--region, else AWS_REGION, else ap-south-1; --endpoint-url or AWS_ENDPOINT_URL for another
+endpoint.
+
+Examples:
+  kubectl zt secrets push --dry-run                       # the paths, no values, no AWS call
+  kubectl zt secrets push --tenant-repo ../tenants
+  kubectl zt secrets push --prefix /zerotouch/dev --region eu-west-1";
+
+#[derive(Debug, Args)]
+pub struct SecretsPushArgs {
+    #[command(flatten)]
+    pub tenant: TenantArgs,
+
+    /// The mapping of environment variables to parameters, instead of the tenant repository's
+    /// parameters.yaml (or the built-in one)
+    #[arg(long, value_name = "FILE", value_hint = clap::ValueHint::FilePath)]
+    pub mapping: Option<PathBuf>,
+
+    /// The path every parameter goes below, e.g. /zerotouch/dev
+    /// [default: the mapping's prefix, else /zerotouch/prod]
+    #[arg(long, value_name = "PREFIX")]
+    pub prefix: Option<String>,
+
+    /// The AWS region [default: AWS_REGION, else ap-south-1]
+    #[arg(long, value_name = "REGION")]
+    pub region: Option<String>,
+
+    /// Send the requests to URL instead of AWS (a VPC endpoint, moto, LocalStack);
+    /// AWS_ENDPOINT_URL does the same
+    #[arg(long, value_name = "URL")]
+    pub endpoint_url: Option<String>,
+
+    /// List the parameters that would be pushed (paths and source variables, never values)
+    /// and contact nothing
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 const SECRETS_GEN_ABOUT: &str = "\
@@ -568,6 +737,9 @@ in order: the Namespace, Secrets and ConfigMaps, other objects, database claims,
 Then it waits for the database (when dependencies.internal lists postgres) and its connection
 secret, every claim's Ready condition, and the Deployment's rollout of the new image; a
 crash-looping pod fails the deploy at once. Progress goes to stderr, the summary to stdout.
+
+Before anything is applied, the Argo CD Applications dependencies.platform lists (in namespace
+argocd) must be Synced and Healthy; --sync-platform asks Argo CD to sync those that are not.
 
 Every input is checked before anything is applied; problems are reported as file:line:col.
 
@@ -632,6 +804,11 @@ pub struct DeployArgs {
     /// Apply and return without waiting for the service to become ready
     #[arg(long)]
     pub no_wait: bool,
+
+    /// Ask Argo CD to sync the Applications of dependencies.platform that are not Synced and
+    /// Healthy (as `argocd app sync` does), before waiting for them
+    #[arg(long)]
+    pub sync_platform: bool,
 
     /// The kubeconfig file [default: KUBECONFIG, then ~/.kube/config, then in-cluster]
     #[arg(long, value_name = "FILE", value_hint = clap::ValueHint::FilePath)]

@@ -232,7 +232,7 @@ mod tests {
         let (c, _) = names(&["completion", ""]);
         assert_eq!(c, ["bash", "zsh", "fish"]);
         let (c, _) = names(&["secrets", ""]);
-        assert_eq!(c, ["gen", "check"]);
+        assert_eq!(c, ["gen", "check", "push"]);
         let (_, d) = names(&["render", "--out", ""]);
         assert_eq!(d, directive::FILTER_DIRS);
         let (_, d) = names(&["render", "--secrets", ""]);

@@ -99,6 +99,7 @@ const COMMANDS: &[(&str, &str)] = &[
     ("preview_patch", "preview-patch"),
     ("deploy", "deploy"),
     ("bootstrap", "bootstrap"),
+    ("status", "status"),
     ("test", "test"),
 ];
 
@@ -144,6 +145,7 @@ pub fn run(plugin: Plugin, argv: impl IntoIterator<Item = OsString>) -> ExitCode
         Command::Test(a) => commands::test::run(a, printer),
         Command::PreviewPatch(a) => commands::preview_patch::run(a, printer),
         Command::Bootstrap(a) => commands::bootstrap::run_command(a, printer),
+        Command::Status(a) => commands::status::run(a, printer),
         Command::Completion(a) => commands::completion::run(a),
     };
     match result {

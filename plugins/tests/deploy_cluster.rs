@@ -818,3 +818,154 @@ async fn the_platforms_example_claims_with_a_new_image_pass_the_real_servers_val
     }
     assert_eq!(seen, 10);
 }
+
+// ---- platform dependencies: Argo CD Applications ----
+
+/// Argo CD's Applications in namespace argocd (created when missing).
+async fn applications(cluster: &'static TestCluster) -> Api<DynamicObject> {
+    let client = cluster.client().await;
+    let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(client.clone());
+    let ns = serde_json::from_value(json!({"metadata": {"name": "argocd"}})).unwrap();
+    let _ = namespaces.create(&Default::default(), &ns).await;
+    let ar = ApiResource {
+        group: "argoproj.io".into(),
+        version: "v1alpha1".into(),
+        api_version: "argoproj.io/v1alpha1".into(),
+        kind: "Application".into(),
+        plural: "applications".into(),
+    };
+    Api::namespaced_with(client, "argocd", &ar)
+}
+
+/// A platform Application as Argo CD reports it: `health`, `sync`.
+async fn platform_app(apps: &Api<DynamicObject>, name: &str, health: &str, message: &str) {
+    let app = json!({
+        "apiVersion": "argoproj.io/v1alpha1", "kind": "Application",
+        "metadata": {"name": name, "namespace": "argocd"},
+        "spec": {
+            "project": "default",
+            "source": {"repoURL": "https://example.test/platform.git", "path": name, "targetRevision": "main"},
+            "destination": {"server": "https://kubernetes.default.svc", "namespace": name},
+        },
+        "status": {"sync": {"status": "OutOfSync"}, "health": {"status": health, "message": message}},
+    });
+    apps.create(&Default::default(), &serde_json::from_value(app).unwrap())
+        .await
+        .unwrap();
+}
+
+/// The service repository of `ns` with `dependencies.platform` listing `apps`.
+fn depending_on(ns: &str, apps: &[&str]) -> tempfile::TempDir {
+    let repo = service_repo(ns, false, &[("10-web.yaml", web_claim())]);
+    fs::write(
+        repo.path().join("ci/config.yaml"),
+        format!(
+            "service:\n  name: my-svc\n  namespace: {ns}\ndependencies:\n  platform: [{}]\n",
+            apps.join(", ")
+        ),
+    )
+    .unwrap();
+    repo
+}
+
+#[tokio::test]
+async fn platform_dependencies_are_synced_when_asked_and_waited_for_before_anything_is_applied() {
+    let test = "platform_dependencies_are_synced_when_asked";
+    let Some((cluster, ns)) = setup(test) else {
+        return;
+    };
+    if cluster.install_application_crd(test).is_none() {
+        return;
+    }
+    let ns = ns.name().to_string();
+    let app = format!("nats-{ns}");
+    let apps = applications(cluster).await;
+    platform_app(&apps, &app, "Missing", "").await;
+    // Playing Argo CD: a sync operation asked for makes the Application Synced and Healthy.
+    let argocd = {
+        let (apps, app) = (apps.clone(), app.clone());
+        AbortOnDrop(tokio::spawn(async move {
+            loop {
+                let a = apps.get(&app).await.unwrap();
+                if let Some(op) = a.data.get("operation") {
+                    assert_eq!(op["sync"]["prune"], true, "{op}");
+                    assert_eq!(op["sync"]["syncOptions"][0], "ServerSideApply=true", "{op}");
+                    let done = json!({"operation": null, "status": {
+                        "sync": {"status": "Synced"}, "health": {"status": "Healthy"},
+                        "operationState": {"operation": op, "phase": "Succeeded",
+                            "startedAt": "2026-12-07T00:00:00Z", "message": "successfully synced"}}});
+                    apps.patch(&app, &PatchParams::default(), &Patch::Merge(&done))
+                        .await
+                        .unwrap();
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }))
+    };
+    let _controller = crossplane(cluster, &ns, Platform::Healthy);
+    let repo = depending_on(&ns, &[&app]);
+    let (_, err) = deploy(
+        cluster,
+        repo.path(),
+        &[
+            "--image",
+            "sha-abc123",
+            "--sync-platform",
+            "--timeout",
+            "60s",
+        ],
+        0,
+    )
+    .await;
+    drop(argocd);
+    let asked = err
+        .find(&format!("asked Argo CD to sync Application argocd/{app}"))
+        .expect(&err);
+    let ready = err
+        .find(&format!("Application argocd/{app} is ready"))
+        .expect(&err);
+    let applied = err.find("✓ applied").expect(&err);
+    assert!(
+        asked < ready && ready < applied,
+        "sync, wait, then apply:\n{err}"
+    );
+}
+
+#[tokio::test]
+async fn a_platform_dependency_that_stays_unhealthy_is_diagnosed_and_nothing_is_applied() {
+    let test = "a_platform_dependency_that_stays_unhealthy";
+    let Some((cluster, ns)) = setup(test) else {
+        return;
+    };
+    if cluster.install_application_crd(test).is_none() {
+        return;
+    }
+    let ns = ns.name().to_string();
+    let app = format!("keda-{ns}");
+    let apps = applications(cluster).await;
+    platform_app(&apps, &app, "Degraded", "keda-operator: CrashLoopBackOff").await;
+    let repo = depending_on(&ns, &[&app]);
+    let (_, err) = deploy(
+        cluster,
+        repo.path(),
+        &["--image", "sha-abc123", "--timeout", "3s"],
+        1,
+    )
+    .await;
+    for want in [
+        "timed out after 3s".to_string(),
+        format!("Application argocd/{app}: health Degraded, sync OutOfSync"),
+        "keda-operator: CrashLoopBackOff".to_string(),
+    ] {
+        assert!(err.contains(&want), "`{want}` missing:\n{err}");
+    }
+    let client = cluster.client().await;
+    assert!(
+        webservices(&client, &ns)
+            .get_opt("my-svc")
+            .await
+            .unwrap()
+            .is_none(),
+        "nothing is applied while the platform is not ready"
+    );
+}

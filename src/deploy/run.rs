@@ -56,6 +56,9 @@ pub struct Options {
     pub wait: bool,
     /// The whole wait must finish within this.
     pub timeout: Duration,
+    /// `--sync-platform`: ask Argo CD to sync the `dependencies.platform` Applications that are
+    /// not Synced and Healthy (through the Application's `operation` field), before waiting.
+    pub sync_platform: bool,
 }
 
 impl Options {
@@ -66,9 +69,14 @@ impl Options {
             force_conflicts: false,
             wait: true,
             timeout,
+            sync_platform: false,
         }
     }
 }
+
+/// Argo CD's Application kind, and the namespace the platform's Applications live in.
+const APPLICATION: (&str, &str) = ("argoproj.io/v1alpha1", "Application");
+const ARGOCD_NAMESPACE: &str = "argocd";
 
 /// The steps a deploy reports its progress under.
 pub const APPLY: &str = "apply";
@@ -152,20 +160,33 @@ pub async fn execute(
         APPLY,
         &format!("checking the cluster at {} serves every kind", cluster.url),
     );
-    let resolved = resolve_kinds(&cluster, plan, waits_for_db)
+    let waits = opts.wait && opts.dry_run == DryRun::None;
+    let platform = if waits {
+        plan.service.dependencies.platform.as_slice()
+    } else {
+        &[]
+    };
+    let resolved = resolve_kinds(&cluster, plan, waits_for_db, !platform.is_empty())
         .await
         .map_err(|e| scrub_err(e, &scrubber))?;
+    let waiter = Waiter {
+        cluster: &cluster,
+        opts,
+        progress,
+        scrubber: &scrubber,
+        started: Instant::now(),
+    };
+    if let Some(res) = resolved
+        .get(&(APPLICATION.0.to_string(), APPLICATION.1.to_string()))
+        .filter(|_| !platform.is_empty())
+    {
+        report.ready = waiter.platform(res, platform).await?;
+    }
     report.applied = apply(&cluster, plan, &resolved, opts, progress, &scrubber).await?;
-
-    if opts.wait && opts.dry_run == DryRun::None {
-        let waiter = Waiter {
-            cluster: &cluster,
-            opts,
-            progress,
-            scrubber: &scrubber,
-            started: Instant::now(),
-        };
-        report.ready = waiter.run(plan, &resolved, waits_for_db).await?;
+    if waits {
+        report
+            .ready
+            .extend(waiter.run(plan, &resolved, waits_for_db).await?);
     }
     report.elapsed = started.elapsed();
     Ok(report)
@@ -177,6 +198,7 @@ async fn resolve_kinds(
     cluster: &Cluster,
     plan: &Plan,
     waits_for_db: bool,
+    waits_for_platform: bool,
 ) -> Result<Kinds, KubeError> {
     let mut kinds: Vec<(String, String, String)> = plan
         .objects
@@ -196,6 +218,13 @@ async fn resolve_kinds(
             DATABASE_API_VERSION.into(),
             "PostgresInstance".into(),
             "waited for because dependencies.internal lists postgres".into(),
+        ));
+    }
+    if waits_for_platform {
+        kinds.push((
+            APPLICATION.0.into(),
+            APPLICATION.1.into(),
+            "waited for because dependencies.platform lists Argo CD Applications".into(),
         ));
     }
     kube::resolve(cluster, &kinds).await
@@ -282,6 +311,57 @@ async fn namespace_exists(cluster: &Cluster, namespace: &str) -> Result<bool, Ku
         .map_err(|e| kube::api_error(cluster, "Namespace", e))
 }
 
+/// An Application as JSON, the form its readiness check reads.
+fn app_value(o: &DynamicObject) -> Value {
+    serde_json::to_value(o).unwrap_or(Value::Null)
+}
+
+/// Asks Argo CD to sync Application `name` (prune, server-side apply) by setting its
+/// `operation`, as `argocd app sync` does, unless it is Synced and Healthy or an operation is
+/// already asked for or running. Returns what was done, for progress.
+async fn request_sync(
+    cluster: &Cluster,
+    res: &Resolved,
+    name: &str,
+) -> Result<Option<String>, KubeError> {
+    let what = format!("Application {ARGOCD_NAMESPACE}/{name}");
+    let api: Api<DynamicObject> =
+        Api::namespaced_with(cluster.client.clone(), ARGOCD_NAMESPACE, &res.resource);
+    let Some(app) = api
+        .get_opt(name)
+        .await
+        .map_err(|e| kube::api_error(cluster, &what, e))?
+    else {
+        // The wait that follows says it is missing.
+        return Ok(None);
+    };
+    let app = app_value(&app);
+    let running = app
+        .pointer("/status/operationState/phase")
+        .and_then(Value::as_str)
+        == Some("Running");
+    if app.get("operation").is_some()
+        || running
+        || kwait::application_synced_healthy(&app) == kwait::READY
+    {
+        return Ok(None);
+    }
+    let operation = serde_json::json!({
+        "operation": {
+            "initiatedBy": {"username": kube::FIELD_MANAGER},
+            "sync": {"prune": true, "syncOptions": ["ServerSideApply=true"]},
+        }
+    });
+    api.patch(
+        name,
+        &::kube::api::PatchParams::default(),
+        &::kube::api::Patch::Merge(&operation),
+    )
+    .await
+    .map_err(|e| kube::api_error(cluster, &what, e))?;
+    Ok(Some(format!("asked Argo CD to sync {what}")))
+}
+
 fn verb(dry: bool) -> &'static str {
     if dry { "validated" } else { "applied" }
 }
@@ -308,6 +388,8 @@ enum Target {
     },
     /// A Secret with data.
     Secret { namespace: String, name: String },
+    /// An Argo CD Application of the platform, Synced and Healthy.
+    Application { res: Resolved, name: String },
     /// A Deployment rolled out with `image`.
     Rollout {
         namespace: String,
@@ -321,6 +403,9 @@ impl Target {
         match self {
             Target::Ready { what, .. } => what.clone(),
             Target::Secret { namespace, name } => format!("Secret {namespace}/{name}"),
+            Target::Application { name, .. } => {
+                format!("Application {ARGOCD_NAMESPACE}/{name}")
+            }
             Target::Rollout {
                 namespace, name, ..
             } => format!("Deployment {namespace}/{name}"),
@@ -337,6 +422,26 @@ struct Waiter<'a> {
 }
 
 impl Waiter<'_> {
+    /// The `dependencies.platform` Applications, Synced and Healthy before anything is applied;
+    /// with `--sync-platform`, Argo CD is first asked to sync those that are not.
+    async fn platform(&self, res: &Resolved, names: &[String]) -> Result<Vec<String>, DeployError> {
+        if self.opts.sync_platform {
+            for name in names {
+                if let Some(asked) = request_sync(self.cluster, res, name).await? {
+                    self.progress.done(WAIT, &asked);
+                }
+            }
+        }
+        let targets = names
+            .iter()
+            .map(|name| Target::Application {
+                res: res.clone(),
+                name: name.clone(),
+            })
+            .collect();
+        self.stage("the platform dependencies", targets).await
+    }
+
     async fn run(
         &self,
         plan: &Plan,
@@ -501,6 +606,22 @@ impl Waiter<'_> {
                     |s: &Option<Secret>| match s {
                         Some(s) => kwait::secret_has_data(s),
                         None => Check::Pending("not created yet".into()),
+                    },
+                    unreadable,
+                    pending,
+                )
+                .await
+            }
+            Target::Application { res, name } => {
+                let api: Api<DynamicObject> =
+                    Api::namespaced_with(client, ARGOCD_NAMESPACE, &res.resource);
+                kwait::follow(
+                    kwait::object(api, name, kwait::Backoff::default()),
+                    |o: &Option<DynamicObject>| match o {
+                        Some(o) => kwait::application_synced_healthy(&app_value(o)),
+                        None => Check::Pending(
+                            "not found: is it one of the platform's Applications?".into(),
+                        ),
                     },
                     unreadable,
                     pending,

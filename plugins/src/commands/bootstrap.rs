@@ -21,7 +21,7 @@ use crate::inputs::{self, How};
 use crate::messages::{Outcome, Printer};
 
 pub fn run_command(args: &BootstrapArgs, p: Printer) -> Result<Outcome, CommandError> {
-    let (plan, context) = match args.source.mode {
+    let (mut plan, context) = match args.source.mode {
         RenderMode::Production => {
             if !args.load_images.is_empty() {
                 return Err(anyhow!(
@@ -33,6 +33,7 @@ pub fn run_command(args: &BootstrapArgs, p: Printer) -> Result<Outcome, CommandE
         }
         RenderMode::Preview => preview_plan(args, p)?,
     };
+    add_platform_stages(&mut plan, args, p)?;
     let cache = StageCache::open(&args.cache, &plan.fingerprint(), args.fresh)
         .map_err(|e| CommandError::Other(e.into()))?;
     if args.dry_run {
@@ -309,4 +310,98 @@ fn execute(
         .into()),
         Err(e) => Err(anyhow!(e).into()),
     }
+}
+
+/// `--push-parameters` and `--gates`: the Parameter Store push right after the render (before
+/// anything that reads the parameters through External Secrets is applied) and the platform
+/// gates last. The mapping is resolved now, so an unset variable stops the run before its first
+/// stage and `--dry-run` lists the paths.
+fn add_platform_stages(
+    plan: &mut Plan,
+    args: &BootstrapArgs,
+    p: Printer,
+) -> Result<(), CommandError> {
+    use zt::bootstrap::stages::gates::PlatformGates;
+    use zt::bootstrap::stages::parameters::PushParameters;
+    use zt::parameters::{mapping, names, ssm};
+
+    let preview = args.source.mode == RenderMode::Preview;
+    if args.push_parameters {
+        let mapping = mapping::load(&args.source.tenant.tenant_repo)?;
+        let prefix = args
+            .parameters_prefix
+            .clone()
+            .unwrap_or_else(|| mapping.prefix.clone());
+        names::check_prefix(&prefix).map_err(|m| anyhow!("--parameters-prefix {prefix}: {m}"))?;
+        let env = |k: &str| std::env::var(k).ok();
+        let resolved = zt::parameters::resolve(&mapping, &prefix, &env).map_err(|e| {
+            anyhow::Error::new(e)
+                .context("--push-parameters: the parameters cannot be filled in; nothing was run")
+        })?;
+        let region_env = std::env::var("AWS_REGION").ok();
+        let region = ssm::region(None, region_env.as_deref()).map_err(anyhow::Error::new)?;
+        let at = plan
+            .stages
+            .iter()
+            .position(|s| s.name() == "render")
+            .map_or(0, |i| i + 1);
+        plan.stages.insert(
+            at,
+            Box::new(PushParameters {
+                plan: resolved,
+                target: ssm::Target {
+                    region,
+                    endpoint_url: args.ssm_endpoint_url.clone(),
+                },
+            }),
+        );
+    }
+    if args.gates {
+        let expected = match &args.source.platform_repo {
+            None => None,
+            Some(repo) => {
+                let overlay = if preview {
+                    "bootstrap/argocd/overlays/preview".to_string()
+                } else {
+                    let env = args
+                        .source
+                        .env
+                        .clone()
+                        .or_else(|| args.environment.clone())
+                        .unwrap_or_default();
+                    args.source
+                        .overlay
+                        .clone()
+                        .unwrap_or_else(|| "bootstrap/argocd/overlays/main/{env}".into())
+                        .replace("{env}", &env)
+                };
+                let names = zt::status::expected::applications(repo, &overlay)
+                    .context("--gates: reading the expected Applications from the platform repo")?;
+                p.detail(&format!(
+                    "expected Applications ({overlay}): {}",
+                    names.join(", ")
+                ));
+                Some(names)
+            }
+        };
+        let tolerated = if preview {
+            zt::status::PREVIEW_TOLERATED
+                .iter()
+                .map(|s| s.to_string())
+                .collect()
+        } else {
+            Vec::new()
+        };
+        plan.stages.push(Box::new(PlatformGates {
+            options: zt::status::Options {
+                argocd_namespace: "argocd".into(),
+                root: zt::bootstrap::platform::ROOT_APP.into(),
+                expected,
+                tolerated,
+                secret_store: "aws-parameter-store".into(),
+                timeout: args.timeout,
+            },
+        }));
+    }
+    Ok(())
 }

@@ -85,6 +85,7 @@ pub fn run(args: &DeployArgs, p: Printer) -> Result<Outcome, CommandError> {
         dry_run,
         force_conflicts: args.force_conflicts,
         wait: !args.no_wait,
+        sync_platform: args.sync_platform,
         ..Options::new(plan.service.wait_timeout)
     };
     let access = ClusterAccess {

@@ -7,5 +7,6 @@ pub mod deploy;
 pub mod preview_patch;
 pub mod render;
 pub mod secrets;
+pub mod status;
 pub mod test;
 pub mod validate;

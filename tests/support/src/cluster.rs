@@ -784,6 +784,24 @@ impl TestCluster {
     /// Installs the claim CRDs derived from the platform's XRDs ([`crate::claim_crds`]: the real
     /// ones from ../shared when present, else our example XRDs), once per binary, and waits
     /// until each is Established. Returns the claim kinds installed.
+    /// Argo CD's Application CRD, from the module `make oracles` built Argo CD from (its
+    /// `manifests/crds`), installed once; `None` after one line when that oracle is not built.
+    pub fn install_application_crd(&'static self, test: &str) -> Option<()> {
+        let module_dir = oracle_or_skip("argocd-module-dir", test)?;
+        static DONE: OnceLock<Result<(), String>> = OnceLock::new();
+        let kubeconfig = self.kubeconfig.clone();
+        let done = DONE.get_or_init(|| {
+            let module = fs::read_to_string(&module_dir).map_err(|e| e.to_string())?;
+            let crd = Path::new(module.trim()).join("manifests/crds/application-crd.yaml");
+            let crds = yaml_objects(&crd)?;
+            on_spawner(move || runtime()?.block_on(install_crds(&kubeconfig, crds))).map(|_| ())
+        });
+        match done {
+            Ok(()) => Some(()),
+            Err(e) => panic!("{test}: Argo CD's Application CRD: {e}"),
+        }
+    }
+
     pub fn install_claim_crds(&'static self) -> &'static [String] {
         static KINDS: OnceLock<Vec<String>> = OnceLock::new();
         KINDS.get_or_init(|| {

@@ -15,6 +15,7 @@ pub mod hetzner;
 pub mod http;
 pub mod kind;
 pub mod kube_api;
+pub mod moto;
 pub mod oracles;
 pub mod preview;
 pub mod progress;
