@@ -42,6 +42,7 @@ bench:
 	$(CARGO) bench -p zt --bench deploy
 	$(CARGO) bench -p zt --bench yaml
 	$(CARGO) bench -p zt --bench wait
+	$(CARGO) bench -p zt --bench parallel
 
 install:
 	$(CARGO) build --release -p zt-plugins --bin kubectl-zt --bin kubectl_complete-zt

@@ -20,6 +20,7 @@ pub mod docker;
 pub mod examples;
 pub mod fsio;
 pub mod git;
+pub mod install;
 pub mod kind;
 pub mod kube;
 pub mod parameters;

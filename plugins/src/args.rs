@@ -360,6 +360,11 @@ Secrets, root Application. Locally the patched platform is committed to branch z
 which Argo CD reads through file:///repo; in CI (--ci, CI or GITHUB_ACTIONS) Argo CD reads
 GitHub, so the patches are only checked.
 
+From bare metal (--bare-metal, --hetzner), each node first gets rescue/<node> (with --hetzner:
+the Hetzner API boots it into the rescue system) and talos-install/<node> (the Talos image
+written to install_disk over SSH, then a reboot into maintenance mode); nodes that already answer
+the Talos API are left alone.
+
 --push-parameters first pushes the platform's secrets to AWS SSM Parameter Store (as `kubectl zt
 secrets push`; an unset variable stops the run before its first stage); --gates ends with the
 gates of `kubectl zt status`, so the run succeeds only when the platform really runs.
@@ -372,6 +377,7 @@ send (secrets redacted), and touches nothing.
 Examples:
   kubectl zt bootstrap dev --tenant-repo . --secrets secrets.yaml --platform-repo ../platform --dry-run
   kubectl zt bootstrap dev --tenant-repo . --secrets secrets.yaml --platform-repo ../platform
+  HETZNER_API_TOKEN=... kubectl zt bootstrap dev --secrets secrets.yaml --platform-repo ../platform --hetzner --ssh-key ~/.ssh/id_ed25519 --insecure-skip-verify
   kubectl zt bootstrap --mode preview --platform-repo . --load-image ghcr.io/org/svc:ci";
 
 #[derive(Debug, Args)]
@@ -431,6 +437,11 @@ pub struct BootstrapArgs {
     #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = parse_duration)]
     pub node_timeout: Duration,
 
+    /// How many worker nodes come up at once (their installs, config applies and waits); the
+    /// control plane always comes first
+    #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub parallel: u16,
+
     /// Preview: load a locally built image into the Kind nodes (repeatable)
     #[arg(long = "load-image", value_name = "IMAGE")]
     pub load_images: Vec<String>,
@@ -457,6 +468,103 @@ pub struct BootstrapArgs {
     /// ClusterSecretStore and every ExternalSecret Ready, every XRD Established
     #[arg(long)]
     pub gates: bool,
+
+    /// Boxed: the bare-metal flags would make every other command's arguments as large.
+    #[command(flatten)]
+    pub bare_metal: Box<BareMetalArgs>,
+}
+
+/// Production from bare metal: Talos written to each node's disk from its rescue system.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Bare metal")]
+pub struct BareMetalArgs {
+    /// Start from bare metal: before configuring each node, log in to its rescue system over
+    /// SSH (root, with the node's rescue_password or --ssh-key), write the Talos metal image to
+    /// its install_disk (xz -d | dd, read back and compared) and reboot it into maintenance
+    /// mode. Nodes that already answer the Talos API are skipped. Asks before overwriting
+    /// disks unless --yes
+    #[arg(long)]
+    pub bare_metal: bool,
+
+    /// Put the servers into Hetzner's rescue system first through the Hetzner Cloud API (find
+    /// by IP, enable rescue, reset, wait for SSH), with the token from HETZNER_API_TOKEN; the
+    /// rescue password it returns stays in memory. Implies --bare-metal
+    #[arg(long)]
+    pub hetzner: bool,
+
+    /// The Hetzner Cloud API (plain http only to this machine)
+    #[arg(long, value_name = "URL", default_value = zt::install::hetzner::DEFAULT_ENDPOINT, requires = "hetzner")]
+    pub hetzner_endpoint: String,
+
+    /// Log in to the rescue systems with this private key (unencrypted OpenSSH or PEM) before
+    /// trying passwords; with --hetzner, the project's copy of its public key is put into the
+    /// rescue system
+    #[arg(long, value_name = "FILE", value_hint = clap::ValueHint::FilePath)]
+    pub ssh_key: Option<PathBuf>,
+
+    /// Accept only the rescue systems' host keys listed in this known_hosts file. Without it,
+    /// the key a node presents first is accepted and its fingerprint printed (a rescue system
+    /// makes a new one each boot), and a different key later in the run is refused
+    #[arg(long, value_name = "FILE", value_hint = clap::ValueHint::FilePath)]
+    pub ssh_known_hosts: Option<PathBuf>,
+
+    /// Reach a node's rescue system at another address than `<ip>:22`: NODE=IP:PORT, repeatable
+    #[arg(long = "ssh-endpoint", value_name = "NODE=IP:PORT")]
+    pub ssh_endpoints: Vec<String>,
+
+    /// The xz-compressed raw Talos image the servers download
+    /// [default: the Image Factory's metal-amd64.raw.xz for talos.version and talos.schematic,
+    /// or the default schematic]
+    #[arg(long, value_name = "URL", conflicts_with = "talos_image")]
+    pub talos_image_url: Option<String>,
+
+    /// Stream this local xz-compressed raw Talos image to the servers over SSH instead (for
+    /// servers without internet access)
+    #[arg(long, value_name = "FILE", value_hint = clap::ValueHint::FilePath)]
+    pub talos_image: Option<PathBuf>,
+
+    /// Directories put before the rescue system's PATH for the install commands (curl, xz, dd,
+    /// sync, reboot), colon-separated
+    #[arg(long, value_name = "DIRS")]
+    pub rescue_path: Option<String>,
+
+    /// Do not ask before overwriting the install disks
+    #[arg(long)]
+    pub yes: bool,
+}
+
+impl BareMetalArgs {
+    /// Whether the plan starts from bare metal.
+    pub fn enabled(&self) -> bool {
+        self.bare_metal || self.hetzner
+    }
+
+    /// The bare-metal flags given without --bare-metal or --hetzner.
+    pub fn stray(&self) -> Vec<&'static str> {
+        let mut out = Vec::new();
+        if self.ssh_key.is_some() {
+            out.push("--ssh-key");
+        }
+        if self.ssh_known_hosts.is_some() {
+            out.push("--ssh-known-hosts");
+        }
+        if !self.ssh_endpoints.is_empty() {
+            out.push("--ssh-endpoint");
+        }
+        if self.talos_image_url.is_some() {
+            out.push("--talos-image-url");
+        }
+        if self.talos_image.is_some() {
+            out.push("--talos-image");
+        }
+        if self.rescue_path.is_some() {
+            out.push("--rescue-path");
+        }
+        if self.yes {
+            out.push("--yes");
+        }
+        out
+    }
 }
 
 #[derive(Debug, Args)]

@@ -16,6 +16,7 @@ use zt::talos::api::{ClientOptions, Fingerprint};
 
 use crate::CommandError;
 use crate::args::{BootstrapArgs, RenderMode};
+use crate::commands::bare_metal;
 use crate::inputs::{self, How};
 use crate::messages::{Outcome, Printer};
 
@@ -40,6 +41,7 @@ pub fn run_command(args: &BootstrapArgs, p: Printer) -> Result<Outcome, CommandE
         println!("dry run: nothing was sent, nothing was written");
         return Ok(Outcome::Success);
     }
+    confirm_overwrites(args, &plan, &cache)?;
     execute(args, &plan, cache, p, context)
 }
 
@@ -138,6 +140,7 @@ fn production_plan(args: &BootstrapArgs, p: Printer) -> Result<Plan, CommandErro
         },
         endpoints,
         client_options: ClientOptions::default(),
+        bare_metal: bare_metal::inputs(&args.bare_metal, values)?,
     })
     .map_err(|e| anyhow!(e).into())
 }
@@ -157,9 +160,11 @@ pub(crate) fn preview_plan(
     if !args.cert_fingerprints.is_empty()
         || args.insecure_skip_verify
         || !args.talos_endpoints.is_empty()
+        || args.bare_metal.enabled()
+        || !args.bare_metal.stray().is_empty()
     {
         return Err(anyhow!(
-            "--cert-fingerprint, --insecure-skip-verify and --talos-endpoint are about Talos nodes: production only"
+            "--cert-fingerprint, --insecure-skip-verify, --talos-endpoint and the bare-metal flags are about Talos nodes: production only"
         )
         .into());
     }
@@ -214,6 +219,50 @@ pub(crate) fn preview_plan(
     Ok((plan, Some(format!("kind-{}", args.source.cluster_name))))
 }
 
+/// Asks before a run that would overwrite disks (the stages not already done), unless --yes.
+fn confirm_overwrites(
+    args: &BootstrapArgs,
+    plan: &Plan,
+    cache: &StageCache,
+) -> Result<(), CommandError> {
+    let disks: Vec<String> = plan
+        .stages
+        .iter()
+        .filter(|s| !(s.cacheable() && cache.is_done(&s.name())))
+        .filter_map(|s| s.overwrites())
+        .collect();
+    if disks.is_empty() || args.bare_metal.yes {
+        return Ok(());
+    }
+    let list = disks
+        .iter()
+        .map(|d| format!("  {d}"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    use std::io::{BufRead, IsTerminal, Write};
+    if !std::io::stdin().is_terminal() {
+        return Err(anyhow!(
+            "this run would overwrite these disks (nodes that already answer the Talos API are \
+             skipped):\n{list}\nnot asking without a terminal: rerun with --yes to confirm; nothing was done"
+        )
+        .into());
+    }
+    eprint!(
+        "this run OVERWRITES these disks with Talos (nodes that already answer the Talos API are \
+         skipped and keep theirs):\n{list}\ntype yes to continue: "
+    );
+    let _ = std::io::stderr().flush();
+    let mut answer = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut answer)
+        .context("reading the confirmation")?;
+    if answer.trim() != "yes" {
+        return Err(anyhow!("not confirmed; nothing was done").into());
+    }
+    Ok(())
+}
+
 fn execute(
     args: &BootstrapArgs,
     plan: &Plan,
@@ -232,6 +281,7 @@ fn execute(
         kubeconfig_path(args.kubeconfig.as_ref())?,
         context,
     );
+    ctx.parallel = usize::from(args.parallel);
     p.info(&format!(
         "bootstrap {} {}: {} stages (cache {})",
         plan.mode,

@@ -1,5 +1,6 @@
 //! One module per command: turn parsed flags into library calls and print the result.
 
+pub mod bare_metal;
 pub mod bootstrap;
 pub mod ci;
 pub mod completion;

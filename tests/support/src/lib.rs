@@ -12,12 +12,16 @@ pub mod docker;
 pub mod example;
 pub mod git;
 pub mod golden;
+pub mod hetzner;
+pub mod http;
 pub mod kind;
 pub mod kube_api;
 pub mod moto;
 pub mod oracles;
 pub mod preview;
 pub mod progress;
+pub mod rescue;
+pub mod sshd;
 pub mod talos_api;
 pub mod talos_lines;
 
