@@ -11,7 +11,7 @@ use zt_test_support::cli::{self, text};
 use zt_test_support::cluster::{FAILING_TEST_IMAGE, TestCluster, workload_cluster_or_skip};
 use zt_test_support::crossplane::{Platform, crossplane};
 use zt_test_support::git::checkout_of;
-use zt_test_support::oracles::{oracle_or_skip, oracles_dir};
+use zt_test_support::oracles::oracle_or_skip;
 
 const WEB_CLAIM: &str = "apiVersion: platform.bizmatters.io/v1alpha1\nkind: WebService\nmetadata:\n  name: my-svc\nspec:\n  image: ghcr.io/org/my-svc:v1\n  port: 8080\n";
 
@@ -40,19 +40,8 @@ async fn ci(
     code: i32,
 ) -> (String, String) {
     let bin = Path::new(env!("CARGO_BIN_EXE_kubectl-zt"));
-    let mut cmd = cli::command(oracles_dir().join("kubectl"), repo, &[]);
-    cmd.args(["zt", "ci"])
-        .args(args)
-        .env(
-            "PATH",
-            format!(
-                "{}:{}",
-                bin.parent().unwrap().display(),
-                std::env::var("PATH").unwrap_or_default()
-            ),
-        )
-        .env("KUBECONFIG", cluster.kubeconfig())
-        .env("GITHUB_STEP_SUMMARY", summary);
+    let mut cmd = cli::oracle_kubectl_zt(bin, repo, cluster.kubeconfig());
+    cmd.arg("ci").args(args).env("GITHUB_STEP_SUMMARY", summary);
     let o = tokio::task::spawn_blocking(move || cmd.output().unwrap())
         .await
         .unwrap();

@@ -270,10 +270,7 @@ fn execute(
     p: Printer,
     context: Option<String>,
 ) -> Result<Outcome, CommandError> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
+    let runtime = super::runtime()?;
     let progress = Arc::new(LineProgress::new(p.verbose > 0));
     let mut ctx = Ctx::new(
         timing(args),
@@ -289,6 +286,24 @@ fn execute(
         plan.stages.len(),
         args.cache.display()
     ));
+    let summary = run_stages(&runtime, plan, &mut ctx, &mut cache, &args.cache)?;
+    println!(
+        "bootstrap complete: {} stages done, {} skipped as done earlier, in {}",
+        summary.done.len(),
+        summary.cached.len(),
+        zt::progress::format_duration(summary.elapsed)
+    );
+    Ok(Outcome::Success)
+}
+
+/// Runs `plan`'s stages until done, a stage fails or Ctrl-C; a failure says how to resume.
+pub(crate) fn run_stages(
+    runtime: &tokio::runtime::Runtime,
+    plan: &Plan,
+    ctx: &mut Ctx,
+    cache: &mut StageCache,
+    cache_path: &std::path::Path,
+) -> Result<zt::bootstrap::RunSummary, CommandError> {
     let interrupt = async {
         // If the signal handler cannot be installed, never interrupt (the default handler
         // still kills the process).
@@ -296,19 +311,11 @@ fn execute(
             std::future::pending::<()>().await;
         }
     };
-    match runtime.block_on(run(plan, &mut ctx, &mut cache, interrupt)) {
-        Ok(summary) => {
-            println!(
-                "bootstrap complete: {} stages done, {} skipped as done earlier, in {}",
-                summary.done.len(),
-                summary.cached.len(),
-                zt::progress::format_duration(summary.elapsed)
-            );
-            Ok(Outcome::Success)
-        }
+    match runtime.block_on(run(plan, ctx, cache, interrupt)) {
+        Ok(summary) => Ok(summary),
         Err(e @ RunError::Stage { .. }) => Err(anyhow!(
             "{e}\nfinished stages are recorded in {}; rerun the same command to resume",
-            args.cache.display()
+            cache_path.display()
         )
         .into()),
         Err(e) => Err(anyhow!(e).into()),

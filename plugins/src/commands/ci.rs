@@ -4,10 +4,10 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use anyhow::{Context, anyhow};
+use anyhow::anyhow;
 use clap::Parser;
 use zt::bootstrap::cache::StageCache;
-use zt::bootstrap::{self, Ctx, Plan, RunError, Timing};
+use zt::bootstrap::{self, Ctx, Plan, Timing};
 use zt::ci::{DeleteKindCluster, DeployStage, StageResult, TestsStage, step_summary};
 use zt::deploy::config::Overrides;
 use zt::deploy::image::ImageArg;
@@ -176,10 +176,7 @@ fn execute(
     p: Printer,
     context: Option<String>,
 ) -> Result<Outcome, CommandError> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
+    let runtime = super::runtime()?;
     let progress = Arc::new(Recorded {
         lines: LineProgress::new(p.verbose > 0),
         ended: Mutex::new(Vec::new()),
@@ -196,31 +193,17 @@ fn execute(
         plan.stages.len(),
         args.cache.display()
     ));
-    let interrupt = async {
-        if tokio::signal::ctrl_c().await.is_err() {
-            std::future::pending::<()>().await;
-        }
-    };
-    let result = runtime.block_on(bootstrap::run(plan, &mut ctx, &mut cache, interrupt));
+    let result = super::bootstrap::run_stages(&runtime, plan, &mut ctx, &mut cache, &args.cache);
     let ended = progress.ended.lock().map(|e| e.clone()).unwrap_or_default();
     write_step_summary(plan, &ended, p);
-    match result {
-        Ok(summary) => {
-            println!(
-                "ci passed: {} stages done, {} skipped as done earlier, in {}",
-                summary.done.len(),
-                summary.cached.len(),
-                format_duration(summary.elapsed)
-            );
-            Ok(Outcome::Success)
-        }
-        Err(e @ RunError::Stage { .. }) => Err(anyhow!(
-            "{e}\nfinished stages are recorded in {}; rerun the same command to resume",
-            args.cache.display()
-        )
-        .into()),
-        Err(e) => Err(anyhow!(e).into()),
-    }
+    let summary = result?;
+    println!(
+        "ci passed: {} stages done, {} skipped as done earlier, in {}",
+        summary.done.len(),
+        summary.cached.len(),
+        format_duration(summary.elapsed)
+    );
+    Ok(Outcome::Success)
 }
 
 /// Appends the table of stages to `GITHUB_STEP_SUMMARY` when the CI provides one.
