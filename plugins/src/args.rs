@@ -366,8 +366,9 @@ written to install_disk over SSH, then a reboot into maintenance mode); nodes th
 the Talos API are left alone.
 
 --push-parameters first pushes the platform's secrets to AWS SSM Parameter Store (as `kubectl zt
-secrets push`; an unset variable stops the run before its first stage); --gates ends with the
-gates of `kubectl zt status`, so the run succeeds only when the platform really runs.
+secrets push`; an unset variable stops the run before its first stage). The run ends with the
+gates of `kubectl zt status` (platform-gates), so it succeeds only when the platform really
+runs; --no-gates stops once the root Application is Synced and Healthy.
 
 Finished stages are recorded in the stage cache; a rerun skips them (--fresh ignores the cache).
 Every wait watches the Kubernetes objects it waits for (the Talos API, which has no watch, is
@@ -463,11 +464,12 @@ pub struct BootstrapArgs {
     #[arg(long, value_name = "URL", requires = "push_parameters")]
     pub ssm_endpoint_url: Option<String>,
 
-    /// End with the gates of `kubectl zt status`: every Application the root overlay creates
-    /// Synced and Healthy (preview: what Kind cannot run may stay unhealthy), the
-    /// ClusterSecretStore and every ExternalSecret Ready, every XRD Established
+    /// Do not end with the gates of `kubectl zt status` (every Application the root overlay
+    /// creates Synced and Healthy, the ClusterSecretStore and every ExternalSecret Ready, every
+    /// XRD Established, the platform's workloads rolled out): the run then ends once the root
+    /// Application is Synced and Healthy
     #[arg(long)]
-    pub gates: bool,
+    pub no_gates: bool,
 
     /// Boxed: the bare-metal flags would make every other command's arguments as large.
     #[command(flatten)]

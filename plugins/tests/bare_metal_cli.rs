@@ -90,8 +90,8 @@ fn dry_run_shows_rescue_and_install_per_node_and_no_secret() {
     let values =
         zt::tenant::load_env(&workspace_root().join("examples/tenant-repo"), "dev").unwrap();
     assert!(
-        out.contains("24 stages"),
-        "18 + rescue and install for 3 nodes:\n{out}"
+        out.contains("25 stages"),
+        "18 + rescue and install for 3 nodes + the platform gates:\n{out}"
     );
     for m in values.machines() {
         for want in [

@@ -1,5 +1,5 @@
-//! `kubectl zt bootstrap --push-parameters --gates`: the Parameter Store push placed right after
-//! the render and the platform gates at the end, as the dry-run plan shows them (paths and
+//! `kubectl zt bootstrap --push-parameters`: the Parameter Store push placed right after the
+//! render and the platform gates (on by default) at the end, as the dry-run plan shows them (paths and
 //! expected Applications, never a value), and a missing variable stopping the run before its
 //! first stage. The push and the gates themselves are tested against moto
 //! (plugins/tests/secrets_push.rs) and the real control plane (plugins/tests/status_cluster.rs).
@@ -40,7 +40,6 @@ const ARGS: &[&str] = &[
     "--platform-repo",
     "examples/platform-repo",
     "--push-parameters",
-    "--gates",
     "--dry-run",
 ];
 

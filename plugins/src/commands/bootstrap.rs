@@ -322,9 +322,9 @@ pub(crate) fn run_stages(
     }
 }
 
-/// `--push-parameters` and `--gates`: the Parameter Store push right after the render (before
+/// `--push-parameters` and the gates: the Parameter Store push right after the render (before
 /// anything that reads the parameters through External Secrets is applied) and the platform
-/// gates last. The mapping is resolved now, so an unset variable stops the run before its first
+/// gates last (unless `--no-gates`). The mapping is resolved now, so an unset variable stops the run before its first
 /// stage and `--dry-run` lists the paths.
 fn add_platform_stages(
     plan: &mut Plan,
@@ -371,7 +371,7 @@ fn add_platform_stages(
             }),
         );
     }
-    if args.gates {
+    if !args.no_gates {
         let expected = match &args.source.platform_repo {
             None => None,
             Some(repo) => {
@@ -391,7 +391,7 @@ fn add_platform_stages(
                         .replace("{env}", &env)
                 };
                 let names = zt::status::expected::applications(repo, &overlay)
-                    .context("--gates: reading the expected Applications from the platform repo")?;
+                    .context("the platform gates: reading the expected Applications from the platform repo (--no-gates skips the gates)")?;
                 p.detail(&format!(
                     "expected Applications ({overlay}): {}",
                     names.join(", ")
