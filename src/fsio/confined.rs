@@ -38,6 +38,7 @@ pub const MAX_FILE_BYTES: u64 = 16 * 1024 * 1024;
 pub enum ConfinedError {
     Link { path: PathBuf },
     NotRegular { path: PathBuf, kind: &'static str },
+    NotDirectory { path: PathBuf, kind: &'static str },
     TooLarge { path: PathBuf, limit: u64 },
     OutsideRoot { path: PathBuf },
     NotText { path: PathBuf },
@@ -75,6 +76,7 @@ impl ConfinedError {
                     .into()
             }
             ConfinedError::NotRegular { kind, .. } => format!("is a {kind}, not a regular file"),
+            ConfinedError::NotDirectory { kind, .. } => format!("is a {kind}, not a directory"),
             ConfinedError::TooLarge { limit, .. } => {
                 format!("is larger than {limit} bytes, the most that is read here")
             }
@@ -92,6 +94,7 @@ impl ConfinedError {
         match self {
             ConfinedError::Link { path }
             | ConfinedError::NotRegular { path, .. }
+            | ConfinedError::NotDirectory { path, .. }
             | ConfinedError::TooLarge { path, .. }
             | ConfinedError::OutsideRoot { path }
             | ConfinedError::NotText { path }
@@ -361,7 +364,7 @@ fn open_below(
                         path: at.to_path_buf(),
                     }),
                     kind if directory && kind != FileType::Directory => {
-                        Err(ConfinedError::NotRegular {
+                        Err(ConfinedError::NotDirectory {
                             path: at.to_path_buf(),
                             kind: kind_name(kind),
                         })
@@ -505,7 +508,7 @@ mod tests {
         );
         // A file where a directory belongs is named as such, not "missing".
         let err = read(&out(&d), Path::new("argocd/root.yaml/x"), 100, shown).unwrap_err();
-        assert!(matches!(err, ConfinedError::NotRegular { .. }), "{err}");
+        assert!(matches!(err, ConfinedError::NotDirectory { .. }), "{err}");
     }
 
     #[test]
@@ -518,5 +521,18 @@ mod tests {
                 "{rel}: {err}"
             );
         }
+    }
+
+    #[test]
+    fn a_file_where_a_directory_belongs_is_named_as_such() {
+        let d = tree();
+        let shown = Path::new("OUT");
+        let err = is_dir(&out(&d), Path::new("argocd/root.yaml/x"), shown).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "OUT/argocd/root.yaml: is a regular file, not a directory"
+        );
+        assert!(is_dir(&out(&d), Path::new("argocd/tenants"), shown).unwrap());
+        assert!(!is_dir(&out(&d), Path::new("argocd/none"), shown).unwrap());
     }
 }
