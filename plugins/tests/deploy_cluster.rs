@@ -1182,9 +1182,8 @@ async fn nothing_listening_behind_the_service_is_a_clear_timeout_and_skip_health
         .find(|l| l.starts_with(&format!("  GET /ready on Service {ns}/my-svc: ")))
         .unwrap_or_else(|| panic!("no diagnosis for GET /ready:\n{err}"));
     assert!(
-        line.contains(&format!(
-            "no answer from the service: the API server could not reach it (503)"
-        )) && line.contains(&format!("{}:{SERVER_PORT}", net.addr)),
+        line.contains("no answer from the service: the API server could not reach it (503)")
+            && line.contains(&format!("{}:{SERVER_PORT}", net.addr)),
         "{line}"
     );
     // One request for a path that is both the health and the liveness endpoint.

@@ -368,7 +368,7 @@ mod tests {
         let got = probe(
             started + Duration::from_millis(150),
             fast(),
-            || std::future::pending::<Answer>(),
+            std::future::pending::<Answer>,
             |_| {},
         )
         .await;
