@@ -5,7 +5,8 @@
 //! host at `.1` and the namespace at `.2`; [`NetNs::spawn`] runs a process inside it.
 //!
 //! Everything is removed when the value is dropped (processes killed, the veth pair and the
-//! namespace deleted), also when the test panics.
+//! namespace deleted), also when the test panics. What a test binary killed by a signal left
+//! behind is removed by the next one.
 //!
 //! Needs root (`ip netns`): without it the test skips with one line, unless
 //! `ZT_REQUIRE_ORACLES` is set (CI runs as root), then it fails.
@@ -74,6 +75,7 @@ impl NetNs {
     }
 
     fn new() -> Result<NetNs, String> {
+        remove_stale();
         let routes =
             ip(&["-4", "route", "show", "table", "all"]).map_err(|e| format!("ip route: {e}"))?;
         let taken = String::from_utf8_lossy(&routes.stdout).into_owned();
@@ -129,6 +131,27 @@ impl NetNs {
             .spawn()?;
         self.children.push(child);
         Ok(())
+    }
+}
+
+/// Removes the namespaces (and their veth pairs) of test binaries that no longer run: named
+/// `zt-test-<pid>-<tag>`, with no process `<pid>`.
+fn remove_stale() {
+    let Ok(listed) = ip(&["netns", "list"]) else {
+        return;
+    };
+    for line in String::from_utf8_lossy(&listed.stdout).lines() {
+        let name = line.split_whitespace().next().unwrap_or("");
+        let Some((pid, tag)) = name
+            .strip_prefix("zt-test-")
+            .and_then(|rest| rest.split_once('-'))
+        else {
+            continue;
+        };
+        if pid.parse::<u32>().is_ok() && !std::path::Path::new("/proc").join(pid).exists() {
+            let _ = ip(&["link", "del", &format!("zt{tag}h")]);
+            let _ = ip(&["netns", "del", name]);
+        }
     }
 }
 
