@@ -11,8 +11,8 @@
 PREFIX ?= $(HOME)/.local
 CARGO ?= cargo
 DEMO_OUT ?= out/example
-PLUGINS := kubectl-zt kubectl-zt-render kubectl-zt-secrets kubectl-zt-validate kubectl-zt-deploy kubectl-zt-preview_patch kubectl-zt-bootstrap kubectl-zt-test kubectl-zt-status
-COMPLETERS := kubectl_complete-zt kubectl_complete-zt-render kubectl_complete-zt-secrets kubectl_complete-zt-validate kubectl_complete-zt-deploy kubectl_complete-zt-preview_patch kubectl_complete-zt-bootstrap kubectl_complete-zt-test kubectl_complete-zt-status
+PLUGINS := kubectl-zt kubectl-zt-render kubectl-zt-secrets kubectl-zt-validate kubectl-zt-deploy kubectl-zt-preview_patch kubectl-zt-bootstrap kubectl-zt-test kubectl-zt-ci kubectl-zt-status
+COMPLETERS := kubectl_complete-zt kubectl_complete-zt-render kubectl_complete-zt-secrets kubectl_complete-zt-validate kubectl_complete-zt-deploy kubectl_complete-zt-preview_patch kubectl_complete-zt-bootstrap kubectl_complete-zt-test kubectl_complete-zt-ci kubectl_complete-zt-status
 
 .PHONY: build demo test golden bench install lint clean oracles
 
@@ -42,6 +42,7 @@ bench:
 	$(CARGO) bench -p zt --bench deploy
 	$(CARGO) bench -p zt --bench yaml
 	$(CARGO) bench -p zt --bench wait
+	$(CARGO) bench -p zt --bench parallel
 
 install:
 	$(CARGO) build --release -p zt-plugins --bin kubectl-zt --bin kubectl_complete-zt

@@ -12,6 +12,7 @@
 
 pub mod argocd;
 pub mod bootstrap;
+pub mod ci;
 pub mod credentials;
 pub mod deploy;
 pub mod diag;
@@ -19,6 +20,7 @@ pub mod docker;
 pub mod examples;
 pub mod fsio;
 pub mod git;
+pub mod install;
 pub mod kind;
 pub mod kube;
 pub mod parameters;

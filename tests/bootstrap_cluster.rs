@@ -182,6 +182,7 @@ async fn production_bootstrap_installs_argo_cd_and_the_platform_on_a_real_cluste
                 connect_timeout: Duration::from_secs(2),
                 request_timeout: Duration::from_secs(10),
             },
+            bare_metal: None,
         })
         .unwrap()
     };

@@ -126,6 +126,7 @@ fn plan_in(
             connect_timeout: Duration::from_secs(2),
             request_timeout: Duration::from_secs(5),
         },
+        bare_metal: None,
     })
     .unwrap();
     (plan, c.dir.path().join("home/.kube/config"))

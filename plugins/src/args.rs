@@ -57,6 +57,10 @@ pub enum Command {
     /// Point a service's claims at a CI-built image, apply them and wait until it is ready
     #[command(long_about = DEPLOY_ABOUT)]
     Deploy(DeployArgs),
+    /// A service's whole preview CI: (the platform,) deploy the image, migrations and tests
+    #[command(long_about = CI_ABOUT)]
+    Ci(Box<CiArgs>),
+
     /// Run the service's migrations and in-cluster tests as Kubernetes Jobs, with their logs
     #[command(long_about = TEST_ABOUT)]
     Test(TestArgs),
@@ -356,6 +360,11 @@ Secrets, root Application. Locally the patched platform is committed to branch z
 which Argo CD reads through file:///repo; in CI (--ci, CI or GITHUB_ACTIONS) Argo CD reads
 GitHub, so the patches are only checked.
 
+From bare metal (--bare-metal, --hetzner), each node first gets rescue/<node> (with --hetzner:
+the Hetzner API boots it into the rescue system) and talos-install/<node> (the Talos image
+written to install_disk over SSH, then a reboot into maintenance mode); nodes that already answer
+the Talos API are left alone.
+
 --push-parameters first pushes the platform's secrets to AWS SSM Parameter Store (as `kubectl zt
 secrets push`; an unset variable stops the run before its first stage); --gates ends with the
 gates of `kubectl zt status`, so the run succeeds only when the platform really runs.
@@ -368,6 +377,7 @@ send (secrets redacted), and touches nothing.
 Examples:
   kubectl zt bootstrap dev --tenant-repo . --secrets secrets.yaml --platform-repo ../platform --dry-run
   kubectl zt bootstrap dev --tenant-repo . --secrets secrets.yaml --platform-repo ../platform
+  HETZNER_API_TOKEN=... kubectl zt bootstrap dev --secrets secrets.yaml --platform-repo ../platform --hetzner --ssh-key ~/.ssh/id_ed25519 --insecure-skip-verify
   kubectl zt bootstrap --mode preview --platform-repo . --load-image ghcr.io/org/svc:ci";
 
 #[derive(Debug, Args)]
@@ -427,6 +437,11 @@ pub struct BootstrapArgs {
     #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = parse_duration)]
     pub node_timeout: Duration,
 
+    /// How many worker nodes come up at once (their installs, config applies and waits); the
+    /// control plane always comes first
+    #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub parallel: u16,
+
     /// Preview: load a locally built image into the Kind nodes (repeatable)
     #[arg(long = "load-image", value_name = "IMAGE")]
     pub load_images: Vec<String>,
@@ -453,6 +468,103 @@ pub struct BootstrapArgs {
     /// ClusterSecretStore and every ExternalSecret Ready, every XRD Established
     #[arg(long)]
     pub gates: bool,
+
+    /// Boxed: the bare-metal flags would make every other command's arguments as large.
+    #[command(flatten)]
+    pub bare_metal: Box<BareMetalArgs>,
+}
+
+/// Production from bare metal: Talos written to each node's disk from its rescue system.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Bare metal")]
+pub struct BareMetalArgs {
+    /// Start from bare metal: before configuring each node, log in to its rescue system over
+    /// SSH (root, with the node's rescue_password or --ssh-key), write the Talos metal image to
+    /// its install_disk (xz -d | dd, read back and compared) and reboot it into maintenance
+    /// mode. Nodes that already answer the Talos API are skipped. Asks before overwriting
+    /// disks unless --yes
+    #[arg(long)]
+    pub bare_metal: bool,
+
+    /// Put the servers into Hetzner's rescue system first through the Hetzner Cloud API (find
+    /// by IP, enable rescue, reset, wait for SSH), with the token from HETZNER_API_TOKEN; the
+    /// rescue password it returns stays in memory. Implies --bare-metal
+    #[arg(long)]
+    pub hetzner: bool,
+
+    /// The Hetzner Cloud API (plain http only to this machine)
+    #[arg(long, value_name = "URL", default_value = zt::install::hetzner::DEFAULT_ENDPOINT, requires = "hetzner")]
+    pub hetzner_endpoint: String,
+
+    /// Log in to the rescue systems with this private key (unencrypted OpenSSH or PEM) before
+    /// trying passwords; with --hetzner, the project's copy of its public key is put into the
+    /// rescue system
+    #[arg(long, value_name = "FILE", value_hint = clap::ValueHint::FilePath)]
+    pub ssh_key: Option<PathBuf>,
+
+    /// Accept only the rescue systems' host keys listed in this known_hosts file. Without it,
+    /// the key a node presents first is accepted and its fingerprint printed (a rescue system
+    /// makes a new one each boot), and a different key later in the run is refused
+    #[arg(long, value_name = "FILE", value_hint = clap::ValueHint::FilePath)]
+    pub ssh_known_hosts: Option<PathBuf>,
+
+    /// Reach a node's rescue system at another address than `<ip>:22`: NODE=IP:PORT, repeatable
+    #[arg(long = "ssh-endpoint", value_name = "NODE=IP:PORT")]
+    pub ssh_endpoints: Vec<String>,
+
+    /// The xz-compressed raw Talos image the servers download
+    /// [default: the Image Factory's metal-amd64.raw.xz for talos.version and talos.schematic,
+    /// or the default schematic]
+    #[arg(long, value_name = "URL", conflicts_with = "talos_image")]
+    pub talos_image_url: Option<String>,
+
+    /// Stream this local xz-compressed raw Talos image to the servers over SSH instead (for
+    /// servers without internet access)
+    #[arg(long, value_name = "FILE", value_hint = clap::ValueHint::FilePath)]
+    pub talos_image: Option<PathBuf>,
+
+    /// Directories put before the rescue system's PATH for the install commands (curl, xz, dd,
+    /// sync, reboot), colon-separated
+    #[arg(long, value_name = "DIRS")]
+    pub rescue_path: Option<String>,
+
+    /// Do not ask before overwriting the install disks
+    #[arg(long)]
+    pub yes: bool,
+}
+
+impl BareMetalArgs {
+    /// Whether the plan starts from bare metal.
+    pub fn enabled(&self) -> bool {
+        self.bare_metal || self.hetzner
+    }
+
+    /// The bare-metal flags given without --bare-metal or --hetzner.
+    pub fn stray(&self) -> Vec<&'static str> {
+        let mut out = Vec::new();
+        if self.ssh_key.is_some() {
+            out.push("--ssh-key");
+        }
+        if self.ssh_known_hosts.is_some() {
+            out.push("--ssh-known-hosts");
+        }
+        if !self.ssh_endpoints.is_empty() {
+            out.push("--ssh-endpoint");
+        }
+        if self.talos_image_url.is_some() {
+            out.push("--talos-image-url");
+        }
+        if self.talos_image.is_some() {
+            out.push("--talos-image");
+        }
+        if self.rescue_path.is_some() {
+            out.push("--rescue-path");
+        }
+        if self.yes {
+            out.push("--yes");
+        }
+        out
+    }
 }
 
 #[derive(Debug, Args)]
@@ -757,6 +869,106 @@ Examples:
   kubectl zt test --image ghcr.io/org/my-svc:sha-abc123 --path tests/smoke
   kubectl zt test --dry-run                         # print the Jobs (Secret values redacted)
   kubectl zt test --keep                            # leave the Jobs for kubectl logs / describe";
+
+const CI_ABOUT: &str = "\
+A service's whole preview CI in one resumable command, run in the service repository after the
+image is built: deploy the image (as kubectl zt deploy: the claims point at it, applied, waited
+for, after the platform Applications of dependencies.platform are Synced and Healthy), then the
+migrations and tests as Jobs (as kubectl zt test).
+
+With --platform-repo DIR it first brings up the preview platform as `kubectl zt bootstrap --mode
+preview` does (a Kind cluster, kept when it exists; the image loaded into its nodes; Argo CD and
+the root Application), so a fresh runner needs nothing else; without it, the current cluster
+must already run the platform. --cleanup deletes the Kind cluster at the end.
+
+One line per stage; finished stages are recorded in the stage cache, so a rerun after a failure
+resumes where it stopped (the tests always run again). When GITHUB_STEP_SUMMARY is set, a table
+of the stages is appended to it. --dry-run prints the plan and touches nothing.
+
+Examples:
+  kubectl zt ci --image ghcr.io/org/my-svc:sha-abc123                        # platform already up
+  kubectl zt ci --image ghcr.io/org/my-svc:ci --platform-repo ../zerotouch-platform --cleanup
+  kubectl zt ci --image sha-abc123 --dry-run";
+
+#[derive(Debug, Args)]
+pub struct CiArgs {
+    /// The CI-built image: a tag that keeps each claim's repository, or a full reference
+    #[arg(long, value_name = "IMAGE")]
+    pub image: String,
+
+    /// The service repository, holding ci/config.yaml and platform/
+    #[arg(long, value_name = "DIR", default_value = ".", value_hint = clap::ValueHint::DirPath)]
+    pub root: PathBuf,
+
+    /// The service name [default: service.name in ci/config.yaml]
+    #[arg(long, value_name = "NAME")]
+    pub service: Option<String>,
+
+    /// The namespace [default: service.namespace in ci/config.yaml]
+    #[arg(short = 'n', long, value_name = "NAMESPACE")]
+    pub namespace: Option<String>,
+
+    /// The overlay of the claims: platform/<service>/overlays/<ENV>/
+    #[arg(long, value_name = "ENV", default_value = "pr")]
+    pub env: String,
+
+    /// How long the deploy may wait for the service [default: deployment.wait_timeout]
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub timeout: Option<Duration>,
+
+    /// Give the image to the claim with this name instead of matching image repositories
+    /// (repeatable)
+    #[arg(long = "claim", value_name = "NAME")]
+    pub claim: Vec<String>,
+
+    /// Ask Argo CD to sync the dependencies.platform Applications that are not Synced and Healthy
+    #[arg(long)]
+    pub sync_platform: bool,
+
+    /// How long the tests may take [default: test.timeout]
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub test_timeout: Option<Duration>,
+
+    /// Do not run the migrations Job
+    #[arg(long)]
+    pub no_migrations: bool,
+
+    /// Leave the test Jobs in the cluster
+    #[arg(long)]
+    pub keep: bool,
+
+    /// First bring up the preview platform from this platform repo checkout (Kind + Argo CD)
+    #[arg(long, value_name = "DIR", value_hint = clap::ValueHint::DirPath)]
+    pub platform_repo: Option<PathBuf>,
+
+    /// With --platform-repo: the Kind cluster's name
+    #[arg(long, value_name = "NAME", default_value = "zerotouch-preview")]
+    pub cluster_name: String,
+
+    /// With --platform-repo: delete the Kind cluster at the end
+    #[arg(long, requires = "platform_repo")]
+    pub cleanup: bool,
+
+    /// Print the plan (stages, what each would do; secrets redacted) and touch nothing
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Ignore the stage cache: run every stage again
+    #[arg(long)]
+    pub fresh: bool,
+
+    /// The stage cache
+    #[arg(long, value_name = "FILE", default_value = ".zerotouch-cache/ci-stage-cache.json", value_hint = clap::ValueHint::FilePath)]
+    pub cache: PathBuf,
+
+    /// The kubeconfig [default: KUBECONFIG, then ~/.kube/config]
+    #[arg(long, value_name = "FILE", value_hint = clap::ValueHint::FilePath)]
+    pub kubeconfig: Option<PathBuf>,
+
+    /// The kubeconfig context [default: its current-context; kind-<cluster> with --platform-repo]
+    #[arg(long, value_name = "NAME")]
+    pub context: Option<String>,
+}
 
 #[derive(Debug, Args)]
 pub struct TestArgs {

@@ -101,6 +101,7 @@ const COMMANDS: &[(&str, &str)] = &[
     ("bootstrap", "bootstrap"),
     ("status", "status"),
     ("test", "test"),
+    ("ci", "ci"),
 ];
 
 impl Plugin {
@@ -143,6 +144,7 @@ pub fn run(plugin: Plugin, argv: impl IntoIterator<Item = OsString>) -> ExitCode
         Command::Secrets(c) => commands::secrets::run(c, printer),
         Command::Deploy(a) => commands::deploy::run(a, printer),
         Command::Test(a) => commands::test::run(a, printer),
+        Command::Ci(a) => commands::ci::run_command(a, printer),
         Command::PreviewPatch(a) => commands::preview_patch::run(a, printer),
         Command::Bootstrap(a) => commands::bootstrap::run_command(a, printer),
         Command::Status(a) => commands::status::run(a, printer),

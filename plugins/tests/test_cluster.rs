@@ -20,7 +20,6 @@ use zt_test_support::cluster::{
     FAILING_TEST_IMAGE, HANGING_TEST_IMAGE, LOGGED_NAMESPACES, TestCluster,
     workload_cluster_or_skip,
 };
-use zt_test_support::oracles::oracles_dir;
 
 const JWT: &str = "hunter2-jwt-only-for-tests";
 
@@ -46,16 +45,8 @@ fn service_repo(ns: &str, migrations: bool) -> tempfile::TempDir {
 /// `kubectl zt test ARGS` in `repo` against the test cluster, through the real kubectl.
 async fn zt_test(cluster: &TestCluster, repo: &Path, args: &[&str], code: i32) -> (String, String) {
     let bin = Path::new(env!("CARGO_BIN_EXE_kubectl-zt"));
-    let mut cmd = cli::command(oracles_dir().join("kubectl"), repo, &[]);
-    cmd.args(["zt", "test"]).args(args).env(
-        "PATH",
-        format!(
-            "{}:{}",
-            bin.parent().unwrap().display(),
-            std::env::var("PATH").unwrap_or_default()
-        ),
-    );
-    cmd.env("KUBECONFIG", cluster.kubeconfig());
+    let mut cmd = cli::oracle_kubectl_zt(bin, repo, cluster.kubeconfig());
+    cmd.arg("test").args(args);
     let o = tokio::task::spawn_blocking(move || cmd.output().unwrap())
         .await
         .unwrap();

@@ -52,6 +52,8 @@ pub struct Ctx {
     pub kube_context: Option<String>,
     /// The stage running now (for detail lines).
     pub stage: String,
+    /// How many lanes of a block run at once (`--parallel`; see [`crate::bootstrap::Stage::lane`]).
+    pub parallel: usize,
     cluster: Option<Cluster>,
     /// Set by a stage that replaced what earlier runs worked on (a new Kind cluster where the
     /// old one was deleted): the stages they recorded as done must run again.
@@ -71,7 +73,22 @@ impl Ctx {
             kubeconfig,
             kube_context,
             stage: String::new(),
+            parallel: 1,
             cluster: None,
+            cache_invalidated: false,
+        }
+    }
+
+    /// A context for one lane of a block: the same settings and client, its own current stage.
+    pub fn fork(&self) -> Ctx {
+        Ctx {
+            timing: self.timing,
+            progress: self.progress.clone(),
+            kubeconfig: self.kubeconfig.clone(),
+            kube_context: self.kube_context.clone(),
+            stage: String::new(),
+            parallel: self.parallel,
+            cluster: self.cluster.clone(),
             cache_invalidated: false,
         }
     }

@@ -11,7 +11,8 @@ use std::sync::Arc;
 
 use super::platform::{ROOT_APP, RenderedStage, argocd_stages, install_source};
 use super::runner::Plan;
-use super::stage::{Stage, StageError};
+use super::stage::{InLane, Stage, StageError};
+use super::stages::install::{self, BareMetal, Rescue, TalosInstall};
 use super::stages::kubernetes::{ApplyManifests, ManifestSource, WaitNodeReady};
 use super::stages::talos::{
     ApplyConfig, BootstrapEtcd, FetchKubeconfig, Node, TalosAccess, WaitConfigured,
@@ -43,6 +44,9 @@ pub struct ProductionInputs<'a> {
     /// Talos API endpoints by node name, where a node is not reached at `<ip>:50000`.
     pub endpoints: BTreeMap<String, TalosEndpoint>,
     pub client_options: ClientOptions,
+    /// `--bare-metal`: install Talos from each node's rescue system first (and with `--hetzner`
+    /// put it there).
+    pub bare_metal: Option<Arc<BareMetal>>,
 }
 
 /// The production plan: render, each node's Talos stages (the control plane first), Argo CD and
@@ -51,9 +55,14 @@ pub fn plan(inputs: ProductionInputs<'_>) -> Result<Plan, StageError> {
     let v = inputs.values;
     let nodes = NodeStages::new(&inputs)?;
     let mut stages: Vec<Box<dyn Stage>> = vec![render_stage(v, inputs.rendered)];
+    let bare_metal = inputs.bare_metal.as_ref();
+    stages.extend(nodes.bare_metal(bare_metal, &v.controlplane)?);
     stages.extend(nodes.controlplane(&v.controlplane)?);
+    // Each worker's stages form a lane: the workers come up concurrently (`--parallel`).
     for w in &v.workers {
-        stages.extend(nodes.worker(w)?);
+        let lane = nodes.bare_metal(bare_metal, w)?.into_iter();
+        let lane = lane.chain(nodes.worker(w)?);
+        stages.extend(lane.map(|s| InLane::boxed(&w.name, s)));
     }
     let install = install_source(
         inputs.argocd_install.as_ref(),
@@ -128,6 +137,38 @@ impl<'a> NodeStages<'a> {
             endpoint,
             controlplane: m.role == Role::ControlPlane,
         })
+    }
+
+    /// With `--bare-metal`: rescue (with `--hetzner`) → install Talos, before the node is
+    /// configured.
+    fn bare_metal(
+        &self,
+        bare_metal: Option<&Arc<BareMetal>>,
+        m: &Machine,
+    ) -> Result<Vec<Box<dyn Stage>>, StageError> {
+        let Some(bm) = bare_metal else {
+            return Ok(Vec::new());
+        };
+        let machine = install::Machine {
+            node: self.node(m)?,
+            ip: m.ip,
+            disk: m.install_disk.clone(),
+            rescue_password: m.rescue_password.clone(),
+        };
+        let mut stages: Vec<Box<dyn Stage>> = Vec::new();
+        if bm.hetzner.is_some() {
+            stages.push(Box::new(Rescue {
+                machine: machine.clone(),
+                bare_metal: bm.clone(),
+                access: self.access.clone(),
+            }));
+        }
+        stages.push(Box::new(TalosInstall {
+            machine,
+            bare_metal: bm.clone(),
+            access: self.access.clone(),
+        }));
+        Ok(stages)
     }
 
     /// apply config → configured API answers, for any node.

@@ -46,5 +46,55 @@ pub trait Stage: Send + Sync {
     fn cacheable(&self) -> bool {
         true
     }
+    /// What the stage destroys, for the confirmation a run asks before it starts
+    /// (`/dev/sda on cp01-main (203.0.113.10)`); `None` for the stages that destroy nothing.
+    fn overwrites(&self) -> Option<String> {
+        None
+    }
+    /// The lane the stage runs in: consecutive stages with lanes form a block in which each
+    /// lane's stages run in order and different lanes run concurrently (one lane per worker
+    /// node). `None`: the stage runs alone, after everything before it.
+    fn lane(&self) -> Option<&str> {
+        None
+    }
     fn run<'a>(&'a self, ctx: &'a mut Ctx) -> StageFuture<'a>;
+}
+
+/// `stage`, placed in `lane` (see [`Stage::lane`]); everything else is the stage's own.
+pub struct InLane {
+    pub lane: String,
+    pub stage: Box<dyn Stage>,
+}
+
+impl InLane {
+    pub fn boxed(lane: &str, stage: Box<dyn Stage>) -> Box<dyn Stage> {
+        Box::new(InLane {
+            lane: lane.to_string(),
+            stage,
+        })
+    }
+}
+
+impl Stage for InLane {
+    fn name(&self) -> String {
+        self.stage.name()
+    }
+    fn summary(&self) -> String {
+        self.stage.summary()
+    }
+    fn details(&self) -> Vec<String> {
+        self.stage.details()
+    }
+    fn cacheable(&self) -> bool {
+        self.stage.cacheable()
+    }
+    fn overwrites(&self) -> Option<String> {
+        self.stage.overwrites()
+    }
+    fn lane(&self) -> Option<&str> {
+        Some(&self.lane)
+    }
+    fn run<'a>(&'a self, ctx: &'a mut Ctx) -> StageFuture<'a> {
+        self.stage.run(ctx)
+    }
 }

@@ -128,29 +128,6 @@ fn resource(group: &str, version: &str, kind: &str, plural: &str) -> Resolved {
     }
 }
 
-fn scrub_err(e: KubeError, s: &Scrubber) -> KubeError {
-    match e {
-        KubeError::Conflict { object, message } => KubeError::Conflict {
-            object,
-            message: s.scrub(&message),
-        },
-        KubeError::Api {
-            object,
-            code,
-            message,
-        } => KubeError::Api {
-            object,
-            code,
-            message: s.scrub(&message),
-        },
-        KubeError::Unreachable { url, message } => KubeError::Unreachable {
-            url,
-            message: s.scrub(&message),
-        },
-        other => other,
-    }
-}
-
 /// Applies the plan and, unless told not to, waits for the service. A client dry run returns at
 /// once without contacting any cluster.
 pub async fn execute(
@@ -185,7 +162,7 @@ pub async fn execute(
     };
     let resolved = resolve_kinds(&cluster, plan, waits_for_db, !platform.is_empty())
         .await
-        .map_err(|e| scrub_err(e, &scrubber))?;
+        .map_err(|e| e.scrubbed(&scrubber))?;
     let waiter = Waiter {
         cluster: &cluster,
         opts,
@@ -277,7 +254,7 @@ async fn apply(
     let namespace_exists = !dry
         || namespace_exists(cluster, &plan.service.namespace)
             .await
-            .map_err(|e| scrub_err(e, scrubber))?;
+            .map_err(|e| e.scrubbed(scrubber))?;
     progress.start(
         APPLY,
         &format!(
@@ -289,7 +266,7 @@ async fn apply(
     );
     let mut applied: Vec<String> = Vec::new();
     let on_applied = |what: &str| progress.done(APPLY, &format!("{} {what}", verb(dry)));
-    let failed = |e: KubeError, applied: &[String]| partly(scrub_err(e, scrubber), applied);
+    let failed = |e: KubeError, applied: &[String]| partly(e.scrubbed(scrubber), applied);
     apply_wave(
         cluster,
         resolved,

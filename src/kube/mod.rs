@@ -72,6 +72,33 @@ pub struct Cluster {
     pub url: String,
 }
 
+impl KubeError {
+    /// The same error with `scrubber`'s secrets cut from what the server said: an API server
+    /// (or a webhook) may quote a rejected value, and that value may be a Secret's.
+    pub fn scrubbed(self, scrubber: &crate::redact::Scrubber) -> KubeError {
+        match self {
+            KubeError::Conflict { object, message } => KubeError::Conflict {
+                object,
+                message: scrubber.scrub(&message),
+            },
+            KubeError::Api {
+                object,
+                code,
+                message,
+            } => KubeError::Api {
+                object,
+                code,
+                message: scrubber.scrub(&message),
+            },
+            KubeError::Unreachable { url, message } => KubeError::Unreachable {
+                url,
+                message: scrubber.scrub(&message),
+            },
+            other => other,
+        }
+    }
+}
+
 /// Builds a client like kubectl picks its cluster: `--kubeconfig`, else `KUBECONFIG` (a list of
 /// files, merged), else `~/.kube/config`, else the in-cluster service account. Nothing is sent.
 pub async fn connect(access: &ClusterAccess) -> Result<Cluster, KubeError> {

@@ -105,7 +105,7 @@ pub async fn run_job(
     let docs = objects.objects();
     let kinds = resolve_kinds(cluster, &docs)
         .await
-        .map_err(|e| scrub_kube(e, &scrubber))?;
+        .map_err(|e| e.scrubbed(&scrubber))?;
     progress.start(step, &format!("run {what}"));
     let mut applied = Vec::new();
     apply_wave(
@@ -117,7 +117,7 @@ pub async fn run_job(
         &|w| progress.detail(step, &format!("applied {w}")),
     )
     .await
-    .map_err(|e| scrub_kube(e, &scrubber))?;
+    .map_err(|e| e.scrubbed(&scrubber))?;
 
     let started = Instant::now();
     let ended = follow(cluster, objects, progress, &scrubber, log).await;
@@ -482,25 +482,6 @@ fn said(e: &kube::Error) -> String {
     match e {
         kube::Error::Api(status) => format!("{} ({})", status.message, status.code),
         other => other.to_string(),
-    }
-}
-
-fn scrub_kube(e: KubeError, s: &Scrubber) -> KubeError {
-    match e {
-        KubeError::Api {
-            object,
-            code,
-            message,
-        } => KubeError::Api {
-            object,
-            code,
-            message: s.scrub(&message),
-        },
-        KubeError::Conflict { object, message } => KubeError::Conflict {
-            object,
-            message: s.scrub(&message),
-        },
-        other => other,
     }
 }
 

@@ -16,6 +16,7 @@ use zt::talos::api::{ClientOptions, Fingerprint};
 
 use crate::CommandError;
 use crate::args::{BootstrapArgs, RenderMode};
+use crate::commands::bare_metal;
 use crate::inputs::{self, How};
 use crate::messages::{Outcome, Printer};
 
@@ -40,6 +41,7 @@ pub fn run_command(args: &BootstrapArgs, p: Printer) -> Result<Outcome, CommandE
         println!("dry run: nothing was sent, nothing was written");
         return Ok(Outcome::Success);
     }
+    confirm_overwrites(args, &plan, &cache)?;
     execute(args, &plan, cache, p, context)
 }
 
@@ -138,13 +140,17 @@ fn production_plan(args: &BootstrapArgs, p: Printer) -> Result<Plan, CommandErro
         },
         endpoints,
         client_options: ClientOptions::default(),
+        bare_metal: bare_metal::inputs(&args.bare_metal, values)?,
     })
     .map_err(|e| anyhow!(e).into())
 }
 
 /// The preview plan and the kubeconfig context it works in (`kind-<cluster>`, the one kind
 /// writes).
-fn preview_plan(args: &BootstrapArgs, p: Printer) -> Result<(Plan, Option<String>), CommandError> {
+pub(crate) fn preview_plan(
+    args: &BootstrapArgs,
+    p: Printer,
+) -> Result<(Plan, Option<String>), CommandError> {
     if args.environment.is_some() {
         return Err(anyhow!(
             "an environment is a production argument: preview brings up the Kind cluster --cluster-name (default zerotouch-preview)"
@@ -154,9 +160,11 @@ fn preview_plan(args: &BootstrapArgs, p: Printer) -> Result<(Plan, Option<String
     if !args.cert_fingerprints.is_empty()
         || args.insecure_skip_verify
         || !args.talos_endpoints.is_empty()
+        || args.bare_metal.enabled()
+        || !args.bare_metal.stray().is_empty()
     {
         return Err(anyhow!(
-            "--cert-fingerprint, --insecure-skip-verify and --talos-endpoint are about Talos nodes: production only"
+            "--cert-fingerprint, --insecure-skip-verify, --talos-endpoint and the bare-metal flags are about Talos nodes: production only"
         )
         .into());
     }
@@ -211,6 +219,50 @@ fn preview_plan(args: &BootstrapArgs, p: Printer) -> Result<(Plan, Option<String
     Ok((plan, Some(format!("kind-{}", args.source.cluster_name))))
 }
 
+/// Asks before a run that would overwrite disks (the stages not already done), unless --yes.
+fn confirm_overwrites(
+    args: &BootstrapArgs,
+    plan: &Plan,
+    cache: &StageCache,
+) -> Result<(), CommandError> {
+    let disks: Vec<String> = plan
+        .stages
+        .iter()
+        .filter(|s| !(s.cacheable() && cache.is_done(&s.name())))
+        .filter_map(|s| s.overwrites())
+        .collect();
+    if disks.is_empty() || args.bare_metal.yes {
+        return Ok(());
+    }
+    let list = disks
+        .iter()
+        .map(|d| format!("  {d}"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    use std::io::{BufRead, IsTerminal, Write};
+    if !std::io::stdin().is_terminal() {
+        return Err(anyhow!(
+            "this run would overwrite these disks (nodes that already answer the Talos API are \
+             skipped):\n{list}\nnot asking without a terminal: rerun with --yes to confirm; nothing was done"
+        )
+        .into());
+    }
+    eprint!(
+        "this run OVERWRITES these disks with Talos (nodes that already answer the Talos API are \
+         skipped and keep theirs):\n{list}\ntype yes to continue: "
+    );
+    let _ = std::io::stderr().flush();
+    let mut answer = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut answer)
+        .context("reading the confirmation")?;
+    if answer.trim() != "yes" {
+        return Err(anyhow!("not confirmed; nothing was done").into());
+    }
+    Ok(())
+}
+
 fn execute(
     args: &BootstrapArgs,
     plan: &Plan,
@@ -218,10 +270,7 @@ fn execute(
     p: Printer,
     context: Option<String>,
 ) -> Result<Outcome, CommandError> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
+    let runtime = super::runtime()?;
     let progress = Arc::new(LineProgress::new(p.verbose > 0));
     let mut ctx = Ctx::new(
         timing(args),
@@ -229,6 +278,7 @@ fn execute(
         kubeconfig_path(args.kubeconfig.as_ref())?,
         context,
     );
+    ctx.parallel = usize::from(args.parallel);
     p.info(&format!(
         "bootstrap {} {}: {} stages (cache {})",
         plan.mode,
@@ -236,6 +286,24 @@ fn execute(
         plan.stages.len(),
         args.cache.display()
     ));
+    let summary = run_stages(&runtime, plan, &mut ctx, &mut cache, &args.cache)?;
+    println!(
+        "bootstrap complete: {} stages done, {} skipped as done earlier, in {}",
+        summary.done.len(),
+        summary.cached.len(),
+        zt::progress::format_duration(summary.elapsed)
+    );
+    Ok(Outcome::Success)
+}
+
+/// Runs `plan`'s stages until done, a stage fails or Ctrl-C; a failure says how to resume.
+pub(crate) fn run_stages(
+    runtime: &tokio::runtime::Runtime,
+    plan: &Plan,
+    ctx: &mut Ctx,
+    cache: &mut StageCache,
+    cache_path: &std::path::Path,
+) -> Result<zt::bootstrap::RunSummary, CommandError> {
     let interrupt = async {
         // If the signal handler cannot be installed, never interrupt (the default handler
         // still kills the process).
@@ -243,19 +311,11 @@ fn execute(
             std::future::pending::<()>().await;
         }
     };
-    match runtime.block_on(run(plan, &mut ctx, &mut cache, interrupt)) {
-        Ok(summary) => {
-            println!(
-                "bootstrap complete: {} stages done, {} skipped as done earlier, in {}",
-                summary.done.len(),
-                summary.cached.len(),
-                zt::progress::format_duration(summary.elapsed)
-            );
-            Ok(Outcome::Success)
-        }
+    match runtime.block_on(run(plan, ctx, cache, interrupt)) {
+        Ok(summary) => Ok(summary),
         Err(e @ RunError::Stage { .. }) => Err(anyhow!(
             "{e}\nfinished stages are recorded in {}; rerun the same command to resume",
-            args.cache.display()
+            cache_path.display()
         )
         .into()),
         Err(e) => Err(anyhow!(e).into()),

@@ -94,10 +94,7 @@ pub fn run(args: &DeployArgs, p: Printer) -> Result<Outcome, CommandError> {
         context: args.context.clone(),
     };
     let reporter = Reporter::new(p);
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
+    let runtime = super::runtime()?;
     if let Some((cluster, images)) = &kind_load {
         if dry_run == DryRun::Server {
             // A server dry run stores nothing; loading an image would change the nodes.

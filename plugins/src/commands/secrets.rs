@@ -108,10 +108,7 @@ fn push(args: &SecretsPushArgs, p: Printer) -> Result<Outcome, CommandError> {
             .map(|u| format!(" at {u}"))
             .unwrap_or_default()
     ));
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
+    let runtime = super::runtime()?;
     let mut write_error = None;
     let result = runtime.block_on(async {
         let store = ssm::Ssm::new(target.clone(), &prefix).await;

@@ -51,10 +51,7 @@ pub fn run(args: &StatusArgs, p: Printer) -> Result<Outcome, CommandError> {
         kubeconfig: args.kubeconfig.clone(),
         context: args.context.clone(),
     };
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
+    let runtime = super::runtime()?;
     let report = runtime.block_on(async {
         let cluster = zt::kube::connect(&access).await?;
         Ok::<Report, zt::kube::KubeError>(status::run(&cluster, &options, &Lines(p)).await)

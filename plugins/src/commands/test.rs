@@ -55,10 +55,7 @@ pub fn run(args: &TestArgs, p: Printer) -> Result<Outcome, CommandError> {
         kubeconfig: args.kubeconfig.clone(),
         context: args.context.clone(),
     };
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
+    let runtime = super::runtime()?;
     let progress = LineProgress::new(p.verbose > 0);
     let opts = RunOptions {
         keep: args.keep,

@@ -2,6 +2,7 @@
 
 pub mod gates;
 pub mod images;
+pub mod install;
 pub mod kind;
 pub mod kubernetes;
 pub mod kustomize;

@@ -61,3 +61,21 @@ pub fn plugin(bin: &Path, dir: &Path, credentials: &[(&str, &str)], path: &str) 
     c.env("PATH", format!("{}:{path}", bin_dir.display()));
     c
 }
+
+/// `kubectl zt <args>` through the kubectl `make oracles` built, in `dir` with the environment
+/// of [`command`], the plugin binary `bin` first on PATH and `kubeconfig` as the cluster.
+pub fn oracle_kubectl_zt(bin: &Path, dir: &Path, kubeconfig: &Path) -> Command {
+    let mut c = command(crate::oracles::oracles_dir().join("kubectl"), dir, &[]);
+    let bin_dir = bin.parent().unwrap_or(Path::new("."));
+    c.arg("zt")
+        .env(
+            "PATH",
+            format!(
+                "{}:{}",
+                bin_dir.display(),
+                std::env::var("PATH").unwrap_or_default()
+            ),
+        )
+        .env("KUBECONFIG", kubeconfig);
+    c
+}

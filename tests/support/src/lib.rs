@@ -8,10 +8,13 @@
 pub mod claim_crds;
 pub mod cli;
 pub mod cluster;
+pub mod crossplane;
 pub mod docker;
 pub mod example;
 pub mod git;
 pub mod golden;
+pub mod hetzner;
+pub mod http;
 pub mod kind;
 pub mod kube_api;
 pub mod moto;
@@ -19,6 +22,8 @@ pub mod netns;
 pub mod oracles;
 pub mod preview;
 pub mod progress;
+pub mod rescue;
+pub mod sshd;
 pub mod talos_api;
 pub mod talos_lines;
 

@@ -133,6 +133,10 @@ pub struct NodeState {
     pub chunk_size: usize,
     /// When set, replies carry this in `metadata.error`, as apid does for a failed proxied call.
     pub metadata_error: Option<String>,
+    /// How long the node is down after a config is applied (installing, rebooting): new
+    /// connections are closed unanswered until then.
+    pub reboot_delay: std::time::Duration,
+    down_until: Option<std::time::Instant>,
 }
 
 struct Shared {
@@ -246,6 +250,8 @@ impl TalosTestServer {
                 kubeconfig: DEFAULT_KUBECONFIG.to_vec(),
                 chunk_size: 64,
                 metadata_error: None,
+                reboot_delay: std::time::Duration::ZERO,
+                down_until: None,
             }),
             maintenance_tls: maintenance.map(|id| server_config(id, None)),
             configured_tls: configured.map(|(id, ca)| server_config(id, Some(ca))),
@@ -314,7 +320,13 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
 }
 
 async fn serve_connection(tcp: tokio::net::TcpStream, shared: Arc<Shared>) {
-    let mode = shared.state().mode;
+    let (mode, down_until) = {
+        let state = shared.state();
+        (state.mode, state.down_until)
+    };
+    if down_until.is_some_and(|t| std::time::Instant::now() < t) {
+        return;
+    }
     let config = match mode {
         NodeMode::Maintenance => shared.maintenance_tls.clone(),
         NodeMode::Configured => shared.configured_tls.clone(),
@@ -479,6 +491,7 @@ impl MachineService for Node {
             // node (when this server has one to become).
             if self.mode == NodeMode::Maintenance && self.shared.configured_tls.is_some() {
                 state.mode = NodeMode::Configured;
+                state.down_until = Some(std::time::Instant::now() + state.reboot_delay);
             }
             format!("Applied configuration with mode {}", mode.as_str_name())
         };
