@@ -113,3 +113,41 @@ fn an_unset_variable_stops_the_bootstrap_before_its_first_stage() {
     assert!(stderr.contains("nothing was run"), "{stderr}");
     assert!(!stderr.contains("talos-apply"), "no stage ran: {stderr}");
 }
+
+#[test]
+fn a_preview_pushes_parameters_without_a_tenants_repository() {
+    // Previews run without tenants: TENANTS_REPO_NAME unset skips the tenants' repository
+    // parameters instead of stopping the run.
+    let home = tempfile::tempdir().unwrap();
+    let platform =
+        zt_test_support::git::checkout_of(&workspace_root().join("examples/platform-repo"));
+    let credentials: Vec<(&str, &str)> = CREDENTIALS
+        .iter()
+        .copied()
+        .filter(|(k, _)| *k != "TENANTS_REPO_NAME")
+        .chain([("AWS_SESSION_TOKEN", "platform-stages-session")])
+        .collect();
+    let cache = home.path().join("cache.json");
+    let o = zt(home.path(), &credentials)
+        .args([
+            "bootstrap",
+            "--mode",
+            "preview",
+            "--push-parameters",
+            "--dry-run",
+        ])
+        .arg("--platform-repo")
+        .arg(platform.path())
+        .arg("--cache")
+        .arg(&cache)
+        .output()
+        .unwrap();
+    let plan = text(&o.stdout);
+    assert!(o.status.success(), "{}\n{plan}", text(&o.stderr));
+    for want in [
+        "/zerotouch/prod/github/token (from BOT_GITHUB_TOKEN)",
+        "argocd/repos/${TENANTS_REPO}/url skipped (optional; not set: TENANTS_REPO_NAME)",
+    ] {
+        assert!(plan.contains(want), "`{want}` missing from:\n{plan}");
+    }
+}

@@ -189,3 +189,41 @@ async fn a_test_past_its_timeout_is_ended_by_kubernetes_and_said_so() {
         "cleaned up after a timeout too"
     );
 }
+
+#[tokio::test]
+async fn ctrl_c_takes_the_running_job_away() {
+    let Some(cluster) = workload_cluster_or_skip("test_cluster::interrupt", 1) else {
+        return;
+    };
+    let ns = LOGGED_NAMESPACES[3];
+    cluster.create_namespace(ns);
+    let _logs = cluster.logs_on_panic();
+    let repo = service_repo(ns, false);
+    let bin = Path::new(env!("CARGO_BIN_EXE_kubectl-zt"));
+    let mut cmd = cli::command(bin, repo.path(), &[]);
+    cmd.args(["test", "--image", HANGING_TEST_IMAGE])
+        .env("KUBECONFIG", cluster.kubeconfig())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let child = cmd.spawn().unwrap();
+    // Once its Job runs, the user presses Ctrl-C.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while jobs(cluster, ns).await.is_empty() {
+        assert!(std::time::Instant::now() < deadline, "no Job started");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    // SAFETY: a plain signal to the child this test started.
+    unsafe {
+        libc::kill(child.id() as libc::pid_t, libc::SIGINT);
+    }
+    let o = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
+        .await
+        .unwrap();
+    let err = text(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("interrupted: tests Job") && err.contains("was deleted"),
+        "{err}"
+    );
+    assert!(jobs(cluster, ns).await.is_empty(), "the Job is gone");
+}

@@ -55,6 +55,24 @@ pub struct Entry {
     pub pos: Pos,
 }
 
+impl Mapping {
+    /// The mapping for a preview: previews run without tenants, so the parameters of the
+    /// tenants' repository (those that name `TENANTS_REPO` or `TENANTS_REPO_URL`) become
+    /// optional: pushed when `TENANTS_REPO_NAME` is set, skipped and said so when not.
+    pub fn for_preview(mut self) -> Mapping {
+        for e in &mut self.entries {
+            let vars = e.path.variables().into_iter().chain(e.value.variables());
+            if vars
+                .into_iter()
+                .any(|v| v == TENANTS_REPO || v == TENANTS_REPO_URL)
+            {
+                e.optional = true;
+            }
+        }
+        self
+    }
+}
+
 /// Text with `${NAME}` placeholders.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Template {
@@ -394,5 +412,26 @@ mod tests {
         assert_eq!(m.entries[0].value.variables(), ["X"]);
         let errs = parse_str("parameters: []\n").unwrap_err();
         assert!(errs[0].contains("nothing to push"), "{errs:?}");
+    }
+
+    #[test]
+    fn a_preview_needs_no_tenants_repository() {
+        let m = builtin().unwrap().for_preview();
+        let optional: Vec<String> = m
+            .entries
+            .iter()
+            .filter(|e| e.optional)
+            .map(|e| e.path.as_written())
+            .collect();
+        assert_eq!(
+            optional,
+            [
+                "argocd/repos/${TENANTS_REPO}/url",
+                "argocd/repos/${TENANTS_REPO}/username",
+                "argocd/repos/${TENANTS_REPO}/password",
+                "openai_api_key",
+                "anthropic_api_key",
+            ]
+        );
     }
 }

@@ -17,5 +17,5 @@ pub mod run;
 pub mod spec;
 
 pub use plan::{TestOverrides, TestPlan, deployed_image, plan};
-pub use run::{JobOutcome, RunError, RunOptions, run_job};
+pub use run::{JobOutcome, RunError, RunOptions, clean_up, run_job};
 pub use spec::{JobKind, JobObjects, JobRequest, build};

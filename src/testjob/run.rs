@@ -452,7 +452,7 @@ async fn events(cluster: &Cluster, namespace: &str, kind: &str, name: &str) -> V
 }
 
 /// Deletes the Job (its pods with it) and its Secret; a failure to delete is a warning.
-async fn clean_up(cluster: &Cluster, objects: &JobObjects, progress: &dyn Progress) {
+pub async fn clean_up(cluster: &Cluster, objects: &JobObjects, progress: &dyn Progress) {
     let step = objects.kind.word();
     let jobs: Api<Job> = Api::namespaced(cluster.client.clone(), &objects.namespace);
     if let Err(e) = jobs

@@ -338,6 +338,11 @@ fn add_platform_stages(
     let preview = args.source.mode == RenderMode::Preview;
     if args.push_parameters {
         let mapping = mapping::load(&args.source.tenant.tenant_repo)?;
+        let mapping = if preview {
+            mapping.for_preview()
+        } else {
+            mapping
+        };
         let prefix = args
             .parameters_prefix
             .clone()

@@ -84,9 +84,24 @@ pub fn run(args: &TestArgs, p: Printer) -> Result<Outcome, CommandError> {
                 job.namespace,
                 job.name
             ));
-            let done = testjob::run_job(&cluster, job, opts, &progress, &print_line)
-                .await
-                .map_err(anyhow::Error::from)?;
+            let run = testjob::run_job(&cluster, job, opts, &progress, &print_line);
+            let done = tokio::select! {
+                done = run => done.map_err(anyhow::Error::from)?,
+                () = interrupted() => {
+                    // Ctrl-C: the Job would go on running in the cluster; take it away unless
+                    // it is to be kept.
+                    if !args.keep {
+                        testjob::clean_up(&cluster, job, &progress).await;
+                    }
+                    return Err(anyhow::anyhow!(
+                        "interrupted: {} Job {}/{} {}",
+                        job.kind.word(),
+                        job.namespace,
+                        job.name,
+                        if args.keep { "is kept" } else { "was deleted" }
+                    ));
+                }
+            };
             p.info(&format!(
                 "{} passed in {}{}",
                 job.kind.word(),
@@ -97,4 +112,12 @@ pub fn run(args: &TestArgs, p: Printer) -> Result<Outcome, CommandError> {
         Ok::<(), anyhow::Error>(())
     })?;
     Ok(Outcome::Success)
+}
+
+/// Resolves on Ctrl-C; never when the handler cannot be installed (the default one still
+/// ends the process).
+async fn interrupted() {
+    if tokio::signal::ctrl_c().await.is_err() {
+        std::future::pending::<()>().await;
+    }
 }
