@@ -416,5 +416,46 @@ fn upstream_example_claims_and_ci_configs_are_read() {
         let c = config::parse(&text, &f, &Overrides::default()).unwrap_or_else(|d| panic!("{d}"));
         assert!(c.dependencies.has_postgres(), "{}", f.display());
         assert_eq!(c.wait_timeout.as_secs(), 300);
+        // Every example turns deploy's health checks on, with paths deploy asks.
+        assert!(
+            c.diagnostics
+                .iter()
+                .any(|d| d == "post_deploy.test_health_endpoint"),
+            "{}",
+            f.display()
+        );
+        assert!(c.health_endpoint.starts_with('/') && c.liveness_endpoint.starts_with('/'));
     }
+}
+
+#[test]
+fn internal_dependencies_deploy_cannot_check_are_named_not_ignored() {
+    let config = format!(
+        "{CONFIG}dependencies:\n  internal: [postgres, redis, nats-streams, keda-scaler]\n"
+    );
+    let web = claim("WebService", "my-svc", "ghcr.io/org/my-svc:v1");
+    let root = repo(&config, CURRENT, &[("web.yaml", &web)]);
+    let p = prepare(root.path(), "sha-abc123").unwrap();
+    let warnings = deploy::internal::unchecked(&p);
+    assert_eq!(warnings.len(), 3, "{warnings:#?}");
+    assert!(
+        warnings[0].contains("`redis`, but the claims define no DragonflyInstance my-svc-cache")
+    );
+    assert!(warnings[1].contains("`nats-streams`, which deploy cannot check"));
+    assert!(warnings[2].contains("`keda-scaler`"));
+
+    // The cache among the claims: it is waited for with them, so only the unknown two remain.
+    let cache = "apiVersion: database.bizmatters.io/v1alpha1\nkind: DragonflyInstance\nmetadata:\n  name: my-svc-cache\nspec:\n  size: small\n";
+    let root = repo(
+        &config,
+        CURRENT,
+        &[("web.yaml", &web), ("cache.yaml", cache)],
+    );
+    let p = prepare(root.path(), "sha-abc123").unwrap();
+    let warnings = deploy::internal::unchecked(&p);
+    assert_eq!(warnings.len(), 2, "{warnings:#?}");
+    assert!(
+        warnings.iter().all(|w| !w.contains("`redis`")),
+        "{warnings:#?}"
+    );
 }

@@ -731,8 +731,9 @@ const DEPLOY_ABOUT: &str = "\
 Point a service's Crossplane claims at a CI-built image, apply them with server-side apply and
 wait until the service is ready. Run it in the service repository after building the image.
 
-Reads ci/config.yaml (service.name, service.namespace, deployment.wait_timeout,
-dependencies.internal) and every YAML document under the claims directory:
+Reads ci/config.yaml (service.name, service.namespace, deployment.wait_timeout and its
+health_endpoint and liveness_endpoint, dependencies.internal, diagnostics.post_deploy.
+test_health_endpoint) and every YAML document under the claims directory:
   platform/<service>/overlays/<ENV>/   (current layout, --env, default pr)
   platform/claims/<namespace>/         (older layout)
   --claims DIR                         (anywhere else)
@@ -744,6 +745,14 @@ Then it waits for the database (when dependencies.internal lists postgres) and i
 secret, every claim's Ready condition, and the Deployment's rollout of the new image; a
 crash-looping pod fails the deploy at once. Progress goes to stderr, the summary to stdout.
 
+When diagnostics.post_deploy.test_health_endpoint is true (and not --skip-health), the
+service's health_endpoint (default /ready) and liveness_endpoint (default /health) must then
+answer 2xx, asked with GET through the API server's service proxy on the Service named after the
+service (its port named http, else its first port); other answers and no answer are retried
+until the same timeout, which names the endpoint and its last answer. dependencies.internal
+entries other than postgres/postgresql/database and redis/dragonfly/cache (the DragonflyInstance
+<service>-cache among the claims) are reported as not checked.
+
 Before anything is applied, the Argo CD Applications dependencies.platform lists (in namespace
 argocd) must be Synced and Healthy; --sync-platform asks Argo CD to sync those that are not.
 
@@ -754,6 +763,7 @@ Examples:
   kubectl zt deploy --image ghcr.io/org/my-svc:sha-abc123
   kubectl zt deploy --image sha-abc123 --dry-run=client      # print the objects, no cluster
   kubectl zt deploy --image sha-abc123 --write --no-wait     # also update the claim files
+  kubectl zt deploy --image sha-abc123 --skip-health         # no health endpoint checks
   kubectl zt deploy --image sha-abc123 --load-into-kind      # a local build, into the Kind preview";
 
 #[derive(Debug, Args)]
@@ -810,6 +820,11 @@ pub struct DeployArgs {
     /// Apply and return without waiting for the service to become ready
     #[arg(long)]
     pub no_wait: bool,
+
+    /// Do not ask the service's health and liveness endpoints after the rollout, even when
+    /// diagnostics.post_deploy.test_health_endpoint is true
+    #[arg(long)]
+    pub skip_health: bool,
 
     /// Ask Argo CD to sync the Applications of dependencies.platform that are not Synced and
     /// Healthy (as `argocd app sync` does), before waiting for them

@@ -4,7 +4,9 @@
 //! from the platform's XRDs as Crossplane derives them, so the real server validates, defaults
 //! and prunes the claims; a small controller in this file plays Crossplane (claims Ready, the
 //! connection Secret, the service's Deployment) while the real controllers, the scheduler and
-//! kwok make the Deployment's pods run.
+//! kwok make the Deployment's pods run. The health checks ask a small HTTP server (Python's
+//! `http.server`) in a network namespace of the test's own (tests/support/src/netns.rs), which
+//! the API server's service proxy reaches at a private address.
 //!
 //! Each test skips with one line when the oracles are not built (`ZT_REQUIRE_ORACLES=1` makes
 //! that a failure). Faults a real server does not produce on demand stay in tests/deploy.rs,
@@ -20,6 +22,7 @@ use serde_json::{Value, json};
 use zt_test_support::cli::{self, text};
 use zt_test_support::cluster::{TestCluster, TestNamespace, workload_cluster_or_skip};
 use zt_test_support::crossplane::{AbortOnDrop, Platform, crossplane, postgres, webservices};
+use zt_test_support::netns::NetNs;
 use zt_test_support::oracles::{oracle_or_skip, oracles_dir};
 
 const NEW: &str = "ghcr.io/org/my-svc:sha-abc123";
@@ -816,5 +819,235 @@ async fn a_platform_dependency_that_stays_unhealthy_is_diagnosed_and_nothing_is_
             .unwrap()
             .is_none(),
         "nothing is applied while the platform is not ready"
+    );
+}
+
+// ---- health and liveness endpoints, through the API server's service proxy ----
+
+/// The service's HTTP server, run in a network namespace of the test's own (the API server
+/// refuses to proxy to loopback addresses): `/ok...` answers 200 `ok`; anything else 503 with
+/// the body given as its third argument.
+const HEALTH_SERVER: &str = r#"
+import http.server, sys
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        ok = self.path.startswith("/ok")
+        body = b"ok" if ok else sys.argv[3].encode()
+        self.send_response(200 if ok else 503)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *args):
+        pass
+http.server.ThreadingHTTPServer((sys.argv[1], int(sys.argv[2])), H).serve_forever()
+"#;
+
+/// The port the server listens on in its namespace.
+const SERVER_PORT: i32 = 8080;
+
+/// A service repository whose contract turns the health checks on, asking `health` and
+/// `liveness`, with `internal` as dependencies.internal; its claims hold a Secret whose value
+/// must never be shown.
+fn health_repo(ns: &str, health: &str, liveness: &str, internal: &str) -> tempfile::TempDir {
+    let repo = service_repo(
+        ns,
+        false,
+        &[
+            ("10-web.yaml", web_claim()),
+            ("secrets/app.yaml", APP_OBJECTS),
+        ],
+    );
+    fs::write(
+        repo.path().join("ci/config.yaml"),
+        format!(
+            "service:\n  name: my-svc\n  namespace: {ns}\ndeployment:\n  health_endpoint: {health}\n  liveness_endpoint: {liveness}\ndependencies:\n  internal: {internal}\ndiagnostics:\n  post_deploy:\n    test_health_endpoint: true\n"
+        ),
+    )
+    .unwrap();
+    repo
+}
+
+/// The Service `my-svc` in `ns` (no selector: the test owns its endpoints) with a port named
+/// `http`, and its endpoints: `addr`:8080. The API server proxies only to an endpoint address
+/// that is the IP of the Pod its `targetRef` names, so a Pod stands for the server: one no
+/// scheduler picks up (no kwok node takes it, none rewrites its status), with `addr` as its IP.
+async fn service_at(cluster: &TestCluster, ns: &str, addr: std::net::Ipv4Addr) {
+    use k8s_openapi::api::core::v1::{Endpoints, Service};
+    let client = cluster.client().await;
+    let ssa = PatchParams::apply("zt-test").force();
+    let pods = Api::<Pod>::namespaced(client.clone(), ns);
+    let pod = json!({"apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": "health-server", "namespace": ns},
+        "spec": {"schedulerName": "zt-test-nobody",
+                 "containers": [{"name": "server", "image": "python:3"}]}});
+    pods.patch("health-server", &ssa, &Patch::Apply(&pod))
+        .await
+        .unwrap();
+    let status = json!({"apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": "health-server", "namespace": ns},
+        "status": {"podIP": addr.to_string(), "podIPs": [{"ip": addr.to_string()}]}});
+    pods.patch_status("health-server", &ssa, &Patch::Apply(&status))
+        .await
+        .unwrap();
+    let svc = json!({"apiVersion": "v1", "kind": "Service",
+        "metadata": {"name": "my-svc", "namespace": ns},
+        "spec": {"ports": [{"name": "metrics", "port": 9090},
+                           {"name": "http", "port": 80, "targetPort": SERVER_PORT}]}});
+    Api::<Service>::namespaced(client.clone(), ns)
+        .patch("my-svc", &ssa, &Patch::Apply(&svc))
+        .await
+        .unwrap();
+    let eps = json!({"apiVersion": "v1", "kind": "Endpoints",
+        "metadata": {"name": "my-svc", "namespace": ns},
+        "subsets": [{"addresses": [{"ip": addr.to_string(),
+                "targetRef": {"kind": "Pod", "name": "health-server", "namespace": ns}}],
+                     "ports": [{"name": "http", "port": SERVER_PORT},
+                               {"name": "metrics", "port": 9090}]}]});
+    Api::<Endpoints>::namespaced(client, ns)
+        .patch("my-svc", &ssa, &Patch::Apply(&eps))
+        .await
+        .unwrap();
+}
+
+/// The cluster, the test's namespace (created) and a network namespace; with `serve`, the
+/// health server runs in it, its 503 answers carrying `fail_body`.
+fn health_setup(
+    test: &str,
+    serve: Option<&str>,
+) -> Option<(&'static TestCluster, TestNamespace, NetNs)> {
+    let (cluster, ns) = setup(test)?;
+    let mut net = NetNs::new_or_skip(test)?;
+    if let Some(fail_body) = serve {
+        let addr = net.addr.to_string();
+        let port = SERVER_PORT.to_string();
+        net.spawn("python3", &["-c", HEALTH_SERVER, &addr, &port, fail_body])
+            .expect("python3 runs the health server");
+    }
+    cluster.create_namespace(ns.name());
+    Some((cluster, ns, net))
+}
+
+#[tokio::test]
+async fn health_and_liveness_endpoints_answering_200_pass_and_the_summary_says_so() {
+    let test = "health_and_liveness_endpoints_answering_200_pass";
+    let Some((cluster, ns, net)) = health_setup(test, Some("unused")) else {
+        return;
+    };
+    let ns = ns.name().to_string();
+    service_at(cluster, &ns, net.addr).await;
+    let repo = health_repo(&ns, "/ok/ready", "/ok/live", "[redis, nats-streams]");
+    let _controller = crossplane(cluster, &ns, Platform::Healthy);
+    let (out, err) = deploy(cluster, repo.path(), &["--image", "sha-abc123"], 0).await;
+    assert!(
+        out.contains("health checks passed through the API server's service proxy: GET /ok/ready answered 200, GET /ok/live answered 200"),
+        "{out}\n{err}"
+    );
+    assert!(
+        err.contains(&format!(
+            "✓ GET /ok/live on Service {ns}/my-svc answered 200"
+        )),
+        "{err}"
+    );
+    // Every entry of dependencies.internal is either checked or said not to be.
+    for want in [
+        "warning: dependencies.internal lists `redis`, but the claims define no DragonflyInstance my-svc-cache: not checked",
+        "warning: dependencies.internal lists `nats-streams`, which deploy cannot check",
+    ] {
+        assert!(err.contains(want), "`{want}` missing:\n{err}");
+    }
+}
+
+#[tokio::test]
+async fn a_liveness_endpoint_answering_503_fails_the_deploy_naming_it_and_its_answer() {
+    let test = "a_liveness_endpoint_answering_503_fails_the_deploy";
+    let body = "database not ready; api_key=s3cr3t-api-key-value";
+    let Some((cluster, ns, net)) = health_setup(test, Some(body)) else {
+        return;
+    };
+    let ns = ns.name().to_string();
+    service_at(cluster, &ns, net.addr).await;
+    let repo = health_repo(&ns, "/ok/ready", "/health", "[]");
+    let _controller = crossplane(cluster, &ns, Platform::Healthy);
+    let (out, err) = deploy(
+        cluster,
+        repo.path(),
+        &["--image", "sha-abc123", "--timeout", "30s"],
+        1,
+    )
+    .await;
+    assert!(
+        err.contains("the service's health checks did not pass within 30s"),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!(
+            "  GET /health on Service {ns}/my-svc: answered 503: database not ready; api_key=<redacted>"
+        )),
+        "{err}"
+    );
+    // The endpoint that answered is not in the diagnosis.
+    assert!(
+        err.contains(&format!(
+            "✓ GET /ok/ready on Service {ns}/my-svc answered 200"
+        )),
+        "{err}"
+    );
+    assert!(
+        !err.contains(&format!("  GET /ok/ready on Service {ns}")),
+        "{err}"
+    );
+    assert!(!err.contains("s3cr3t") && !out.contains("s3cr3t"), "{err}");
+}
+
+#[tokio::test]
+async fn nothing_listening_behind_the_service_is_a_clear_timeout_and_skip_health_skips_it() {
+    let test = "nothing_listening_behind_the_service_is_a_clear_timeout";
+    let Some((cluster, ns, net)) = health_setup(test, None) else {
+        return;
+    };
+    let ns = ns.name().to_string();
+    service_at(cluster, &ns, net.addr).await;
+    let repo = health_repo(&ns, "/ready", "/ready", "[postgres]");
+    let _controller = crossplane(cluster, &ns, Platform::Healthy);
+    // (postgres: the stand-in controller needs the claim to make the database Ready.)
+    fs::write(
+        repo.path().join("platform/my-svc/overlays/pr/db.yaml"),
+        DB_CLAIM,
+    )
+    .unwrap();
+    let (_, err) = deploy(
+        cluster,
+        repo.path(),
+        &["--image", "sha-abc123", "--timeout", "30s"],
+        1,
+    )
+    .await;
+    assert!(
+        err.contains("the service's health checks did not pass within 30s"),
+        "{err}"
+    );
+    let line = err
+        .lines()
+        .find(|l| l.starts_with(&format!("  GET /ready on Service {ns}/my-svc: ")))
+        .unwrap_or_else(|| panic!("no diagnosis for GET /ready:\n{err}"));
+    assert!(
+        line.contains("no answer from the service: the API server could not reach it (503)")
+            && line.contains(&format!("{}:{SERVER_PORT}", net.addr)),
+        "{line}"
+    );
+    // One request for a path that is both the health and the liveness endpoint.
+    assert_eq!(err.matches("  GET /ready on Service").count(), 1, "{err}");
+    assert!(!err.contains("not checked"), "postgres is checked:\n{err}");
+
+    let (out, err) = deploy(
+        cluster,
+        repo.path(),
+        &["--image", "sha-abc123", "--timeout", "30s", "--skip-health"],
+        0,
+    )
+    .await;
+    assert!(
+        !out.contains("health checks") && !err.contains("GET /ready"),
+        "{out}\n{err}"
     );
 }

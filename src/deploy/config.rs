@@ -1,6 +1,7 @@
 //! The service CI contract, `ci/config.yaml`: a typed model read with every problem reported at
 //! once (`file:line:col: field: message`). `deploy` uses `service.name`, `service.namespace`,
-//! `deployment.wait_timeout` and `dependencies.internal`; `kubectl zt test` uses `test`,
+//! `deployment.*`, `dependencies.internal` and `diagnostics.post_deploy.test_health_endpoint`;
+//! `kubectl zt test` uses `test`,
 //! `migrations` and `env`; the other documented keys are accepted and checked so that one file
 //! serves every CI step. Flags override the file.
 //!

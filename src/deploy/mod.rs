@@ -14,7 +14,9 @@
 pub mod claims;
 pub mod config;
 pub mod edit;
+pub mod health;
 pub mod image;
+pub mod internal;
 pub mod plan;
 
 pub mod run;
@@ -49,6 +51,18 @@ pub enum DeployError {
 
     #[error("the service is failing: {0}")]
     PodFailed(String),
+
+    /// The service's health or liveness endpoint did not answer 2xx before the deadline.
+    #[error("the service's health checks did not pass within {} (through the API server's service proxy; deployment.wait_timeout or --timeout):\n{}", crate::progress::format_duration(*after), diagnosis.join("\n"))]
+    Unhealthy {
+        after: std::time::Duration,
+        /// One line per endpoint that did not pass: which, and its last answer (scrubbed).
+        diagnosis: Vec<String>,
+    },
+
+    /// A health check that waiting cannot fix (the proxy refused, a path that is no URL).
+    #[error("health check: {0}")]
+    HealthCheck(String),
 
     #[error("cannot write {}: {source}", path.display())]
     Write {

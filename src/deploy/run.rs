@@ -10,7 +10,13 @@
 //! 5. wait (unless `--no-wait`): the service's Postgres claim and its connection Secret, then
 //!    every claim's `Ready` condition and each service Deployment's rollout of the new image,
 //!    failing fast when a pod of the new image crash-loops or fails. Each thing is watched
-//!    ([`crate::kube::wait`]), all of a stage at once, so a change is seen when it happens.
+//!    ([`crate::kube::wait`]), all of a stage at once, so a change is seen when it happens;
+//! 6. when `diagnostics.post_deploy.test_health_endpoint` is on (and not `--skip-health`), the
+//!    service's health and liveness endpoints answer 2xx through the API server's service proxy
+//!    ([`super::health`]), retried until the same deadline.
+//!
+//! Entries of `dependencies.internal` deploy cannot check are warned about
+//! ([`super::internal`]).
 //!
 //! Every message that may carry text from the cluster passes through the plan's [`Scrubber`], so
 //! Secret values never reach the terminal.
@@ -26,6 +32,8 @@ use k8s_openapi::api::core::v1::{Pod, Secret};
 use serde_json::Value;
 
 use super::DeployError;
+use super::health::{self, Endpoint};
+use super::internal;
 use super::plan::{DATABASE_API_VERSION, Plan, PlannedObject, Wave};
 use crate::kube::apply::{self as kapply, ApplyOptions};
 use crate::kube::manifests::{Kinds, apply_wave};
@@ -59,6 +67,9 @@ pub struct Options {
     /// `--sync-platform`: ask Argo CD to sync the `dependencies.platform` Applications that are
     /// not Synced and Healthy (through the Application's `operation` field), before waiting.
     pub sync_platform: bool,
+    /// Ask the health and liveness endpoints after the rollout, when the contract turns
+    /// `diagnostics.post_deploy.test_health_endpoint` on (`--skip-health` turns it off).
+    pub health: bool,
 }
 
 impl Options {
@@ -70,6 +81,7 @@ impl Options {
             wait: true,
             timeout,
             sync_platform: false,
+            health: true,
         }
     }
 }
@@ -77,6 +89,9 @@ impl Options {
 /// Argo CD's Application kind, and the namespace the platform's Applications live in.
 const APPLICATION: (&str, &str) = ("argoproj.io/v1alpha1", "Application");
 const ARGOCD_NAMESPACE: &str = "argocd";
+
+/// The contract's switch for the health checks, as `config` records it.
+const HEALTH_SWITCH: &str = "post_deploy.test_health_endpoint";
 
 /// The steps a deploy reports its progress under.
 pub const APPLY: &str = "apply";
@@ -90,6 +105,8 @@ pub struct Report {
     pub applied: Vec<String>,
     /// Things waited for, in the order they became ready.
     pub ready: Vec<String>,
+    /// The health checks that passed: `GET /ready answered 200`.
+    pub health: Vec<String>,
     pub elapsed: Duration,
 }
 
@@ -161,9 +178,15 @@ pub async fn execute(
     }
     report.applied = apply(&cluster, plan, &resolved, opts, progress, &scrubber).await?;
     if waits {
+        for w in internal::unchecked(plan) {
+            progress.warn(WAIT, &w);
+        }
         report
             .ready
             .extend(waiter.run(plan, &resolved, waits_for_db).await?);
+        if opts.health && plan.service.diagnostics.iter().any(|d| d == HEALTH_SWITCH) {
+            report.health = waiter.health(plan).await?;
+        }
     }
     report.elapsed = started.elapsed();
     Ok(report)
@@ -473,6 +496,89 @@ impl Waiter<'_> {
         }
         ready.extend(self.stage("the service", targets).await?);
         Ok(ready)
+    }
+
+    /// The health and liveness endpoints (one check when both are the same path), asked at once
+    /// through the API server's service proxy until each answers 2xx or the deadline passes.
+    async fn health(&self, plan: &Plan) -> Result<Vec<String>, DeployError> {
+        let svc = &plan.service;
+        let mut paths = vec![svc.health_endpoint.clone()];
+        if svc.liveness_endpoint != svc.health_endpoint {
+            paths.push(svc.liveness_endpoint.clone());
+        }
+        let endpoints: Vec<Endpoint> = paths
+            .into_iter()
+            .map(|path| Endpoint {
+                namespace: svc.namespace.clone(),
+                service: svc.name.clone(),
+                path,
+            })
+            .collect();
+        self.progress.start(
+            WAIT,
+            &format!(
+                "checking the service's health through the API server's service proxy: {}",
+                endpoints
+                    .iter()
+                    .map(Endpoint::describe)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        );
+        let deadline = self.started + self.opts.timeout;
+        let client = &self.cluster.unretried;
+        let outcomes = futures_util::future::join_all(endpoints.iter().map(|e| {
+            let what = e.describe();
+            health::probe(
+                deadline,
+                kwait::Backoff::default(),
+                move || health::ask(client, e),
+                move |why| {
+                    self.progress.status(
+                        WAIT,
+                        &format!("waiting for {what}: {}", self.scrubber.scrub(why)),
+                    );
+                },
+            )
+        }))
+        .await;
+        let mut passed = Vec::new();
+        let mut late = Vec::new();
+        for (e, outcome) in endpoints.iter().zip(outcomes) {
+            match outcome {
+                Ok(code) => {
+                    self.progress.done(
+                        WAIT,
+                        &format!(
+                            "{} answered {code} ({})",
+                            e.describe(),
+                            format_duration(self.started.elapsed())
+                        ),
+                    );
+                    passed.push(format!("GET {} answered {code}", e.path));
+                }
+                Err(kwait::WaitError::Failed(why)) => {
+                    return Err(DeployError::HealthCheck(format!(
+                        "{}: {}",
+                        e.describe(),
+                        self.scrubber.scrub(&why)
+                    )));
+                }
+                Err(kwait::WaitError::TimedOut { last }) => late.push(format!(
+                    "  {}: {}",
+                    e.describe(),
+                    self.scrubber.scrub(&last)
+                )),
+            }
+        }
+        if late.is_empty() {
+            Ok(passed)
+        } else {
+            Err(DeployError::Unhealthy {
+                after: self.opts.timeout,
+                diagnosis: late,
+            })
+        }
     }
 
     /// Watches `targets`, all at once, until all are ready, one fails, or the deadline passes.

@@ -65,6 +65,10 @@ pub struct ClusterAccess {
 #[derive(Clone)]
 pub struct Cluster {
     pub client: kube::Client,
+    /// The same cluster without kube-rs's own retries of 429, 503 and 504 answers: for the
+    /// service proxy, where a 503 is the service's answer to report (and retry on our own
+    /// deadline), not an overloaded API server. With the retries, one probe could take minutes.
+    pub unretried: kube::Client,
     pub url: String,
 }
 
@@ -139,11 +143,21 @@ pub async fn connect(access: &ClusterAccess) -> Result<Cluster, KubeError> {
         (config, PathBuf::from("<in-cluster>"))
     };
     let url = config.cluster_url.to_string();
-    let client = kube::Client::try_from(config).map_err(|e| KubeError::Kubeconfig {
-        path: shown,
-        message: format!("cannot build a client: {}", error_chain(&e)),
-    })?;
-    Ok(Cluster { client, url })
+    let build = |config: kube::Config| {
+        kube::Client::try_from(config).map_err(|e| KubeError::Kubeconfig {
+            path: shown.clone(),
+            message: format!("cannot build a client: {}", error_chain(&e)),
+        })
+    };
+    let mut without_retries = config.clone();
+    without_retries.default_retry = false;
+    let unretried = build(without_retries)?;
+    let client = build(config)?;
+    Ok(Cluster {
+        client,
+        unretried,
+        url,
+    })
 }
 
 async fn from_files(

@@ -86,6 +86,7 @@ pub fn run(args: &DeployArgs, p: Printer) -> Result<Outcome, CommandError> {
         force_conflicts: args.force_conflicts,
         wait: !args.no_wait,
         sync_platform: args.sync_platform,
+        health: !args.skip_health,
         ..Options::new(plan.service.wait_timeout)
     };
     let access = ClusterAccess {
@@ -199,6 +200,12 @@ fn summarize(plan: &Plan, report: &deploy::Report, opts: &Options) {
             format_duration(report.elapsed),
             report.applied.len()
         ),
+    }
+    if !report.health.is_empty() {
+        println!(
+            "health checks passed through the API server's service proxy: {}",
+            report.health.join(", ")
+        );
     }
 }
 

@@ -2,7 +2,8 @@
 //! the test doubles: an in-process Kubernetes API server ([`kube_api`]), an in-process Talos
 //! machine API ([`talos_api`]), Kind-node stand-ins on the real Docker engine ([`docker`]), a
 //! stand-in for the kind CLI ([`kind`]) and a Kind cluster's API for preview bootstrap
-//! ([`preview`]); and the way to the real components built from their Go modules ([`oracles`]).
+//! ([`preview`]); the way to the real components built from their Go modules ([`oracles`]); and a
+//! network namespace the test control plane can reach ([`netns`]).
 
 pub mod claim_crds;
 pub mod cli;
@@ -17,6 +18,7 @@ pub mod http;
 pub mod kind;
 pub mod kube_api;
 pub mod moto;
+pub mod netns;
 pub mod oracles;
 pub mod preview;
 pub mod progress;
