@@ -927,6 +927,10 @@ pub struct CiArgs {
     #[arg(long)]
     pub sync_platform: bool,
 
+    /// Do not ask the service's health and liveness endpoints after the deploy
+    #[arg(long)]
+    pub skip_health: bool,
+
     /// How long the tests may take [default: test.timeout]
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub test_timeout: Option<Duration>,

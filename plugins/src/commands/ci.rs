@@ -68,6 +68,7 @@ fn plan(args: &CiArgs, p: Printer) -> Result<(Plan, Option<String>), CommandErro
     stages.push(Box::new(DeployStage {
         options: Options {
             sync_platform: args.sync_platform,
+            health: !args.skip_health,
             ..Options::new(service.wait_timeout)
         },
         plan: deploy_plan,
