@@ -459,3 +459,56 @@ fn internal_dependencies_deploy_cannot_check_are_named_not_ignored() {
         "{warnings:#?}"
     );
 }
+
+#[test]
+fn an_external_dependency_in_this_repository_is_deployed_as_written_in_its_namespace() {
+    let other = "platform/other-svc/overlays/pr";
+    let r = repo(
+        CONFIG,
+        CURRENT,
+        &[(
+            "web.yaml",
+            &claim("WebService", "my-svc", "ghcr.io/o/my-svc:1"),
+        )],
+    );
+    let base = config::load(r.path(), &Overrides::default()).unwrap();
+    let write = |name: &str, text: &str| {
+        let p = r.path().join(other).join(name);
+        fs::create_dir_all(p.parent().unwrap()).unwrap();
+        fs::write(p, text).unwrap();
+    };
+
+    // Not in this repository: nothing to deploy (the caller says it must already run).
+    assert!(
+        deploy::prepare_dependency(r.path(), &base, "other-svc", "pr")
+            .unwrap()
+            .is_none()
+    );
+
+    // Claims that name no namespace: where it runs is not clear, and that is said.
+    write(
+        "web.yaml",
+        &claim("WebService", "other-svc", "ghcr.io/o/other-svc:7"),
+    );
+    let err = deploy::prepare_dependency(r.path(), &base, "other-svc", "pr").unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("name no namespace: set metadata.namespace"),
+        "{err}"
+    );
+
+    // With their namespace: that namespace, first, and the claims as written.
+    write(
+        "web.yaml",
+        &claim("WebService", "other-svc", "ghcr.io/o/other-svc:7")
+            .replace("metadata:\n", "metadata:\n  namespace: team-b\n"),
+    );
+    let p = deploy::prepare_dependency(r.path(), &base, "other-svc", "pr")
+        .unwrap()
+        .unwrap();
+    assert_eq!(p.service.namespace, "team-b");
+    assert!(p.image.is_none() && p.changes.is_empty());
+    let order: Vec<String> = p.objects.iter().map(|o| o.describe()).collect();
+    assert_eq!(order, ["Namespace team-b", "WebService team-b/other-svc"]);
+    assert_eq!(p.objects[1].value["spec"]["image"], "ghcr.io/o/other-svc:7");
+}

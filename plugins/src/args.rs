@@ -874,7 +874,8 @@ Examples:
 
 const CI_ABOUT: &str = "\
 A service's whole preview CI in one resumable command, run in the service repository after the
-image is built: deploy the image (as kubectl zt deploy: the claims point at it, applied, waited
+image is built: the services of dependencies.external whose claims are in this repository
+(platform/<name>/overlays/<ENV>/, applied as written, in the namespace they name); then deploy the image (as kubectl zt deploy: the claims point at it, applied, waited
 for, after the platform Applications of dependencies.platform are Synced and Healthy), then the
 migrations and tests as Jobs (as kubectl zt test).
 

@@ -159,3 +159,62 @@ fn the_plan_with_a_platform_repo_brings_up_the_preview_first() {
     );
     assert!(out.contains("dry run: nothing was sent"), "{out}");
 }
+
+#[tokio::test]
+async fn an_external_dependency_in_the_repository_is_deployed_first() {
+    let test = "ci_cluster::external";
+    if oracle_or_skip("kubectl", test).is_none() {
+        return;
+    }
+    let Some(cluster) = workload_cluster_or_skip(test, 2) else {
+        return;
+    };
+    cluster.install_claim_crds();
+    let ns = cluster.unique_namespace(test).name().to_string();
+    let other_ns = format!("{ns}-dep");
+    let _controllers = [
+        crossplane(cluster, &ns, Platform::Healthy),
+        crossplane(cluster, &other_ns, Platform::Healthy),
+    ];
+    let repo = service_repo(&ns);
+    let config = repo.path().join("ci/config.yaml");
+    let text = fs::read_to_string(&config).unwrap();
+    fs::write(
+        &config,
+        format!("{text}dependencies:\n  external: [other-svc, not-here]\n"),
+    )
+    .unwrap();
+    let dep = repo.path().join("platform/other-svc/overlays/pr");
+    fs::create_dir_all(&dep).unwrap();
+    fs::write(
+        dep.join("web.yaml"),
+        format!("apiVersion: platform.bizmatters.io/v1alpha1\nkind: WebService\nmetadata:\n  name: other-svc\n  namespace: {other_ns}\nspec:\n  image: ghcr.io/org/other-svc:v7\n  port: 8080\n"),
+    )
+    .unwrap();
+    let summary = repo.path().join("step-summary.md");
+    let args = [
+        "--image",
+        "registry.test/zt/my-svc:sha-abc123",
+        "--claim",
+        "my-svc",
+    ];
+    let (_, err) = ci(cluster, repo.path(), &summary, &args, 0).await;
+    let dep_done = err.find("✓ deploy/other-svc (").expect(&err);
+    let own_done = err.find("✓ deploy (").expect(&err);
+    assert!(dep_done < own_done, "the dependency goes first:\n{err}");
+    assert!(
+        err.contains(
+            "dependencies.external lists not-here, whose claims are not in this repository"
+        ),
+        "{err}"
+    );
+    let client = cluster.client().await;
+    let web = zt_test_support::crossplane::webservices(&client, &other_ns)
+        .get("other-svc")
+        .await
+        .unwrap();
+    assert_eq!(
+        web.data["spec"]["image"], "ghcr.io/org/other-svc:v7",
+        "as written"
+    );
+}

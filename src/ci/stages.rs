@@ -12,13 +12,15 @@ use crate::testjob::{self, RunOptions, TestOverrides};
 /// deploy`). Cached once done: a rerun with the same image (the plan's fingerprint holds it)
 /// does not deploy again.
 pub struct DeployStage {
+    /// `deploy`, or `deploy/<name>` for a service this one depends on.
+    pub stage: String,
     pub plan: Plan,
     pub options: Options,
 }
 
 impl Stage for DeployStage {
     fn name(&self) -> String {
-        "deploy".into()
+        self.stage.clone()
     }
 
     fn summary(&self) -> String {
@@ -28,7 +30,7 @@ impl Stage for DeployStage {
             self.plan.service.name,
             self.plan.service.namespace,
             if images.is_empty() {
-                "no image change".to_string()
+                "its claims as written".to_string()
             } else {
                 images.join(", ")
             },

@@ -174,6 +174,28 @@ pub fn load(root: &Path, overrides: &Overrides) -> Result<ServiceConfig, Diagnos
     }
 }
 
+impl ServiceConfig {
+    /// A service known only by its name and namespace, every other key at its default (a
+    /// dependency deployed from its claims alone).
+    pub fn named(name: &str, namespace: &str, wait_timeout: Duration) -> ServiceConfig {
+        ServiceConfig {
+            file: None,
+            name: name.to_string(),
+            namespace: namespace.to_string(),
+            wait_timeout,
+            dependencies: Dependencies::default(),
+            build: Build::default(),
+            test: TestConfig::default(),
+            migrations: None,
+            health_endpoint: "/ready".into(),
+            liveness_endpoint: "/health".into(),
+            platform_branch: "main".into(),
+            env: Vec::new(),
+            diagnostics: Vec::new(),
+        }
+    }
+}
+
 fn from_flags_only(o: &Overrides) -> Result<ServiceConfig, Diagnostics> {
     let mut ds = Diagnostics::new();
     let name = o.service.clone().unwrap_or_default();
@@ -181,21 +203,11 @@ fn from_flags_only(o: &Overrides) -> Result<ServiceConfig, Diagnostics> {
     check_flag(&mut ds, "--service", &name);
     check_flag(&mut ds, "--namespace", &namespace);
     ds.into_result()?;
-    Ok(ServiceConfig {
-        file: None,
-        name,
-        namespace,
-        wait_timeout: o.timeout.unwrap_or(DEFAULT_WAIT_TIMEOUT),
-        dependencies: Dependencies::default(),
-        build: Build::default(),
-        test: TestConfig::default(),
-        migrations: None,
-        health_endpoint: "/ready".into(),
-        liveness_endpoint: "/health".into(),
-        platform_branch: "main".into(),
-        env: Vec::new(),
-        diagnostics: Vec::new(),
-    })
+    Ok(ServiceConfig::named(
+        &name,
+        &namespace,
+        o.timeout.unwrap_or(DEFAULT_WAIT_TIMEOUT),
+    ))
 }
 
 fn check_flag(ds: &mut Diagnostics, flag: &str, value: &str) {

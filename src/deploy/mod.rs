@@ -23,7 +23,7 @@ pub mod run;
 
 use std::path::PathBuf;
 
-pub use plan::{Plan, Request, prepare};
+pub use plan::{Plan, Request, prepare, prepare_dependency};
 pub use run::{DryRun, Options, Report, execute};
 
 use crate::kube::KubeError;

@@ -121,7 +121,8 @@ pub struct FileEdit {
 pub struct Plan {
     pub service: ServiceConfig,
     pub claims: ClaimsDir,
-    pub image: ImageArg,
+    /// `--image`; `None` for a service deployed as its claims are written (a dependency).
+    pub image: Option<ImageArg>,
     /// In apply order.
     pub objects: Vec<PlannedObject>,
     pub changes: Vec<ImageChange>,
@@ -234,12 +235,84 @@ pub fn prepare(req: &Request<'_>) -> Result<Plan, Diagnostics> {
     Ok(Plan {
         service,
         claims,
-        image,
+        image: Some(image),
         objects,
         changes,
         edits,
         skipped: loaded.skipped,
     })
+}
+
+/// A service this one depends on (`dependencies.external`), deployed first as its claims are
+/// written when they are in the same repository (`platform/<name>/overlays/<env>/`): `None`
+/// when they are not. Its namespace is the one its claims name (every namespaced document
+/// that names one, or its Namespace object); claims that name none or several are an error.
+pub fn prepare_dependency(
+    root: &Path,
+    base: &ServiceConfig,
+    name: &str,
+    env: &str,
+) -> Result<Option<Plan>, Diagnostics> {
+    let dir = root.join("platform").join(name).join("overlays").join(env);
+    if !crate::fsio::confined::is_dir(root, dir.strip_prefix(root).unwrap_or(&dir), root)
+        .map_err(|e| Diagnostics::from(Diagnostic::from(e)))?
+    {
+        return Ok(None);
+    }
+    let loaded = claims::load(&dir)?;
+    let mut named: Vec<String> = loaded
+        .documents
+        .iter()
+        .filter_map(|d| match (d.api_version.as_str(), d.kind.as_str()) {
+            ("v1", "Namespace") => Some(d.name.clone()),
+            _ => d.namespace.clone(),
+        })
+        .collect();
+    named.sort_unstable();
+    named.dedup();
+    let [namespace] = named.as_slice() else {
+        return Err(Diagnostic::file(
+            &dir,
+            format!(
+                "dependencies.external lists {name}, whose claims are here, but they name {}: set metadata.namespace on them (one namespace) so it is clear where {name} runs",
+                if named.is_empty() {
+                    "no namespace".to_string()
+                } else {
+                    format!("several namespaces ({})", named.join(", "))
+                }
+            ),
+        )
+        .into());
+    };
+    let namespace = namespace.as_str();
+    let service = ServiceConfig::named(name, namespace, base.wait_timeout);
+    let mut problems = Diagnostics::new();
+    check_objects(&service, &loaded.documents, &mut problems);
+    problems.into_result()?;
+    let mut objects = Vec::with_capacity(loaded.documents.len() + 1);
+    if !loaded
+        .documents
+        .iter()
+        .any(|d| d.api_version == "v1" && d.kind == "Namespace")
+    {
+        objects.push(namespace_object(namespace));
+    }
+    for doc in loaded.documents {
+        objects.push(planned_object(doc, namespace, None));
+    }
+    objects.sort_by_key(|o| o.wave);
+    Ok(Some(Plan {
+        service,
+        claims: ClaimsDir {
+            dir,
+            layout: claims::Layout::Current,
+        },
+        image: None,
+        objects,
+        changes: Vec::new(),
+        edits: Vec::new(),
+        skipped: loaded.skipped,
+    }))
 }
 
 /// The service's Namespace, for claims directories that do not define it.

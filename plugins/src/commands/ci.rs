@@ -56,7 +56,9 @@ fn plan(args: &CiArgs, p: Printer) -> Result<(Plan, Option<String>), CommandErro
         .changes
         .first()
         .map(|c| c.to.clone())
-        .or_else(|| matches!(deploy_plan.image, ImageArg::Full(_)).then(|| args.image.clone()));
+        .or_else(|| {
+            matches!(deploy_plan.image, Some(ImageArg::Full(_))).then(|| args.image.clone())
+        });
 
     let (mut stages, context) = match &args.platform_repo {
         Some(dir) => {
@@ -65,7 +67,28 @@ fn plan(args: &CiArgs, p: Printer) -> Result<(Plan, Option<String>), CommandErro
         }
         None => (Vec::new(), args.context.clone()),
     };
+    // Services this one depends on go first, as their claims are written, when their claims
+    // are in this repository; the others must already run.
+    for name in &service.dependencies.external {
+        match deploy::prepare_dependency(&args.root, &service, name, &args.env)
+            .map_err(CommandError::InputNotApplied)?
+        {
+            Some(plan) => stages.push(Box::new(DeployStage {
+                stage: format!("deploy/{name}"),
+                options: Options {
+                    health: !args.skip_health,
+                    ..Options::new(service.wait_timeout)
+                },
+                plan,
+            })),
+            None => p.warn(&format!(
+                "dependencies.external lists {name}, whose claims are not in this repository (platform/{name}/overlays/{}/): this run does not deploy it, so it must already run",
+                args.env
+            )),
+        }
+    }
     stages.push(Box::new(DeployStage {
+        stage: "deploy".into(),
         options: Options {
             sync_platform: args.sync_platform,
             health: !args.skip_health,

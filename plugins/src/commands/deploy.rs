@@ -131,8 +131,9 @@ fn kind_images(plan: &Plan) -> Result<Vec<String>, CommandError> {
     }
     if images.is_empty() {
         match &plan.image {
-            ImageArg::Full(r) => images.push(r.to_string()),
+            Some(ImageArg::Full(r)) => images.push(r.to_string()),
             other => {
+                let other = other.as_ref().map(ToString::to_string).unwrap_or_default();
                 return Err(anyhow!(
                     "--load-into-kind: no claim gets the image, so {other} has no repository to load; pass --image a full reference"
                 )
