@@ -311,11 +311,6 @@ async fn namespace_exists(cluster: &Cluster, namespace: &str) -> Result<bool, Ku
         .map_err(|e| kube::api_error(cluster, "Namespace", e))
 }
 
-/// An Application as JSON, the form its readiness check reads.
-fn app_value(o: &DynamicObject) -> Value {
-    serde_json::to_value(o).unwrap_or(Value::Null)
-}
-
 /// Asks Argo CD to sync Application `name` (prune, server-side apply) by setting its
 /// `operation`, as `argocd app sync` does, unless it is Synced and Healthy or an operation is
 /// already asked for or running. Returns what was done, for progress.
@@ -335,7 +330,8 @@ async fn request_sync(
         // The wait that follows says it is missing.
         return Ok(None);
     };
-    let app = app_value(&app);
+    // What the readiness check reads (spec, status, operation) is the object's data.
+    let app = app.data;
     let running = app
         .pointer("/status/operationState/phase")
         .and_then(Value::as_str)
@@ -701,7 +697,7 @@ impl Waiter<'_> {
                 kwait::follow(
                     kwait::object(api, name, kwait::Backoff::default()),
                     |o: &Option<DynamicObject>| match o {
-                        Some(o) => kwait::application_synced_healthy(&app_value(o)),
+                        Some(o) => kwait::application_synced_healthy(&o.data),
                         None => Check::Pending(
                             "not found: is it one of the platform's Applications?".into(),
                         ),
