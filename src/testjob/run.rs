@@ -388,13 +388,15 @@ async fn diagnose(
             Ok(text) if text.trim().is_empty() => out.push(format!("pod {name}: the log is empty")),
             Ok(text) => {
                 out.push(format!("last lines of pod {name}'s log:"));
-                out.extend(text.lines().map(|l| format!("  | {}", scrubber.scrub(l))));
+                out.extend(text.lines().map(|l| format!("  | {l}")));
             }
             Err(e) => out.push(format!("pod {name}: its log cannot be read: {}", said(&e))),
         }
         out.extend(events(cluster, &objects.namespace, "Pod", name).await);
     }
     out.extend(events(cluster, &objects.namespace, "Job", &objects.name).await);
+    // Everything shown comes from the cluster (log lines, event messages): cut the secrets
+    // out of all of it, once, here.
     out.into_iter().map(|l| scrubber.scrub(&l)).collect()
 }
 
