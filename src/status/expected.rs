@@ -22,6 +22,18 @@ pub enum ExpectedError {
 /// The most kustomizations one overlay may pull in (a cycle or a runaway tree stops here).
 const MAX_KUSTOMIZATIONS: usize = 200;
 
+/// The overlay of the platform repo the root Application syncs: `explicit` when given, else
+/// the preview overlay, else the environment's ([`crate::render::DEFAULT_OVERLAY`]); `None`
+/// for a production cluster whose environment is not known.
+pub fn root_overlay(explicit: Option<&str>, preview: bool, env: Option<&str>) -> Option<String> {
+    match (explicit, preview, env) {
+        (Some(o), _, _) => Some(o.to_string()),
+        (None, true, _) => Some(crate::render::PREVIEW_OVERLAY.to_string()),
+        (None, false, Some(env)) => Some(crate::render::DEFAULT_OVERLAY.replace("{env}", env)),
+        (None, false, None) => None,
+    }
+}
+
 /// Names of the Applications the overlay `overlay` (a directory below `repo`) builds, sorted.
 pub fn applications(repo: &Path, overlay: &str) -> Result<Vec<String>, ExpectedError> {
     let mut names = BTreeSet::new();

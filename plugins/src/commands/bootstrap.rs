@@ -37,9 +37,7 @@ pub fn run_command(args: &BootstrapArgs, p: Printer) -> Result<Outcome, CommandE
     let cache = StageCache::open(&args.cache, &plan.fingerprint(), args.fresh)
         .map_err(|e| CommandError::Other(e.into()))?;
     if args.dry_run {
-        print!("{}", plan.describe(Some(&cache)));
-        println!("dry run: nothing was sent, nothing was written");
-        return Ok(Outcome::Success);
+        return Ok(print_dry_run(&plan, &cache));
     }
     confirm_overwrites(args, &plan, &cache)?;
     execute(args, &plan, cache, p, context)
@@ -296,6 +294,13 @@ fn execute(
     Ok(Outcome::Success)
 }
 
+/// `--dry-run`: the plan, what each stage would send, which are done already; nothing else.
+pub(crate) fn print_dry_run(plan: &Plan, cache: &StageCache) -> Outcome {
+    print!("{}", plan.describe(Some(cache)));
+    println!("dry run: nothing was sent, nothing was written");
+    Outcome::Success
+}
+
 /// Runs `plan`'s stages until done, a stage fails or Ctrl-C; a failure says how to resume.
 pub(crate) fn run_stages(
     runtime: &tokio::runtime::Runtime,
@@ -375,28 +380,27 @@ fn add_platform_stages(
         let expected = match &args.source.platform_repo {
             None => None,
             Some(repo) => {
+                // The overlay the rendered root Application points at, found the way the
+                // render finds it.
                 let overlay = if preview {
-                    "bootstrap/argocd/overlays/preview".to_string()
+                    crate::inputs::overlay_path(
+                        &args.source,
+                        zt::render::PREVIEW_OVERLAY,
+                        "preview",
+                    )?
                 } else {
-                    let env = args
-                        .source
-                        .env
-                        .clone()
-                        .or_else(|| args.environment.clone())
-                        .unwrap_or_default();
-                    args.source
-                        .overlay
-                        .clone()
-                        .unwrap_or_else(|| "bootstrap/argocd/overlays/main/{env}".into())
-                        .replace("{env}", &env)
+                    let env = args.source.env.as_deref().or(args.environment.as_deref());
+                    crate::inputs::overlay_path(
+                        &args.source,
+                        zt::render::DEFAULT_OVERLAY,
+                        env.unwrap_or_default(),
+                    )?
                 };
-                let names = zt::status::expected::applications(repo, &overlay)
-                    .context("the platform gates: reading the expected Applications from the platform repo (--no-gates skips the gates)")?;
-                p.detail(&format!(
-                    "expected Applications ({overlay}): {}",
-                    names.join(", ")
-                ));
-                Some(names)
+                Some(
+                    super::status::expected_applications(repo, &overlay, p).context(
+                        "the platform gates: reading the expected Applications from the platform repo (--no-gates skips the gates)",
+                    )?,
+                )
             }
         };
         let tolerated = if preview {

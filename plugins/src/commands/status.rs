@@ -10,28 +10,38 @@ use crate::CommandError;
 use crate::args::{StatusArgs, StatusFormat};
 use crate::messages::{Outcome, Printer};
 
+/// The Applications the root overlay of `repo` creates, said with `-v`.
+pub(crate) fn expected_applications(
+    repo: &std::path::Path,
+    overlay: &str,
+    p: Printer,
+) -> Result<Vec<String>, status::expected::ExpectedError> {
+    let names = status::expected::applications(repo, overlay)?;
+    p.detail(&format!(
+        "expected Applications ({overlay}): {}",
+        names.join(", ")
+    ));
+    Ok(names)
+}
+
 pub fn run(args: &StatusArgs, p: Printer) -> Result<Outcome, CommandError> {
     let expected = match &args.platform_repo {
         None => None,
         Some(repo) => {
-            let overlay = match (&args.overlay, args.preview, &args.env) {
-                (Some(o), _, _) => o.clone(),
-                (None, true, _) => "bootstrap/argocd/overlays/preview".to_string(),
-                (None, false, Some(env)) => format!("bootstrap/argocd/overlays/main/{env}"),
-                (None, false, None) => {
-                    return Err(anyhow::anyhow!(
-                        "--platform-repo needs --env ENV (or --overlay PATH, or --preview) to know which overlay the root Application syncs"
-                    )
-                    .into());
-                }
-            };
-            let names = status::expected::applications(repo, &overlay)
-                .context("reading the expected Applications from the platform repo")?;
-            p.detail(&format!(
-                "expected Applications ({overlay}): {}",
-                names.join(", ")
-            ));
-            Some(names)
+            let overlay = status::expected::root_overlay(
+                args.overlay.as_deref(),
+                args.preview,
+                args.env.as_deref(),
+            )
+            .ok_or_else(|| {
+                anyhow::anyhow!(
+                    "--platform-repo needs --env ENV (or --overlay PATH, or --preview) to know which overlay the root Application syncs"
+                )
+            })?;
+            Some(
+                expected_applications(repo, &overlay, p)
+                    .context("reading the expected Applications from the platform repo")?,
+            )
         }
     };
     let mut tolerated: Vec<String> = Vec::new();
