@@ -11,7 +11,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::diag::{Diagnostic, Diagnostics, Pos};
+use crate::diag::{Diagnostic, Diagnostics};
 use crate::fsio::confined;
 use crate::secret::SecretString;
 use crate::tenant::rules;
@@ -218,16 +218,9 @@ fn check_flag(ds: &mut Diagnostics, flag: &str, value: &str) {
 
 /// Parses the contract's text; `file` names it in diagnostics.
 pub fn parse(src: &str, file: &Path, o: &Overrides) -> Result<ServiceConfig, Diagnostics> {
-    let doc = yaml::parse_file_document(src, file)?;
+    let doc =
+        crate::yaml::decode::document(src, file, "at least service.name and service.namespace")?;
     let mut d = Decoder::new(file);
-    if doc.is_null() {
-        d.error(
-            Some(Pos::new(1, 1)),
-            "",
-            "the file is empty; expected at least service.name and service.namespace",
-        );
-        return Err(d.finish());
-    }
     let Some(top) = d.fields(&doc, "", TOP_KEYS) else {
         return Err(d.finish().sorted());
     };

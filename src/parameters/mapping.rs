@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 
 use crate::diag::{Diagnostic, Diagnostics, Pos};
 use crate::fsio::confined;
+use crate::yaml::Node;
 use crate::yaml::decode::Decoder;
-use crate::yaml::{self, Node};
 
 use super::names;
 
@@ -181,16 +181,9 @@ pub fn builtin() -> Result<Mapping, Diagnostics> {
 
 /// Parses a mapping's text; `file` names it in diagnostics.
 pub fn parse(src: &str, file: &Path) -> Result<Mapping, Diagnostics> {
-    let doc = yaml::parse_file_document(src, file)?;
+    let doc =
+        crate::yaml::decode::document(src, file, "`parameters:` with a list of {path, value}")?;
     let mut d = Decoder::new(file);
-    if doc.is_null() {
-        d.error(
-            Some(Pos::new(1, 1)),
-            "",
-            "the file is empty; expected `parameters:` with a list of {path, value}",
-        );
-        return Err(d.finish());
-    }
     let Some(top) = d.fields(&doc, "", TOP_KEYS) else {
         return Err(d.finish_sorted());
     };

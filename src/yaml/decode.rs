@@ -52,6 +52,22 @@ impl<'n> Fields<'n> {
 /// Whether `key` looks like a key name (and so may be echoed in a message): at most 40
 /// characters of letters, digits, `_`, `-` and `.`. A mis-indented value (a base64 key with
 /// `+`, `/` or `=`, a URL, a sentence) is not shown back.
+/// The one document of a config file, parsed with positions; an empty file is an error that
+/// says what the file should hold (`expected`).
+pub fn document(src: &str, file: &Path, expected: &str) -> Result<Node, Diagnostics> {
+    let doc = super::parse_file_document(src, file)?;
+    if doc.is_null() {
+        return Err(Diagnostic::new(
+            file,
+            Some(Pos::new(1, 1)),
+            "",
+            format!("the file is empty; expected {expected}"),
+        )
+        .into());
+    }
+    Ok(doc)
+}
+
 pub fn plausible_key(key: &str) -> bool {
     !key.is_empty()
         && key.len() <= 40
