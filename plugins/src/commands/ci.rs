@@ -24,9 +24,7 @@ pub fn run_command(args: &CiArgs, p: Printer) -> Result<Outcome, CommandError> {
     let cache = StageCache::open(&args.cache, &plan.fingerprint(), args.fresh)
         .map_err(|e| CommandError::Other(e.into()))?;
     if args.dry_run {
-        print!("{}", plan.describe(Some(&cache)));
-        println!("dry run: nothing was sent, nothing was written");
-        return Ok(Outcome::Success);
+        return Ok(super::bootstrap::print_dry_run(&plan, &cache));
     }
     execute(args, &plan, cache, p, context)
 }
